@@ -1,0 +1,211 @@
+/**
+ * EventBuffer: a bounded, single-writer, many-reader chain of appended items.
+ * A port of the semantics of Nomad's `nomad/stream/event_buffer.go`.
+ *
+ *   head (oldest retained)                     tail (newest)
+ *     |                                          |
+ *     v                                          v
+ *   [ 7 ] --next--> [ 8 ] --next--> [ 9 ] --next--> null
+ *                                     ^             ^
+ *                      reader at 9 ---'             '--- parked readers await the
+ *                      (drains on wake)                  one shared Waker promise
+ *
+ * - Indexes start at 1 and grow by exactly 1 per append.
+ * - At most `maxSize` items are retained. Appending past it advances the head
+ *   and marks the evicted item dropped; a reader still holding a dropped item
+ *   gets `DroppedError` from `next()` (it fell `maxSize` items behind). Evicted
+ *   items are garbage once the slowest reader lets go of them.
+ * - With `maxItemTtlMs`, a timer prunes items older than that from the head.
+ *   The tail is never marked dropped, so readers parked on it are never
+ *   punished for being caught up; a fully pruned buffer keeps its tail as the
+ *   anchor to wait on, but reports it as not retained.
+ * - A new buffer starts with a sentinel item (index 0, no events) as head and
+ *   tail so readers can wait for the first append.
+ * - `appendError` links an error item and closes the buffer: every reader that
+ *   reaches it gets the error, and further appends throw it.
+ *
+ * Appends must come from one logical writer. In Node that holds for free: the
+ * event loop serializes every caller, so there are no locks or atomics here.
+ */
+import { BufferItem, BufferLink } from './buffer-item.js';
+import { Waker } from './waker.js';
+
+export type EvictionCause = 'size' | 'ttl';
+
+export interface EventBufferOptions {
+  /** Maximum number of retained items; at least 1. */
+  maxSize: number;
+  /** Items older than this are pruned by a timer; 0 or absent disables it. */
+  maxItemTtlMs?: number;
+  /** Clock in milliseconds; injectable so TTL can be tested without waiting. */
+  now?: () => number;
+  /** Called once per eviction batch, for metrics; never per reader. */
+  onEvict?: (cause: EvictionCause, count: number) => void;
+}
+
+export interface ClosestItem<E> {
+  item: BufferItem<E>;
+  /** Distance between the requested index and the returned item's index (0 when exact). */
+  offset: number;
+}
+
+export class EventBuffer<E> {
+  readonly maxSize: number;
+  readonly maxItemTtlMs: number;
+  private readonly now: () => number;
+  private readonly onEvict: ((cause: EvictionCause, count: number) => void) | undefined;
+  private readonly waker = new Waker();
+  private head: BufferItem<E>;
+  private tail: BufferItem<E>;
+  /** Retained items: the chain from head to tail inclusive, or none when 0. */
+  private size = 0;
+  private closedWith: Error | null = null;
+  private pruneTimer: NodeJS.Timeout | null = null;
+
+  constructor(options: EventBufferOptions) {
+    if (!Number.isSafeInteger(options.maxSize) || options.maxSize < 1) {
+      throw new RangeError(`maxSize must be an integer >= 1, got ${options.maxSize}`);
+    }
+    this.maxSize = options.maxSize;
+    this.maxItemTtlMs = options.maxItemTtlMs ?? 0;
+    this.now = options.now ?? Date.now;
+    this.onEvict = options.onEvict;
+    const sentinel = new BufferItem<E>(0, null, null, this.now(), new BufferLink<E>(this.waker));
+    this.head = sentinel;
+    this.tail = sentinel;
+    if (this.maxItemTtlMs > 0) {
+      const every = Math.min(Math.max(Math.floor(this.maxItemTtlMs / 2), 50), 5_000);
+      this.pruneTimer = setInterval(() => this.prune(), every);
+      this.pruneTimer.unref();
+    }
+  }
+
+  /**
+   * Appends one item holding `events` under the next index and returns it.
+   * The caller must not mutate `events` afterwards: readers share them.
+   * Throws the buffer's error once `appendError` has closed it.
+   */
+  append(events: readonly E[]): BufferItem<E> {
+    if (this.closedWith !== null) throw this.closedWith;
+    const item = new BufferItem<E>(this.tail.index + 1, events, null, this.now(), new BufferLink<E>(this.waker));
+    this.link(item);
+    if (this.size === 0) {
+      // The old head was only an anchor (sentinel or fully pruned tail); it
+      // is not marked dropped, since readers parked on it are caught up.
+      this.head = item;
+    }
+    this.size++;
+    if (this.size > this.maxSize) {
+      this.evictHead();
+      this.onEvict?.('size', 1);
+    }
+    this.waker.notify();
+    return item;
+  }
+
+  /**
+   * Terminates the buffer: readers reaching the end get `err`, appends throw
+   * it. Readers are woken at once rather than on the next macrotask, so a
+   * shutdown does not wait on the event loop.
+   */
+  appendError(err: Error): void {
+    if (this.closedWith !== null) return;
+    this.closedWith = err;
+    const item = new BufferItem<E>(this.tail.index, null, err, this.now(), new BufferLink<E>(this.waker));
+    this.link(item);
+    this.stopPruning();
+    this.waker.notifyNow();
+  }
+
+  /** The error the buffer was closed with, or null while open. */
+  get error(): Error | null {
+    return this.closedWith;
+  }
+
+  /** Oldest retained item; when nothing is retained, the anchor readers wait on. */
+  headItem(): BufferItem<E> {
+    return this.head;
+  }
+
+  /** Newest item (the sentinel before the first append). */
+  tailItem(): BufferItem<E> {
+    return this.tail;
+  }
+
+  /** Number of retained items. */
+  get length(): number {
+    return this.size;
+  }
+
+  /** Index of the newest appended item; 0 before the first append (the error item reuses its predecessor's index). */
+  get newestIndex(): number {
+    return this.tail.index;
+  }
+
+  /** Index of the oldest retained item, or the next index to be assigned when none is retained. */
+  get oldestIndex(): number {
+    return this.size > 0 ? this.head.index : this.newestIndex + 1;
+  }
+
+  /**
+   * The retained item at `index`, or the closest one, with the distance
+   * between them, as Nomad's `StartAtClosest`: before the buffer gives the
+   * oldest item, past it gives the newest. An empty buffer gives its anchor.
+   */
+  startAtClosest(index: number): ClosestItem<E> {
+    let item = this.head;
+    if (this.size === 0 || index <= item.index) {
+      return { item, offset: Math.abs(item.index - index) };
+    }
+    for (;;) {
+      const next = item.nextNoBlock();
+      if (next === null || next.error !== null) return { item, offset: index - item.index };
+      item = next;
+      if (index <= item.index) return { item, offset: item.index - index };
+    }
+  }
+
+  /** Evicts items older than the TTL from the head. Runs on a timer; public so tests can drive it with a fake clock. */
+  prune(): void {
+    if (this.maxItemTtlMs <= 0) return;
+    const cutoff = this.now() - this.maxItemTtlMs;
+    let evicted = 0;
+    while (this.size > 0 && this.head.createdAt <= cutoff) {
+      if (this.head === this.tail || this.head.link.next?.error) {
+        // The newest item stays as the anchor readers wait on, unmarked: a
+        // reader holding it has delivered everything and is not behind.
+        this.size = 0;
+        evicted++;
+        break;
+      }
+      this.evictHead();
+      evicted++;
+    }
+    if (evicted > 0) this.onEvict?.('ttl', evicted);
+  }
+
+  /** Stops the TTL timer. The buffer stays readable. */
+  close(): void {
+    this.stopPruning();
+  }
+
+  private link(item: BufferItem<E>): void {
+    this.tail.link.next = item;
+    this.tail = item;
+  }
+
+  private evictHead(): void {
+    const old = this.head;
+    old.link.dropped = true;
+    // size > 1 whenever this runs, so the head always has a successor.
+    this.head = old.link.next as BufferItem<E>;
+    this.size--;
+  }
+
+  private stopPruning(): void {
+    if (this.pruneTimer !== null) {
+      clearInterval(this.pruneTimer);
+      this.pruneTimer = null;
+    }
+  }
+}

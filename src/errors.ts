@@ -1,0 +1,143 @@
+/**
+ * @module errors
+ *
+ * The error vocabulary of fanwire, shared by every layer. It sits at the root,
+ * not in a folder, because the innermost layer (`buffer/`) throws these too and
+ * must not import anything outer. How each code is answered on the wire (HTTP
+ * status, close code) is the protocol's business: see `protocol/error-table.ts`.
+ *
+ * Every class carries a stable string `code`, both as a static and on the
+ * instance, so callers can `switch (err.code)`. Instances are branded with a
+ * registered symbol so `isFanwireError` works even when two copies of the
+ * package are loaded in one process or page.
+ */
+
+export type ErrorCode =
+  | 'dropped'
+  | 'index_gone'
+  | 'bad_query'
+  | 'decode_failed'
+  | 'invalid_frame'
+  | 'too_big'
+  | 'unsupported_media_type'
+  | 'shutting_down'
+  | 'not_found'
+  | 'method_not_allowed'
+  | 'upgrade_required';
+
+const BRAND = Symbol.for('fanwire.error');
+
+export abstract class FanwireError extends Error {
+  abstract readonly code: ErrorCode;
+  readonly [BRAND] = true;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+export function isFanwireError(err: unknown): err is FanwireError {
+  return typeof err === 'object' && err !== null && (err as Record<symbol, unknown>)[BRAND] === true;
+}
+
+/** Why a reader lost its place: the buffer evicted what it had not read yet, or its socket backed up. */
+export type DropCause = 'lagged' | 'backpressure';
+
+/**
+ * A reader fell too far behind. Thrown by the buffer when the item a reader
+ * holds was evicted before it moved on; the fan-out layer adds the resume
+ * position before it becomes a close frame.
+ */
+export class DroppedError extends FanwireError {
+  static readonly code = 'dropped';
+  readonly code = 'dropped';
+  /** Index of the last item the reader had passed when it was dropped. */
+  readonly lastIndex: number;
+  readonly dropCause: DropCause;
+
+  constructor(dropCause: DropCause, lastIndex: number, message = 'event dropped from buffer') {
+    super(message);
+    this.dropCause = dropCause;
+    this.lastIndex = lastIndex;
+  }
+}
+
+/** `strict=1` asked for an index or epoch the buffer no longer holds. */
+export class IndexGoneError extends FanwireError {
+  static readonly code = 'index_gone';
+  readonly code = 'index_gone';
+  readonly oldest: number;
+  readonly epoch: string;
+
+  constructor(message: string, oldest: number, epoch: string) {
+    super(message);
+    this.oldest = oldest;
+    this.epoch = epoch;
+  }
+}
+
+export class BadQueryError extends FanwireError {
+  static readonly code = 'bad_query';
+  readonly code = 'bad_query';
+}
+
+export class DecodeFailedError extends FanwireError {
+  static readonly code = 'decode_failed';
+  readonly code = 'decode_failed';
+}
+
+export class InvalidFrameError extends FanwireError {
+  static readonly code = 'invalid_frame';
+  readonly code = 'invalid_frame';
+}
+
+export class TooBigError extends FanwireError {
+  static readonly code = 'too_big';
+  readonly code = 'too_big';
+}
+
+export class UnsupportedMediaTypeError extends FanwireError {
+  static readonly code = 'unsupported_media_type';
+  readonly code = 'unsupported_media_type';
+}
+
+/** The gateway is stopping; also the error that terminates the buffer on shutdown. */
+export class ShuttingDownError extends FanwireError {
+  static readonly code = 'shutting_down';
+  readonly code = 'shutting_down';
+
+  constructor(message = 'the gateway is shutting down') {
+    super(message);
+  }
+}
+
+export class NotFoundError extends FanwireError {
+  static readonly code = 'not_found';
+  readonly code = 'not_found';
+}
+
+export class MethodNotAllowedError extends FanwireError {
+  static readonly code = 'method_not_allowed';
+  readonly code = 'method_not_allowed';
+}
+
+export class UpgradeRequiredError extends FanwireError {
+  static readonly code = 'upgrade_required';
+  readonly code = 'upgrade_required';
+}
+
+/** Every error class, keyed by code, for callers that want one import. */
+export const errors = {
+  DroppedError,
+  IndexGoneError,
+  BadQueryError,
+  DecodeFailedError,
+  InvalidFrameError,
+  TooBigError,
+  UnsupportedMediaTypeError,
+  ShuttingDownError,
+  NotFoundError,
+  MethodNotAllowedError,
+  UpgradeRequiredError,
+} as const;
