@@ -117,6 +117,15 @@ export class EventBuffer<E> {
     this.waker.notifyNow();
   }
 
+  /**
+   * Wakes every parked reader without appending anything; each re-checks its
+   * state and parks again. This is how readers stopped while parked on an
+   * idle buffer get to exit and be collected (coalesced like appends).
+   */
+  wakeReaders(): void {
+    this.waker.notify();
+  }
+
   /** The error the buffer was closed with, or null while open. */
   get error(): Error | null {
     return this.closedWith;

@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/**
+ * `fanwire`: starts a gateway from flags and FANWIRE_* variables, logs JSON
+ * lines (pino) to stdout, and stops gracefully on SIGTERM/SIGINT.
+ * Exit codes: 0 after a clean stop, 1 for bad configuration or a failed start.
+ */
+import { readFileSync } from 'node:fs';
+import pino from 'pino';
+import { CliError, parseCli, usage } from './cli/options.js';
+import { Gateway } from './gateway/gateway.js';
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+async function main(): Promise<void> {
+  let options;
+  try {
+    options = parseCli(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof CliError) {
+      process.stderr.write(`fanwire: ${err.message} (see fanwire --help)\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+  if (options.help) {
+    process.stdout.write(`${usage()}\n`);
+    return;
+  }
+  if (options.version) {
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
+
+  const logger = pino({ level: options.logLevel, base: { service: 'fanwire' } });
+  const gateway = new Gateway({ ...options.config, logger });
+  let address;
+  try {
+    address = await gateway.start();
+  } catch (err) {
+    process.stderr.write(`fanwire: cannot listen on ${options.config.host}:${options.config.port}: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const { config } = gateway;
+  logger.info(
+    {
+      url: `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`,
+      transport: gateway.transportName,
+      epoch: gateway.epoch,
+      bufferSize: config.bufferSize,
+      bufferTtlMs: config.bufferTtlMs,
+      heartbeatMs: config.heartbeatMs,
+      maxFrameBytes: config.maxFrameBytes,
+      highWaterBytes: config.highWaterBytes,
+      dropAfterBytes: config.dropAfterBytes,
+      version: version(),
+    },
+    'fanwire listening',
+  );
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal, exiting now');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down');
+    gateway.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}
+
+void main();

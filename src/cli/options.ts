@@ -1,0 +1,129 @@
+/**
+ * Command-line flags and their FANWIRE_* environment fallbacks, parsed into
+ * a GatewayConfig. Precedence: flag, then environment, then default. Every
+ * bad value becomes a CliError naming the flag, which the CLI prints on one
+ * line before exiting 1.
+ */
+import { parseArgs } from 'node:util';
+import { configProblem, DEFAULT_CONFIG, type GatewayConfig } from '../gateway/config.js';
+
+export class CliError extends Error {
+  override name = 'CliError';
+}
+
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level';
+
+interface FlagSpec {
+  flag: string;
+  env: string;
+  kind: Kind;
+  key?: keyof GatewayConfig;
+  help: string;
+  /** Smallest accepted value for numeric kinds. */
+  min?: number;
+}
+
+export const FLAGS: readonly FlagSpec[] = [
+  { flag: 'host', env: 'FANWIRE_HOST', kind: 'string', key: 'host', help: 'address to listen on' },
+  { flag: 'port', env: 'FANWIRE_PORT', kind: 'port', key: 'port', help: 'TCP port (0 picks a free one)' },
+  { flag: 'buffer-size', env: 'FANWIRE_BUFFER_SIZE', kind: 'count', key: 'bufferSize', min: 1, help: 'items kept for resume' },
+  { flag: 'buffer-ttl', env: 'FANWIRE_BUFFER_TTL', kind: 'duration', key: 'bufferTtlMs', min: 0, help: 'evict items older than this (0 = never)' },
+  { flag: 'heartbeat', env: 'FANWIRE_HEARTBEAT', kind: 'duration', key: 'heartbeatMs', min: 100, help: 'interval between heartbeats to subscribers' },
+  { flag: 'max-frame-bytes', env: 'FANWIRE_MAX_FRAME_BYTES', kind: 'bytes', key: 'maxFrameBytes', min: 64, help: 'largest producer frame or POST body' },
+  { flag: 'high-water-bytes', env: 'FANWIRE_HIGH_WATER_BYTES', kind: 'bytes', key: 'highWaterBytes', min: 1, help: 'per subscriber: pause delivery above this many unsent bytes' },
+  { flag: 'drop-after-bytes', env: 'FANWIRE_DROP_AFTER_BYTES', kind: 'bytes', key: 'dropAfterBytes', min: 1, help: 'per subscriber: drop it (4001) above this many unsent bytes' },
+  { flag: 'shutdown-timeout', env: 'FANWIRE_SHUTDOWN_TIMEOUT', kind: 'duration', key: 'shutdownTimeoutMs', min: 0, help: 'on SIGTERM, time given to connections to close' },
+  { flag: 'log-level', env: 'FANWIRE_LOG_LEVEL', kind: 'level', help: 'fatal, error, warn, info, debug, trace or silent' },
+];
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 };
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3, kb: 1000, mb: 1000 ** 2, gb: 1000 ** 3 };
+
+export interface CliOptions {
+  config: GatewayConfig;
+  logLevel: string;
+  help: boolean;
+  version: boolean;
+}
+
+function parseValue(spec: FlagSpec, raw: string, source: string): string | number {
+  const bad = (want: string): never => {
+    throw new CliError(`invalid ${source} "${raw}": ${want}`);
+  };
+  const min = spec.min ?? 0;
+  switch (spec.kind) {
+    case 'string':
+      if (raw.length === 0) bad('must not be empty');
+      return raw;
+    case 'level':
+      if (!LEVELS.has(raw)) bad(`must be one of ${[...LEVELS].join(', ')}`);
+      return raw;
+    case 'port': {
+      const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(n) || n > 65_535) bad('must be an integer between 0 and 65535');
+      return n;
+    }
+    case 'count': {
+      const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isSafeInteger(n) || n < min) bad(`must be an integer >= ${min}`);
+      return n;
+    }
+    case 'duration': {
+      const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(raw);
+      const ms = m === null ? NaN : Number(m[1]) * DURATION_UNITS[m[2] ?? 's']!;
+      if (!Number.isFinite(ms) || Math.round(ms) < min) bad(`must be a duration like 500ms, 10s, 5m or 1h (bare numbers are seconds), at least ${min}ms`);
+      return Math.round(ms);
+    }
+    case 'bytes': {
+      const m = /^(\d+)\s*([a-z]*)$/i.exec(raw);
+      const unit = m === null ? undefined : BYTE_UNITS[m[2]!.toLowerCase()];
+      const n = m === null || unit === undefined ? NaN : Number(m[1]) * unit;
+      if (!Number.isSafeInteger(n) || n < min) bad(`must be a size like 65536, 512KiB or 1MiB, at least ${min} bytes`);
+      return n;
+    }
+  }
+}
+
+export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
+  const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
+    help: { type: 'boolean', short: 'h' },
+    version: { type: 'boolean', short: 'v' },
+  };
+  for (const spec of FLAGS) options[spec.flag] = { type: 'string' };
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
+  } catch (err) {
+    throw new CliError((err as Error).message.split('\n')[0]!);
+  }
+
+  const config: GatewayConfig = { ...DEFAULT_CONFIG };
+  let logLevel = 'info';
+  for (const spec of FLAGS) {
+    const fromFlag = values[spec.flag];
+    const raw = typeof fromFlag === 'string' ? fromFlag : env[spec.env];
+    if (raw === undefined) continue;
+    const source = typeof fromFlag === 'string' ? `--${spec.flag}` : `${spec.env}`;
+    const value = parseValue(spec, raw, source);
+    if (spec.key !== undefined) (config as unknown as Record<string, unknown>)[spec.key] = value;
+    else logLevel = value as string;
+  }
+  const problem = configProblem(config);
+  if (problem !== null) throw new CliError(problem);
+  return { config, logLevel, help: values.help === true, version: values.version === true };
+}
+
+export function usage(): string {
+  const rows = FLAGS.map((s) => `  --${s.flag.padEnd(18)} ${s.help} [${s.env}]`);
+  return [
+    'Usage: fanwire [options]',
+    '',
+    'WebSocket fan-out gateway. Producers publish at /v1/publish, subscribers read /v1/subscribe.',
+    '',
+    'Options (each also read from the environment variable in brackets):',
+    ...rows,
+    '  -h, --help             show this help',
+    '  -v, --version          print the version',
+  ].join('\n');
+}

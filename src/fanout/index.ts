@@ -1,0 +1,11 @@
+/**
+ * fanout/: moves each subscriber along the buffer. Cursors, filters and the
+ * per-item frame cache. Knows the buffer, not sockets or wire formats: a
+ * transport plugs in as a `Sink`, the protocol as `ItemEncoder`s.
+ */
+export { Cursor } from './cursor.js';
+export type { CursorEnd, CursorOptions, Sink } from './cursor.js';
+export { Filter, FilterRegistry } from './filter.js';
+export type { Routable, Selector } from './filter.js';
+export { FrameCache } from './frame-cache.js';
+export type { ItemEncoder } from './frame-cache.js';

@@ -1,0 +1,48 @@
+/**
+ * Gateway settings with their defaults. The CLI (src/cli/) fills these from
+ * flags and FANWIRE_* variables; embedders pass them to `startGateway`.
+ */
+export interface GatewayConfig {
+  host: string;
+  /** 0 picks a free port. */
+  port: number;
+  /** Items retained for resume. */
+  bufferSize: number;
+  /** Items older than this are evicted; 0 disables. */
+  bufferTtlMs: number;
+  heartbeatMs: number;
+  /** Largest producer frame or POST body. */
+  maxFrameBytes: number;
+  /** Per subscriber: stop pulling events while more than this waits on the socket. */
+  highWaterBytes: number;
+  /** Per subscriber: drop it (4001) when more than this waits on the socket. */
+  dropAfterBytes: number;
+  /** Per subscriber: bytes written per drain before yielding to the others. */
+  batchBytes: number;
+  /** On shutdown, how long connections get to finish the close handshake. */
+  shutdownTimeoutMs: number;
+}
+
+export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
+  host: '127.0.0.1',
+  port: 8080,
+  bufferSize: 10_000,
+  bufferTtlMs: 0,
+  heartbeatMs: 10_000,
+  maxFrameBytes: 1024 * 1024,
+  highWaterBytes: 1024 * 1024,
+  dropAfterBytes: 8 * 1024 * 1024,
+  batchBytes: 256 * 1024,
+  shutdownTimeoutMs: 5_000,
+};
+
+/** Largest message a subscriber may send before being closed with 1009 (any message gets 1008). */
+export const SUBSCRIBER_MAX_PAYLOAD = 64 * 1024;
+
+/** Checks relations between settings that single-flag parsing cannot see. Returns a problem or null. */
+export function configProblem(config: GatewayConfig): string | null {
+  if (config.dropAfterBytes <= config.highWaterBytes) {
+    return `--drop-after-bytes (${config.dropAfterBytes}) must be larger than --high-water-bytes (${config.highWaterBytes})`;
+  }
+  return null;
+}

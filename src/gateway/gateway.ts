@@ -1,0 +1,344 @@
+/**
+ * The gateway: wires buffer, fan-out, protocol and a transport into the
+ * service of docs/protocol.md, and owns its lifecycle (start, heartbeats,
+ * graceful stop). Everything per event lives in the layers below; this file
+ * runs per connection, per frame or per timer tick.
+ */
+import { randomBytes } from 'node:crypto';
+import pino, { type Logger } from 'pino';
+import { EventBuffer } from '../buffer/index.js';
+import {
+  BadQueryError,
+  IndexGoneError,
+  isFanwireError,
+  MethodNotAllowedError,
+  NotFoundError,
+  ShuttingDownError,
+  TooBigError,
+  UnsupportedMediaTypeError,
+  UpgradeRequiredError,
+  type FanwireError,
+} from '../errors.js';
+import { Cursor, FilterRegistry, FrameCache } from '../fanout/index.js';
+import {
+  CloseCode,
+  encode,
+  encodeJson,
+  encodeMsgpack,
+  httpStatusOf,
+  isBinaryFormat,
+  parseSubscribeQuery,
+  type Event,
+  type Format,
+  type SubscribeRequest,
+} from '../protocol/index.js';
+import { createWsTransport, type Connection, type HttpReply, type HttpRequest, type Transport, type TransportHandlers, type UpgradeDecision } from '../transport/index.js';
+import { configProblem, DEFAULT_CONFIG, SUBSCRIBER_MAX_PAYLOAD, type GatewayConfig } from './config.js';
+import { publishFrame } from './publisher.js';
+import { GatewayCounters } from './stats.js';
+import { closeFrameFor, helloMessage, planStart, type StartPlan } from './subscriber.js';
+
+export interface GatewayOptions extends Partial<GatewayConfig> {
+  logger?: Logger;
+}
+
+type UpgradeContext = { kind: 'publisher' } | { kind: 'subscriber'; plan: StartPlan; request: SubscribeRequest };
+
+interface Subscription {
+  conn: Connection;
+  format: Format;
+  cursor: Cursor<Event>;
+}
+
+/** Encoding numbers for the frame cache. */
+const ENCODING: Record<Format, number> = { msgpack: 0, json: 1 };
+
+const MSGPACK_TYPES = new Set(['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack']);
+
+function jsonReply(status: number, body: unknown): HttpReply {
+  return { status, body: JSON.stringify(body) };
+}
+
+function errorReply(err: FanwireError, extra?: Record<string, unknown>): HttpReply {
+  return jsonReply(httpStatusOf(err.code), { code: err.code, message: err.message, ...extra });
+}
+
+export class Gateway {
+  readonly config: Readonly<GatewayConfig>;
+  readonly epoch = randomBytes(8).toString('hex');
+  readonly buffer: EventBuffer<Event>;
+  readonly counters = new GatewayCounters();
+  readonly logger: Logger;
+  private readonly transport: Transport;
+  private readonly filters = new FilterRegistry();
+  private readonly frames: FrameCache<Event>;
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly publishers = new Set<Connection>();
+  private readonly heartbeatFrames: Record<Format, Uint8Array>;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private stoppedWhileParked = false;
+  private accepting = false;
+  private stopping: Promise<void> | null = null;
+  private startedAt = Date.now();
+
+  constructor(options: GatewayOptions = {}) {
+    const { logger, ...config } = options;
+    this.config = { ...DEFAULT_CONFIG, ...config };
+    const problem = configProblem(this.config);
+    if (problem !== null) throw new RangeError(problem);
+    this.logger = logger ?? pino({ level: 'silent' });
+    this.buffer = new EventBuffer<Event>({
+      maxSize: this.config.bufferSize,
+      maxItemTtlMs: this.config.bufferTtlMs,
+      onEvict: (cause, count) => {
+        if (cause === 'size') this.counters.evictedSize += count;
+        else this.counters.evictedTtl += count;
+      },
+    });
+    this.transport = createWsTransport<UpgradeContext>(this.handlers());
+    const prepare = this.transport.prepare;
+    this.frames = new FrameCache<Event>([
+      (index, events) => prepare(encodeMsgpack({ type: 'events', index, events }), true),
+      (index, events) => prepare(encodeJson({ type: 'events', index, events }), false),
+    ]);
+    this.heartbeatFrames = {
+      msgpack: prepare(encodeMsgpack({ type: 'heartbeat' }), true),
+      json: prepare(encodeJson({ type: 'heartbeat' }), false),
+    };
+  }
+
+  get transportName(): string {
+    return this.transport.name;
+  }
+
+  /** Binds the port and starts serving. Resolves with the bound address. */
+  async start(): Promise<{ host: string; port: number }> {
+    const address = await this.transport.listen(this.config.host, this.config.port);
+    this.accepting = true;
+    this.startedAt = Date.now();
+    this.heartbeatTimer = setInterval(() => this.heartbeat(), this.config.heartbeatMs);
+    this.heartbeatTimer.unref();
+    return address;
+  }
+
+  /**
+   * Graceful stop: refuse new connections and appends, close subscribers
+   * with 1001 (after what was already written to them), let publishers
+   * receive every reply they are owed, then release the port. Connections
+   * still open after `shutdownTimeoutMs` are cut.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.doStop();
+    return this.stopping;
+  }
+
+  private async doStop(): Promise<void> {
+    this.accepting = false;
+    this.transport.stopAccepting();
+    if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
+    // Every cursor reaches this error item and closes its subscriber with 1001.
+    this.buffer.appendError(new ShuttingDownError());
+    for (const conn of this.publishers) conn.close(CloseCode.GOING_AWAY, 'shutting down');
+    const deadline = Date.now() + this.config.shutdownTimeoutMs;
+    while ((this.subscriptions.size > 0 || this.publishers.size > 0) && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await this.transport.close();
+    this.buffer.close();
+  }
+
+  get ready(): boolean {
+    return this.accepting;
+  }
+
+  stats(): Record<string, unknown> {
+    const c = this.counters;
+    return {
+      epoch: this.epoch,
+      transport: this.transport.name,
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      ready: this.accepting,
+      buffer: {
+        items: this.buffer.length,
+        maxItems: this.buffer.maxSize,
+        oldestIndex: this.buffer.oldestIndex,
+        newestIndex: this.buffer.newestIndex,
+        evicted: { size: c.evictedSize, ttl: c.evictedTtl },
+      },
+      subscribers: this.subscriptions.size,
+      publishers: this.publishers.size,
+      filters: this.filters.size,
+      encodes: this.frames.encodes,
+      totals: {
+        eventsPublished: c.eventsPublished,
+        framesPublished: c.framesPublished,
+        publishErrors: c.publishErrors,
+        framesDelivered: c.framesDelivered,
+        bytesDelivered: c.bytesDelivered,
+        subscriptionsOpened: c.subscriptionsOpened,
+        subscriptionsClosed: c.subscriptionsClosed,
+        dropped: { ...c.dropped },
+      },
+    };
+  }
+
+  private heartbeat(): void {
+    for (const sub of this.subscriptions) {
+      if (!sub.conn.closed && sub.conn.bufferedAmount() <= this.config.highWaterBytes) {
+        sub.conn.sendPrepared(this.heartbeatFrames[sub.format]);
+      }
+    }
+    if (this.stoppedWhileParked) {
+      this.stoppedWhileParked = false;
+      this.buffer.wakeReaders();
+    }
+  }
+
+  private handlers(): TransportHandlers<UpgradeContext> {
+    return {
+      request: (req) => this.route(req),
+      upgrade: (req) => this.upgrade(req),
+      open: (conn, context) =>
+        context.kind === 'publisher' ? this.openPublisher(conn) : this.openSubscriber(conn, context.plan, context.request),
+    };
+  }
+
+  private async route(req: HttpRequest): Promise<HttpReply> {
+    switch (req.path) {
+      case '/healthz':
+        if (req.method !== 'GET' && req.method !== 'HEAD') return errorReply(new MethodNotAllowedError('use GET'));
+        return jsonReply(200, { status: 'ok' });
+      case '/readyz':
+        if (req.method !== 'GET' && req.method !== 'HEAD') return errorReply(new MethodNotAllowedError('use GET'));
+        return this.accepting ? jsonReply(200, { status: 'ready' }) : jsonReply(503, { status: 'shutting_down' });
+      case '/v1/stats':
+        if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
+        return jsonReply(200, this.stats());
+      case '/v1/publish':
+        if (req.method === 'GET') return errorReply(new UpgradeRequiredError('GET /v1/publish is a WebSocket endpoint; POST a frame to publish over HTTP'));
+        if (req.method !== 'POST') return errorReply(new MethodNotAllowedError('use POST, or GET with a WebSocket upgrade'));
+        return this.httpPublish(req);
+      case '/v1/subscribe':
+        if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET with a WebSocket upgrade'));
+        return errorReply(new UpgradeRequiredError('/v1/subscribe is a WebSocket endpoint'));
+      default:
+        return errorReply(new NotFoundError(`no route for ${req.path}`));
+    }
+  }
+
+  private async httpPublish(req: HttpRequest): Promise<HttpReply> {
+    if (!this.accepting) return errorReply(new ShuttingDownError());
+    const type = (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+    const binary = MSGPACK_TYPES.has(type);
+    if (!binary && type !== 'application/json') {
+      return errorReply(new UnsupportedMediaTypeError(`content-type "${type}" is not supported: use application/msgpack or application/json`));
+    }
+    let body: Buffer;
+    try {
+      body = await req.readBody(this.config.maxFrameBytes);
+    } catch (err) {
+      if (err instanceof TooBigError) return errorReply(err);
+      throw err;
+    }
+    const reply = publishFrame(this.buffer, this.counters, body, binary);
+    if (reply.type === 'error') {
+      const { type: _type, ...rest } = reply;
+      return jsonReply(httpStatusOf(reply.code), rest);
+    }
+    return jsonReply(200, reply.id === undefined ? { index: reply.index } : { index: reply.index, id: reply.id });
+  }
+
+  private upgrade(req: HttpRequest): UpgradeDecision<UpgradeContext> {
+    try {
+      if (req.path !== '/v1/subscribe' && req.path !== '/v1/publish') throw new NotFoundError(`no WebSocket endpoint at ${req.path}`);
+      if (!this.accepting) throw new ShuttingDownError();
+      if (req.path === '/v1/publish') {
+        if ([...req.query.keys()].length > 0) throw new BadQueryError('/v1/publish takes no query parameters');
+        return { accept: true, context: { kind: 'publisher' }, maxPayload: this.config.maxFrameBytes };
+      }
+      const request = parseSubscribeQuery(req.query);
+      const plan = planStart(this.buffer, this.epoch, request);
+      return { accept: true, context: { kind: 'subscriber', plan, request }, maxPayload: SUBSCRIBER_MAX_PAYLOAD };
+    } catch (err) {
+      if (!isFanwireError(err)) throw err;
+      const extra = err instanceof IndexGoneError ? { oldest: err.oldest, epoch: err.epoch } : undefined;
+      return { accept: false, reply: errorReply(err, extra) };
+    }
+  }
+
+  private openPublisher(conn: Connection) {
+    this.publishers.add(conn);
+    this.logger.debug({ remote: conn.remoteAddress }, 'publisher connected');
+    let paused = false;
+    return {
+      message: (data: Uint8Array, binary: boolean): void => {
+        const reply = publishFrame(this.buffer, this.counters, data, binary);
+        conn.send(binary ? encodeMsgpack(reply) : encodeJson(reply), binary);
+        // A producer that does not read its replies must not make us buffer
+        // them without bound: stop reading its frames until it catches up.
+        if (!paused && conn.bufferedAmount() > this.config.highWaterBytes) {
+          paused = true;
+          conn.pause();
+          void conn.waitDrain().then(() => {
+            paused = false;
+            conn.resume();
+          });
+        }
+      },
+      close: (): void => {
+        this.publishers.delete(conn);
+        this.logger.debug({ remote: conn.remoteAddress }, 'publisher disconnected');
+      },
+    };
+  }
+
+  private openSubscriber(conn: Connection, plan: StartPlan, request: SubscribeRequest) {
+    const { format } = request;
+    const filter = this.filters.acquire(request.topics);
+    const hello = helloMessage(this.epoch, plan, this.config.heartbeatMs);
+    conn.sendPrepared(this.transport.prepare(encode(hello, format), isBinaryFormat(format)));
+    const counters = this.counters;
+    const cursor = new Cursor<Event>(plan.start, filter, ENCODING[format], this.frames, conn, {
+      highWaterBytes: this.config.highWaterBytes,
+      dropAfterBytes: this.config.dropAfterBytes,
+      batchBytes: this.config.batchBytes,
+      startAt: plan.startAt,
+      onDrain: (frames, bytes) => {
+        counters.framesDelivered += frames;
+        counters.bytesDelivered += bytes;
+      },
+    });
+    const sub: Subscription = { conn, format, cursor };
+    this.subscriptions.add(sub);
+    counters.subscriptionsOpened++;
+
+    void cursor.run().then((end) => {
+      const frame = closeFrameFor(end, this.epoch, this.buffer.newestIndex);
+      if (end.reason === 'dropped') {
+        counters.dropped[end.cause]++;
+        this.logger.info({ remote: conn.remoteAddress, cause: end.cause, lastIndex: end.lastIndex }, 'subscriber dropped');
+      } else if (end.reason === 'error' && !(end.error instanceof ShuttingDownError)) {
+        this.logger.error({ err: end.error }, 'subscription ended by an error');
+      }
+      if (frame !== null) conn.close(frame.code, frame.reason);
+    });
+
+    return {
+      message: (): void => conn.close(CloseCode.POLICY_VIOLATION, 'subscribers may not send messages'),
+      close: (): void => {
+        if (!this.subscriptions.delete(sub)) return;
+        cursor.stop();
+        this.stoppedWhileParked = true;
+        this.filters.release(filter);
+        counters.subscriptionsClosed++;
+      },
+    };
+  }
+}
+
+/** Creates and starts a gateway. */
+export async function startGateway(options: GatewayOptions = {}): Promise<{ gateway: Gateway; host: string; port: number }> {
+  const gateway = new Gateway(options);
+  const address = await gateway.start();
+  return { gateway, ...address };
+}

@@ -1,0 +1,37 @@
+/**
+ * The producer side: one frame in, one append, one reply out. Shared by the
+ * WebSocket publisher and `POST /v1/publish`, so both answer identically.
+ */
+import type { EventBuffer } from '../buffer/index.js';
+import { isFanwireError, type FanwireError } from '../errors.js';
+import { decodeFrame, frameIdOf, parsePublishFrame, type Event, type PublisherReply } from '../protocol/index.js';
+import type { GatewayCounters } from './stats.js';
+
+export function publishFrame(
+  buffer: EventBuffer<Event>,
+  counters: GatewayCounters,
+  data: Uint8Array,
+  binary: boolean,
+): PublisherReply {
+  let value: unknown;
+  let id;
+  try {
+    value = decodeFrame(data, binary);
+    id = frameIdOf(value);
+    const frame = parsePublishFrame(value);
+    const item = buffer.append(frame.events);
+    counters.framesPublished++;
+    counters.eventsPublished += frame.events.length;
+    return id === undefined ? { type: 'ack', index: item.index } : { type: 'ack', index: item.index, id };
+  } catch (err) {
+    if (!isFanwireError(err)) throw err;
+    counters.publishErrors++;
+    return errorReply(err, id);
+  }
+}
+
+function errorReply(err: FanwireError, id: string | number | undefined): PublisherReply {
+  return id === undefined
+    ? { type: 'error', code: err.code, message: err.message }
+    : { type: 'error', code: err.code, message: err.message, id };
+}

@@ -1,0 +1,36 @@
+/**
+ * WebSocket close codes fanwire sends, in one place. Every one is documented
+ * in docs/protocol.md (a test keeps the two in step).
+ *
+ * Reconnect and resume: GOING_AWAY, INTERNAL_ERROR, DROPPED (its reason
+ * carries the resume index and epoch).
+ * Terminal until the client is fixed: INVALID_PAYLOAD, POLICY_VIOLATION,
+ * MESSAGE_TOO_BIG.
+ */
+export const CloseCode = {
+  /** The gateway is shutting down. */
+  GOING_AWAY: 1001,
+  /** A text message that is not valid UTF-8 (sent by the ws library itself). */
+  INVALID_PAYLOAD: 1007,
+  /** A subscriber sent a data message. */
+  POLICY_VIOLATION: 1008,
+  /** A producer frame larger than --max-frame-bytes. */
+  MESSAGE_TOO_BIG: 1009,
+  /** The stream ended because of a gateway error. */
+  INTERNAL_ERROR: 1011,
+  /** The subscriber fell too far behind; the reason starts with "dropped". */
+  DROPPED: 4001,
+} as const;
+
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/** RFC 6455 caps a close reason at 123 bytes of UTF-8. */
+export const MAX_CLOSE_REASON_BYTES = 123;
+
+/** Cuts `reason` to what fits in a close frame, on a character boundary. */
+export function fitCloseReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
+  let out = reason;
+  while (Buffer.byteLength(out) > MAX_CLOSE_REASON_BYTES) out = out.slice(0, -1);
+  return out;
+}

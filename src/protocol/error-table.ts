@@ -1,0 +1,32 @@
+/**
+ * How each error code is answered on the wire: the HTTP status for HTTP
+ * answers and refused upgrades, the close code where the answer is a close.
+ * One table, mirrored by the "Error codes" table of docs/protocol.md.
+ */
+import type { ErrorCode } from '../errors.js';
+import { CloseCode } from './close-codes.js';
+
+export interface WireAnswer {
+  /** HTTP status, or null when the code never reaches HTTP. */
+  http: number | null;
+  /** Close code, or null when the code is answered without closing. */
+  close: CloseCode | null;
+}
+
+export const ERROR_TABLE: Readonly<Record<ErrorCode, WireAnswer>> = {
+  bad_query: { http: 400, close: null },
+  index_gone: { http: 410, close: null },
+  decode_failed: { http: 400, close: null },
+  invalid_frame: { http: 400, close: null },
+  too_big: { http: 413, close: CloseCode.MESSAGE_TOO_BIG },
+  unsupported_media_type: { http: 415, close: null },
+  shutting_down: { http: 503, close: null },
+  not_found: { http: 404, close: null },
+  method_not_allowed: { http: 405, close: null },
+  upgrade_required: { http: 426, close: null },
+  dropped: { http: null, close: CloseCode.DROPPED },
+};
+
+export function httpStatusOf(code: ErrorCode): number {
+  return ERROR_TABLE[code].http ?? 500;
+}

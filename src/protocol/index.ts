@@ -1,0 +1,13 @@
+/**
+ * protocol/: the wire contract of docs/protocol.md. Message types, codecs,
+ * producer frame validation, the subscribe query, close codes and the table
+ * from error codes to wire answers.
+ */
+export * from './messages.js';
+export { decodeFrame, encode, encodeJson, encodeMsgpack, isBinaryFormat } from './codec.js';
+export { parsePublishFrame, frameIdOf, LIMITS } from './validate.js';
+export { parseSubscribeQuery, MAX_TOPICS_PER_SUBSCRIPTION } from './subscribe-query.js';
+export type { SubscribeRequest, TopicSelector } from './subscribe-query.js';
+export { CloseCode, fitCloseReason, MAX_CLOSE_REASON_BYTES } from './close-codes.js';
+export { ERROR_TABLE, httpStatusOf } from './error-table.js';
+export type { WireAnswer } from './error-table.js';

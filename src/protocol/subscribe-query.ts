@@ -1,0 +1,84 @@
+/**
+ * Parses the query of `GET /v1/subscribe` into a SubscribeRequest, or throws
+ * BadQueryError naming the problem. Runs before the upgrade is accepted, so a
+ * bad query costs an HTTP 400 and never a WebSocket.
+ */
+import { BadQueryError } from '../errors.js';
+import type { Format } from './messages.js';
+import { LIMITS } from './validate.js';
+
+export interface TopicSelector {
+  topic: string;
+  /** Match only events whose key, or one of whose filterKeys, equals this. */
+  key: string | null;
+}
+
+export interface SubscribeRequest {
+  /** null: every topic. */
+  topics: TopicSelector[] | null;
+  /** Deliver items with index >= this; null: live only. */
+  index: number | null;
+  epoch: string | null;
+  format: Format;
+  strict: boolean;
+}
+
+export const MAX_TOPICS_PER_SUBSCRIPTION = 64;
+const KNOWN = new Set(['topic', 'index', 'epoch', 'format', 'strict']);
+const TOPIC_RE = /^[^:*\s]+$/;
+
+export function parseSubscribeQuery(params: URLSearchParams): SubscribeRequest {
+  for (const name of new Set(params.keys())) {
+    if (!KNOWN.has(name)) throw new BadQueryError(`unknown query parameter "${name}"`);
+    if (name !== 'topic' && params.getAll(name).length > 1) throw new BadQueryError(`"${name}" given more than once`);
+  }
+
+  const rawTopics = params.getAll('topic');
+  if (rawTopics.length > MAX_TOPICS_PER_SUBSCRIPTION) {
+    throw new BadQueryError(`at most ${MAX_TOPICS_PER_SUBSCRIPTION} topics per subscription, got ${rawTopics.length}`);
+  }
+  let topics: TopicSelector[] | null = rawTopics.length === 0 ? null : [];
+  for (const raw of rawTopics) {
+    if (raw === '*') {
+      topics = null;
+      break;
+    }
+    const colon = raw.indexOf(':');
+    const topic = colon === -1 ? raw : raw.slice(0, colon);
+    const key = colon === -1 ? null : raw.slice(colon + 1);
+    if (topic.length === 0 || topic.length > LIMITS.topicChars || !TOPIC_RE.test(topic)) {
+      throw new BadQueryError(`topic "${raw}" is malformed: want T or T:key, T being 1-${LIMITS.topicChars} characters without ":", "*" or whitespace`);
+    }
+    if (key !== null && (key.length === 0 || key.length > LIMITS.keyChars)) {
+      throw new BadQueryError(`topic "${raw}": the key after ":" must be 1-${LIMITS.keyChars} characters`);
+    }
+    topics!.push({ topic, key });
+  }
+
+  let index: number | null = null;
+  const rawIndex = params.get('index');
+  if (rawIndex !== null) {
+    index = /^\d{1,16}$/.test(rawIndex) ? Number(rawIndex) : NaN;
+    if (!Number.isSafeInteger(index)) throw new BadQueryError(`index "${rawIndex}" is not a non-negative integer`);
+  }
+
+  const epoch = params.get('epoch');
+  if (epoch !== null && (epoch.length === 0 || epoch.length > 64)) {
+    throw new BadQueryError('epoch must be 1-64 characters');
+  }
+
+  const rawFormat = params.get('format') ?? 'msgpack';
+  if (rawFormat !== 'msgpack' && rawFormat !== 'json') {
+    throw new BadQueryError(`format "${rawFormat}" is not supported: use msgpack or json`);
+  }
+
+  const rawStrict = params.get('strict');
+  let strict = false;
+  if (rawStrict !== null) {
+    if (rawStrict === '1' || rawStrict === 'true') strict = true;
+    else if (rawStrict !== '0' && rawStrict !== 'false') throw new BadQueryError(`strict "${rawStrict}" must be 1, true, 0 or false`);
+  }
+  if (strict && index === null) throw new BadQueryError('strict=1 needs an index');
+
+  return { topics, index, epoch, format: rawFormat, strict };
+}

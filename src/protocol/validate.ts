@@ -1,0 +1,164 @@
+/**
+ * Producer frame validation: decoded value -> PublishFrame, or an
+ * InvalidFrameError whose message names the offending field
+ * (`events[3].topic: ...`). All checks happen before anything is appended,
+ * so a batch is accepted whole or not at all.
+ *
+ * Payloads must be plain data (see "Events" in docs/protocol.md). Checking it
+ * here, once per publish, is what lets the fan-out encode every item for
+ * every format without a failure path.
+ */
+import { InvalidFrameError } from '../errors.js';
+import type { Event, FrameId, PublishFrame } from './messages.js';
+
+export const LIMITS = {
+  topicChars: 128,
+  typeChars: 128,
+  keyChars: 256,
+  filterKeys: 64,
+  idChars: 128,
+  payloadDepth: 64,
+} as const;
+
+const TOPIC_RE = /^[^:*\s]+$/;
+const EVENT_FIELDS = new Set(['topic', 'type', 'key', 'filterKeys', 'payload']);
+const SINGLE_FIELDS = new Set([...EVENT_FIELDS, 'id']);
+const BATCH_FIELDS = new Set(['id', 'events']);
+const INT64_MIN = -(2n ** 63n);
+const UINT64_MAX = 2n ** 64n - 1n;
+
+function fail(path: string, problem: string): never {
+  throw new InvalidFrameError(path === '' ? problem : `${path}: ${problem}`);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const proto = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/** The frame's `id`, when it has a well-formed one; used to label error replies even for invalid frames. */
+export function frameIdOf(value: unknown): FrameId | undefined {
+  if (!isPlainObject(value)) return undefined;
+  const id = value.id;
+  if (typeof id === 'string' && id.length <= LIMITS.idChars) return id;
+  if (typeof id === 'number' && Number.isSafeInteger(id)) return id;
+  return undefined;
+}
+
+/** Validates a decoded producer frame (single event or batch). Throws InvalidFrameError. */
+export function parsePublishFrame(value: unknown): PublishFrame {
+  if (!isPlainObject(value)) fail('', 'frame must be a map');
+  const batch = Object.hasOwn(value, 'events');
+  const allowed = batch ? BATCH_FIELDS : SINGLE_FIELDS;
+  for (const field of Object.keys(value)) {
+    if (!allowed.has(field)) {
+      fail(field, batch && EVENT_FIELDS.has(field) ? 'not allowed beside "events" (put it in each event)' : 'unknown field');
+    }
+  }
+  let id: FrameId | undefined;
+  if (Object.hasOwn(value, 'id')) {
+    id = frameIdOf(value);
+    if (id === undefined) fail('id', `must be a string of at most ${LIMITS.idChars} characters or an integer`);
+  }
+  if (!batch) return { id, events: [parseEvent(value, '')] };
+
+  const list = value.events;
+  if (!Array.isArray(list)) fail('events', 'must be an array');
+  if (list.length === 0) fail('events', 'must hold at least one event');
+  const events = new Array<Event>(list.length);
+  for (let i = 0; i < list.length; i++) {
+    const path = `events[${i}]`;
+    const raw: unknown = list[i];
+    if (!isPlainObject(raw)) fail(path, 'must be a map');
+    for (const field of Object.keys(raw)) if (!EVENT_FIELDS.has(field)) fail(`${path}.${field}`, 'unknown field');
+    events[i] = parseEvent(raw, path);
+  }
+  return { id, events };
+}
+
+function field(path: string, name: string): string {
+  return path === '' ? name : `${path}.${name}`;
+}
+
+function optionalString(obj: Record<string, unknown>, name: string, path: string, max: number): string {
+  const value = obj[name];
+  if (value === undefined) return '';
+  if (typeof value !== 'string') fail(field(path, name), 'must be a string');
+  if (value.length > max) fail(field(path, name), `must be at most ${max} characters`);
+  return value;
+}
+
+function parseEvent(obj: Record<string, unknown>, path: string): Event {
+  const topic = obj.topic;
+  if (topic === undefined) fail(field(path, 'topic'), 'required');
+  if (typeof topic !== 'string') fail(field(path, 'topic'), 'must be a string');
+  if (topic.length === 0 || topic.length > LIMITS.topicChars) {
+    fail(field(path, 'topic'), `must be 1-${LIMITS.topicChars} characters`);
+  }
+  if (!TOPIC_RE.test(topic)) fail(field(path, 'topic'), 'must not contain ":", "*" or whitespace');
+  const type = optionalString(obj, 'type', path, LIMITS.typeChars);
+  const key = optionalString(obj, 'key', path, LIMITS.keyChars);
+  if (!Object.hasOwn(obj, 'payload')) fail(field(path, 'payload'), 'required');
+  checkPayload(obj.payload, path);
+  const event: Event = { topic, type, key, payload: obj.payload };
+  const filterKeys = obj.filterKeys;
+  if (filterKeys !== undefined) {
+    const name = field(path, 'filterKeys');
+    if (!Array.isArray(filterKeys)) fail(name, 'must be an array of strings');
+    if (filterKeys.length > LIMITS.filterKeys) fail(name, `must hold at most ${LIMITS.filterKeys} keys`);
+    for (const k of filterKeys) {
+      if (typeof k !== 'string') fail(name, 'must be an array of strings');
+      if (k.length > LIMITS.keyChars) fail(name, `keys must be at most ${LIMITS.keyChars} characters`);
+    }
+    if (filterKeys.length > 0) event.filterKeys = filterKeys as string[];
+  }
+  return event;
+}
+
+/**
+ * Plain data only: what both formats can carry to any client. Returns null when
+ * the value is fine, else the problem with the path below `value`; the path is
+ * built only on failure, so a valid payload allocates nothing here.
+ */
+function payloadProblem(value: unknown, depth: number): [string, string] | null {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return null;
+    case 'number':
+      return Number.isFinite(value) ? null : ['', 'numbers must be finite'];
+    case 'bigint':
+      return value < INT64_MIN || value > UINT64_MAX ? ['', 'integers must fit in 64 bits'] : null;
+    case 'object':
+      break;
+    default:
+      return ['', `unsupported value of type ${typeof value}`];
+  }
+  if (value === null) return null;
+  if (depth >= LIMITS.payloadDepth) return ['', `nested deeper than ${LIMITS.payloadDepth} levels`];
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const problem = payloadProblem(value[i], depth + 1);
+      if (problem !== null) return [`[${i}]${problem[0]}`, problem[1]];
+    }
+    return null;
+  }
+  if (value instanceof Uint8Array) {
+    return value.constructor === Buffer || value.constructor === Uint8Array ? null : ['', 'unsupported typed array'];
+  }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? ['', 'invalid timestamp'] : null;
+  if (!isPlainObject(value)) {
+    return ['', 'unsupported value (only maps, arrays, strings, numbers, booleans, null, binary and timestamps)'];
+  }
+  for (const k in value) {
+    const problem = payloadProblem(value[k], depth + 1);
+    if (problem !== null) return [`.${k}${problem[0]}`, problem[1]];
+  }
+  return null;
+}
+
+function checkPayload(value: unknown, eventPath: string): void {
+  const problem = payloadProblem(value, 0);
+  if (problem !== null) fail(field(eventPath, 'payload') + problem[0], problem[1]);
+}

@@ -1,0 +1,82 @@
+/**
+ * The transport seam: everything the gateway needs from a WebSocket/HTTP
+ * server, and nothing more. Only the files beside this one import a socket
+ * library; the gateway, fan-out, protocol and buffer code see these
+ * interfaces.
+ *
+ * Shape of a connection's life:
+ *   upgrade(req) -> refuse (HTTP status + JSON) | accept(context)
+ *   open(conn, context) -> { message, close } handlers
+ *   conn.send / conn.writeBatch ... conn.close(code, reason) | conn.terminate()
+ */
+import type { Sink } from '../fanout/index.js';
+
+export interface HttpRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly remoteAddress: string;
+  /** Lower-case header name. */
+  header(name: string): string | undefined;
+  /** Reads the whole body; rejects with TooBigError past `limit` bytes. */
+  readBody(limit: number): Promise<Buffer>;
+}
+
+export interface HttpReply {
+  status: number;
+  headers?: Record<string, string>;
+  body: string | Uint8Array;
+}
+
+export type UpgradeDecision<C> =
+  | { accept: true; context: C; maxPayload: number }
+  | { accept: false; reply: HttpReply };
+
+export interface Connection extends Sink {
+  readonly remoteAddress: string;
+  /** Sends one message. */
+  send(data: Uint8Array, binary: boolean): void;
+  /** Sends one message prepared by `Transport.prepare`, sharing its bytes with other connections. */
+  sendPrepared(frame: Uint8Array): void;
+  /** Stops reading from the peer (a producer that does not read its replies). */
+  pause(): void;
+  resume(): void;
+  /** Starts the closing handshake; queued data is sent first. Safe to call twice. */
+  close(code: number, reason: string): void;
+  /** Destroys the socket at once. */
+  terminate(): void;
+}
+
+export interface ConnectionHandlers {
+  message(data: Uint8Array, binary: boolean): void;
+  /** Called once, after which the connection must not be used (it is `closed`). */
+  close(code: number, reason: string): void;
+}
+
+export interface TransportHandlers<C> {
+  request(req: HttpRequest): Promise<HttpReply> | HttpReply;
+  upgrade(req: HttpRequest): UpgradeDecision<C>;
+  open(conn: Connection, context: C): ConnectionHandlers;
+}
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export interface Transport {
+  readonly name: string;
+  /**
+   * Turns an encoded message into the bytes `sendPrepared`/`writeBatch` take.
+   * Called once per item and filter, never per subscriber: for `ws` this
+   * builds the whole WebSocket frame so a broadcast is a raw socket write.
+   */
+  prepare(data: Uint8Array, binary: boolean): Uint8Array;
+  listen(host: string, port: number): Promise<ListenAddress>;
+  /** Stops accepting connections. Open connections are the caller's to close. */
+  stopAccepting(): void;
+  /** Destroys every connection still open and releases the port. */
+  close(): Promise<void>;
+}
+
+export type TransportFactory = <C>(handlers: TransportHandlers<C>) => Transport;

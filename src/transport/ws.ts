@@ -1,0 +1,350 @@
+/**
+ * The `ws` transport: node:http for routes and upgrades, the `ws` library for
+ * the WebSocket protocol.
+ *
+ * Broadcast fast path: `prepare` builds each shared message's complete
+ * WebSocket frame (server frames are unmasked, so the bytes are the same for
+ * every subscriber), and `writeBatch` hands a cursor's whole batch to the
+ * socket under one cork, so the kernel sees one writev instead of one
+ * `ws.send` (header allocation + two writes) per message per subscriber.
+ * That reaches into ws internals (`_socket`, `_sender`); it is feature-
+ * detected per write, and falls back to `ws.send` of the payload whenever ws
+ * could be holding queued frames of its own.
+ */
+import http from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocket, WebSocketServer } from 'ws';
+import { TooBigError } from '../errors.js';
+import type {
+  Connection,
+  ConnectionHandlers,
+  HttpReply,
+  HttpRequest,
+  ListenAddress,
+  Transport,
+  TransportHandlers,
+} from './transport.js';
+
+export interface WsTransportOptions {
+  /** Disable the raw-write fast path (tests exercise the fallback with it). */
+  disableFastPath?: boolean;
+}
+
+/** Builds an unmasked, final, single-frame WebSocket message. */
+export function frameMessage(data: Uint8Array, binary: boolean): Buffer {
+  const length = data.byteLength;
+  const headerLength = length < 126 ? 2 : length < 65_536 ? 4 : 10;
+  const frame = Buffer.allocUnsafe(headerLength + length);
+  frame[0] = binary ? 0x82 : 0x81;
+  if (length < 126) {
+    frame[1] = length;
+  } else if (length < 65_536) {
+    frame[1] = 126;
+    frame.writeUInt16BE(length, 2);
+  } else {
+    frame[1] = 127;
+    frame.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+    frame.writeUInt32BE(length >>> 0, 6);
+  }
+  frame.set(data, headerLength);
+  return frame;
+}
+
+/** Inverse of frameMessage for the fallback path: the payload and its type. */
+function unframe(frame: Uint8Array): { payload: Uint8Array; binary: boolean } {
+  const marker = frame[1]! & 0x7f;
+  const headerLength = marker < 126 ? 2 : marker === 126 ? 4 : 10;
+  return { payload: frame.subarray(headerLength), binary: (frame[0]! & 0x0f) === 0x02 };
+}
+
+interface RawSocket {
+  cork(): void;
+  uncork(): void;
+  write(chunk: Uint8Array): boolean;
+  destroyed: boolean;
+}
+
+interface WsInternals {
+  _socket?: RawSocket;
+  _sender?: { _queue?: unknown[]; _state?: number };
+}
+
+class WsConnection implements Connection {
+  readonly remoteAddress: string;
+  closed = false;
+  private drainWaiter: Promise<void> | null = null;
+  private resolveDrain: (() => void) | null = null;
+  private readonly ws: WebSocket;
+  private readonly fastPath: boolean;
+
+  constructor(ws: WebSocket, remoteAddress: string, fastPath: boolean) {
+    this.ws = ws;
+    this.remoteAddress = remoteAddress;
+    this.fastPath = fastPath;
+  }
+
+  /** The socket, when raw writes cannot interleave with frames ws itself holds back. */
+  private rawSocket(): RawSocket | null {
+    if (!this.fastPath) return null;
+    const internals = this.ws as unknown as WsInternals;
+    const socket = internals._socket;
+    const sender = internals._sender;
+    if (socket === undefined || socket.destroyed || sender === undefined) return null;
+    if (sender._state !== 0 || sender._queue === undefined || sender._queue.length !== 0) return null;
+    return socket;
+  }
+
+  bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(data: Uint8Array, binary: boolean): void {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(data, { binary });
+  }
+
+  sendPrepared(frame: Uint8Array): void {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    const socket = this.rawSocket();
+    if (socket !== null) {
+      socket.write(frame);
+    } else {
+      const { payload, binary } = unframe(frame);
+      this.ws.send(payload, { binary });
+    }
+  }
+
+  writeBatch(frames: readonly Uint8Array[], count: number): void {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    const socket = this.rawSocket();
+    if (socket !== null) {
+      socket.cork();
+      for (let i = 0; i < count; i++) socket.write(frames[i]!);
+      socket.uncork();
+      return;
+    }
+    for (let i = 0; i < count; i++) {
+      const { payload, binary } = unframe(frames[i]!);
+      this.ws.send(payload, { binary });
+    }
+  }
+
+  waitDrain(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    // One waiter per connection, shared by repeated calls, released by the
+    // socket's 'drain' (or by close).
+    if (this.drainWaiter === null) {
+      this.drainWaiter = new Promise<void>((resolve) => {
+        this.resolveDrain = resolve;
+      });
+    }
+    return this.drainWaiter;
+  }
+
+  onDrain(): void {
+    const resolve = this.resolveDrain;
+    this.drainWaiter = null;
+    this.resolveDrain = null;
+    resolve?.();
+  }
+
+  pause(): void {
+    if (!this.closed) this.ws.pause();
+  }
+
+  resume(): void {
+    if (!this.closed) this.ws.resume();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed || this.ws.readyState === WebSocket.CLOSING || this.ws.readyState === WebSocket.CLOSED) return;
+    this.ws.close(code, reason);
+  }
+
+  terminate(): void {
+    this.ws.terminate();
+  }
+}
+
+class NodeHttpRequest implements HttpRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly remoteAddress: string;
+  private readonly req: http.IncomingMessage;
+
+  constructor(req: http.IncomingMessage) {
+    this.req = req;
+    this.method = req.method ?? 'GET';
+    const url = new URL(req.url ?? '/', 'http://fanwire.invalid');
+    this.path = url.pathname;
+    this.query = url.searchParams;
+    this.remoteAddress = req.socket.remoteAddress ?? '';
+  }
+
+  header(name: string): string | undefined {
+    const value = this.req.headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
+
+  readBody(limit: number): Promise<Buffer> {
+    const declared = Number(this.req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      return Promise.reject(new TooBigError(`body of ${declared} bytes is over the ${limit}-byte limit`));
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      const onData = (chunk: Buffer): void => {
+        size += chunk.length;
+        if (size > limit) {
+          this.req.off('data', onData);
+          this.req.pause();
+          reject(new TooBigError(`body is over the ${limit}-byte limit`));
+          return;
+        }
+        chunks.push(chunk);
+      };
+      this.req.on('data', onData);
+      this.req.once('end', () => resolve(Buffer.concat(chunks, size)));
+      this.req.once('error', reject);
+    });
+  }
+}
+
+function writeReply(res: http.ServerResponse, reply: HttpReply, close = false): void {
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...reply.headers };
+  if (close) headers.connection = 'close';
+  res.writeHead(reply.status, headers);
+  res.end(reply.body);
+}
+
+/** Answers a refused upgrade on the raw socket, the only way to say why before a WebSocket exists. */
+function refuseUpgrade(socket: Duplex, reply: HttpReply): void {
+  const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : Buffer.from(reply.body);
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    ...reply.headers,
+    'content-length': String(body.length),
+    connection: 'close',
+  };
+  const head =
+    `HTTP/1.1 ${reply.status} ${http.STATUS_CODES[reply.status] ?? ''}\r\n` +
+    Object.entries(headers)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('') +
+    '\r\n';
+  socket.end(Buffer.concat([Buffer.from(head), body]));
+}
+
+export function createWsTransport<C>(handlers: TransportHandlers<C>, options: WsTransportOptions = {}): Transport {
+  const fastPath = options.disableFastPath !== true;
+  const servers = new Map<number, WebSocketServer>();
+  const sockets = new Set<Duplex>();
+  let serverClosed: Promise<void> | null = null;
+
+  /** ws enforces maxPayload per server, so there is one server per limit (two in practice). */
+  const serverFor = (maxPayload: number): WebSocketServer => {
+    let wss = servers.get(maxPayload);
+    if (wss === undefined) {
+      wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: true });
+      servers.set(maxPayload, wss);
+    }
+    return wss;
+  };
+
+  const server = http.createServer((req, res) => {
+    let reply: Promise<HttpReply> | HttpReply;
+    try {
+      reply = handlers.request(new NodeHttpRequest(req));
+    } catch (err) {
+      reply = { status: 500, body: JSON.stringify({ code: 'internal', message: (err as Error).message }) };
+    }
+    Promise.resolve(reply).then(
+      (r) => writeReply(res, r, !req.complete),
+      (err: unknown) => writeReply(res, { status: 500, body: JSON.stringify({ code: 'internal', message: String(err) }) }, true),
+    );
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('clientError', (_err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+
+  server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy());
+    let decision;
+    try {
+      decision = handlers.upgrade(new NodeHttpRequest(req));
+    } catch (err) {
+      refuseUpgrade(socket, { status: 500, body: JSON.stringify({ code: 'internal', message: (err as Error).message }) });
+      return;
+    }
+    if (!decision.accept) {
+      refuseUpgrade(socket, decision.reply);
+      return;
+    }
+    const { context } = decision;
+    const remoteAddress = req.socket.remoteAddress ?? '';
+    serverFor(decision.maxPayload).handleUpgrade(req, socket, head, (ws) => {
+      ws.binaryType = 'nodebuffer';
+      const conn = new WsConnection(ws, remoteAddress, fastPath);
+      let events: ConnectionHandlers;
+      try {
+        events = handlers.open(conn, context);
+      } catch {
+        conn.closed = true;
+        ws.terminate();
+        return;
+      }
+      const raw = (ws as unknown as WsInternals)._socket as unknown as NodeJS.EventEmitter | undefined;
+      raw?.on('drain', () => conn.onDrain());
+      // ws reports protocol errors (oversized or invalid frames) here and then
+      // closes with the matching code itself; without a listener they would
+      // crash the process.
+      ws.on('error', () => {});
+      ws.on('message', (data: Buffer, isBinary: boolean) => {
+        if (!conn.closed) events.message(data, isBinary);
+      });
+      ws.once('close', (code: number, reason: Buffer) => {
+        conn.closed = true;
+        conn.onDrain();
+        events.close(code, reason.toString('utf8'));
+      });
+    });
+  });
+
+  return {
+    name: 'ws',
+    prepare: frameMessage,
+    listen(host: string, port: number): Promise<ListenAddress> {
+      return new Promise((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => {
+          server.off('error', reject);
+          const address = server.address();
+          if (address === null || typeof address === 'string') {
+            reject(new Error('server has no TCP address'));
+            return;
+          }
+          resolve({ host: address.address, port: address.port });
+        });
+      });
+    },
+    stopAccepting(): void {
+      if (serverClosed === null && server.listening) {
+        serverClosed = new Promise((resolve) => server.close(() => resolve()));
+      }
+      server.closeIdleConnections();
+    },
+    async close(): Promise<void> {
+      this.stopAccepting();
+      for (const wss of servers.values()) for (const ws of wss.clients) ws.terminate();
+      for (const socket of sockets) socket.destroy();
+      await serverClosed;
+    },
+  };
+}
