@@ -130,8 +130,11 @@ export class Cursor<E extends Routable> {
    * buffer's error when it reached the end of a closed buffer, else false.
    */
   private drain(): boolean | Error {
-    const { batch, frames, filter, encoding } = this;
-    const budget = this.options.batchBytes;
+    const { batch, frames, filter, encoding, options } = this;
+    // Never write much past the high-water mark: what is over it would only
+    // sit in memory, and could push a healthy reader over the drop limit.
+    const room = options.highWaterBytes - this.sink.bufferedAmount();
+    const budget = room < options.batchBytes ? (room > 0 ? room : 1) : options.batchBytes;
     let item = this.item;
     let next = item.link.next;
     let count = 0;
@@ -157,7 +160,7 @@ export class Cursor<E extends Routable> {
       this.sink.writeBatch(batch, count);
       // Let go of the frames so evicted items can be collected.
       for (let i = 0; i < count; i++) batch[i] = EMPTY;
-      this.options.onDrain?.(count, bytes, item.index);
+      options.onDrain?.(count, bytes, item.index);
     }
     if (failure !== null) return failure;
     return next !== null;

@@ -1,0 +1,95 @@
+/** The `fanwire` command as users run it: flags, environment, exit codes, signals. */
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { parseCli } from '../src/cli/options.js';
+import { CLI, Pub, Sub, getJson, spawnGateway, until } from './helpers.js';
+
+function run(args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 15_000 });
+}
+
+describe('fanwire CLI', () => {
+  describe('configuration', () => {
+    const bad: Array<[string[], string]> = [
+      [['--port', 'abc'], '--port'],
+      [['--port', '70000'], '--port'],
+      [['--buffer-size', '0'], '--buffer-size'],
+      [['--buffer-ttl', '5 minutes'], '--buffer-ttl'],
+      [['--heartbeat', '10x'], '--heartbeat'],
+      [['--max-frame-bytes', '1 lots'], '--max-frame-bytes'],
+      [['--high-water-bytes', '4MiB', '--drop-after-bytes', '1MiB'], '--drop-after-bytes'],
+      [['--log-level', 'loud'], '--log-level'],
+      [['--no-such-flag'], 'no-such-flag'],
+    ];
+    for (const [args, named] of bad) {
+      it(`exits 1 with a one-line error naming ${named} for ${args.join(' ')}`, () => {
+        const result = run(args);
+        expect(result.status).toBe(1);
+        const lines = result.stderr.trim().split('\n');
+        expect(lines).toHaveLength(1);
+        expect(lines[0]).toContain(named);
+        expect(lines[0]).toMatch(/^fanwire: /);
+      });
+    }
+
+    it('names the environment variable when the bad value came from it', () => {
+      const result = run([], { FANWIRE_PORT: 'eighty' });
+      expect(result.status).toBe(1);
+      expect(result.stderr).toContain('FANWIRE_PORT');
+    });
+
+    it('reads FANWIRE_* variables, with flags taking precedence', () => {
+      const { config } = parseCli(['--buffer-size', '7'], { FANWIRE_BUFFER_SIZE: '9', FANWIRE_HEARTBEAT: '2s', FANWIRE_MAX_FRAME_BYTES: '2MiB' });
+      expect(config.bufferSize).toBe(7);
+      expect(config.heartbeatMs).toBe(2000);
+      expect(config.maxFrameBytes).toBe(2 * 1024 * 1024);
+    });
+
+    it('accepts durations in ms, s, m, h and bare seconds, and sizes in bytes, KiB, MiB', () => {
+      const { config } = parseCli(['--buffer-ttl', '1.5m', '--heartbeat', '250ms', '--high-water-bytes', '512KiB', '--drop-after-bytes', '3000000'], {});
+      expect([config.bufferTtlMs, config.heartbeatMs, config.highWaterBytes, config.dropAfterBytes]).toEqual([90_000, 250, 524_288, 3_000_000]);
+      expect(parseCli(['--heartbeat', '3'], {}).config.heartbeatMs).toBe(3000);
+    });
+
+    it('prints help with every flag and exits 0', () => {
+      const result = run(['--help']);
+      expect(result.status).toBe(0);
+      for (const flag of ['--host', '--port', '--buffer-size', '--buffer-ttl', '--heartbeat', '--max-frame-bytes', '--high-water-bytes', '--drop-after-bytes']) {
+        expect(result.stdout).toContain(flag);
+      }
+    });
+  });
+
+  describe('lifecycle', () => {
+    it('logs where it listens, serves, and on SIGTERM closes subscribers with 1001, turns not-ready and exits 0', async () => {
+      const gw = await spawnGateway(['--heartbeat', '1h']);
+      const started = gw.logs.find((l) => l.msg === 'fanwire listening')!;
+      expect(started).toMatchObject({ transport: 'ws', bufferSize: 10_000 });
+
+      const pub = await Pub.open(gw.ws);
+      const subs = await Promise.all([Sub.open(gw.ws), Sub.open(gw.ws, '', 'json')]);
+      expect(await pub.send({ topic: 't', payload: 1 })).toEqual({ type: 'ack', index: 1 });
+      for (const s of subs) await s.waitForIndex(1);
+      expect(await getJson(`${gw.http}/readyz`)).toMatchObject({ status: 200 });
+
+      const code = await gw.stop();
+      expect(code).toBe(0);
+      for (const s of subs) expect(await s.waitForClose()).toEqual({ code: 1001, reason: 'shutting down' });
+      await until(() => pub.closed ?? undefined, 'publisher close');
+      expect(pub.closed!.code).toBe(1001);
+      expect(gw.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+    });
+
+    it('exits 1 with a clear message when the port is taken', async () => {
+      const gw = await spawnGateway();
+      try {
+        const port = new URL(gw.http).port;
+        const result = run(['--host', '127.0.0.1', '--port', port]);
+        expect(result.status).toBe(1);
+        expect(result.stderr).toContain(`cannot listen on 127.0.0.1:${port}`);
+      } finally {
+        await gw.stop();
+      }
+    });
+  });
+});

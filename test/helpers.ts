@@ -1,0 +1,204 @@
+/**
+ * Test harness: real gateways (in-process or as the `fanwire` CLI in a child
+ * process) and real `ws` clients. Every wait is bounded, so a broken build
+ * fails a test instead of hanging it; no wait's length decides a result.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { pack, unpack } from 'msgpackr';
+import WebSocket from 'ws';
+import { Gateway, type GatewayOptions } from '../src/index.js';
+
+export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+/** Polls `check` every few ms until it returns a value other than undefined/false, or throws after `ms`. */
+export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 10_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+export interface TestGateway {
+  gateway: Gateway;
+  http: string;
+  ws: string;
+  stop(): Promise<void>;
+}
+
+export async function startTestGateway(options: GatewayOptions = {}): Promise<TestGateway> {
+  const gateway = new Gateway({ host: '127.0.0.1', port: 0, shutdownTimeoutMs: 2_000, ...options });
+  const { port } = await gateway.start();
+  return { gateway, http: `http://127.0.0.1:${port}`, ws: `ws://127.0.0.1:${port}`, stop: () => gateway.stop() };
+}
+
+export interface CliGateway {
+  child: ChildProcess;
+  http: string;
+  ws: string;
+  logs: Array<Record<string, unknown>>;
+  stderr: string[];
+  /** Sends SIGTERM and resolves with the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Starts `node dist/cli.js` on a free port and resolves once it logs that it listens. */
+export async function spawnGateway(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliGateway> {
+  const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Array<Record<string, unknown>> = [];
+  const stderr: string[] = [];
+  createInterface({ input: child.stderr! }).on('line', (line) => stderr.push(line));
+  const listening = new Promise<string>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      try {
+        const entry = JSON.parse(line) as Record<string, unknown>;
+        logs.push(entry);
+        if (entry.msg === 'fanwire listening') resolve(entry.url as string);
+      } catch {
+        stderr.push(line);
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`fanwire exited with ${code} before listening: ${stderr.join('\n')}`)));
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+  const url = await listening.finally(() => clearTimeout(timer));
+  const exited = once(child, 'exit').then(([code]) => code as number | null);
+  return {
+    child,
+    http: url,
+    ws: url.replace('http:', 'ws:'),
+    logs,
+    stderr,
+    async stop() {
+      if (child.exitCode === null) child.kill('SIGTERM');
+      const killer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+      try {
+        return await exited;
+      } finally {
+        clearTimeout(killer);
+      }
+    },
+  };
+}
+
+export type Message = Record<string, any>;
+
+/** A subscriber: collects decoded messages and the close frame. */
+export class Sub {
+  readonly ws: WebSocket;
+  readonly messages: Message[] = [];
+  closed: { code: number; reason: string } | null = null;
+  readonly format: 'msgpack' | 'json';
+  /** Set when the server refused the upgrade. */
+  refused: { status: number; body: Message } | null = null;
+
+  constructor(url: string, format: 'msgpack' | 'json' = 'msgpack') {
+    this.format = format;
+    this.ws = new WebSocket(url);
+    this.ws.on('message', (data: Buffer, isBinary: boolean) => {
+      this.messages.push(isBinary ? (unpack(data) as Message) : (JSON.parse(data.toString()) as Message));
+    });
+    this.ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+    });
+    this.ws.on('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      res.on('end', () => {
+        this.refused = { status: res.statusCode ?? 0, body: JSON.parse(body) as Message };
+      });
+    });
+    this.ws.on('error', () => {});
+  }
+
+  static async open(base: string, query = '', format: 'msgpack' | 'json' = 'msgpack'): Promise<Sub> {
+    const q = new URLSearchParams(query);
+    if (format === 'json') q.set('format', 'json');
+    const sub = new Sub(`${base}/v1/subscribe?${q}`, format);
+    await sub.hello();
+    return sub;
+  }
+
+  async hello(): Promise<Message> {
+    const first = await until(() => this.messages[0] ?? (this.refused ? { refused: this.refused } : undefined), 'hello');
+    if ('refused' in first) throw new Error(`upgrade refused: ${JSON.stringify(first.refused)}`);
+    return first;
+  }
+
+  /** The `events` messages received so far. */
+  get events(): Message[] {
+    return this.messages.filter((m) => m.type === 'events');
+  }
+
+  get indexes(): number[] {
+    return this.events.map((m) => m.index as number);
+  }
+
+  waitForIndex(index: number, ms?: number): Promise<true> {
+    return until(() => this.indexes.includes(index) || (this.closed ? Promise.reject(new Error(`closed ${this.closed.code} ${this.closed.reason} before index ${index}`)) : false), `index ${index}`, ms);
+  }
+
+  waitForClose(ms?: number): Promise<{ code: number; reason: string }> {
+    return until(() => this.closed ?? undefined, 'close', ms);
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    this.ws.close();
+    await this.waitForClose();
+  }
+}
+
+/** A producer over WebSocket: each `publish` resolves with its own reply (replies come in order). */
+export class Pub {
+  readonly ws: WebSocket;
+  private readonly waiting: Array<(reply: Message) => void> = [];
+  closed: { code: number; reason: string } | null = null;
+
+  private constructor(ws: WebSocket) {
+    this.ws = ws;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const reply = isBinary ? (unpack(data) as Message) : (JSON.parse(data.toString()) as Message);
+      this.waiting.shift()?.(reply);
+    });
+    ws.on('close', (code, reason) => {
+      this.closed = { code, reason: reason.toString() };
+    });
+    ws.on('error', () => {});
+  }
+
+  static async open(base: string): Promise<Pub> {
+    const ws = new WebSocket(`${base}/v1/publish`);
+    await once(ws, 'open');
+    return new Pub(ws);
+  }
+
+  /** Sends a frame as msgpack (binary) or, with `json`, as text. Raw bytes/strings are sent as is. */
+  send(frame: unknown, json = false): Promise<Message> {
+    const reply = new Promise<Message>((resolve) => this.waiting.push(resolve));
+    if (typeof frame === 'string') this.ws.send(frame);
+    else if (frame instanceof Uint8Array) this.ws.send(frame, { binary: true });
+    else if (json) this.ws.send(JSON.stringify(frame));
+    else this.ws.send(pack(frame), { binary: true });
+    return reply;
+  }
+
+  async close(): Promise<void> {
+    if (this.ws.readyState === WebSocket.CLOSED) return;
+    this.ws.close();
+    await until(() => this.closed ?? undefined, 'publisher close');
+  }
+}
+
+export async function getJson(url: string): Promise<{ status: number; body: Message }> {
+  const res = await fetch(url);
+  return { status: res.status, body: (await res.json()) as Message };
+}
