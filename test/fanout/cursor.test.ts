@@ -1,0 +1,193 @@
+/**
+ * The cursor against a recording Sink: our own seam, not a socket library, so
+ * batching and backpressure decisions can be checked exactly. The same
+ * behaviour over real sockets is covered in test/gateway/.
+ */
+import { describe, expect, it } from 'vitest';
+import { BufferItem, EventBuffer } from '../../src/buffer/index.js';
+import { ShuttingDownError } from '../../src/errors.js';
+import { Cursor, FilterRegistry, FrameCache, type CursorOptions, type Sink } from '../../src/fanout/index.js';
+
+interface Ev {
+  topic: string;
+  key: string;
+  n: number;
+}
+
+class RecordingSink implements Sink {
+  closed = false;
+  buffered = 0;
+  batches: string[][] = [];
+  private release: (() => void) | null = null;
+
+  bufferedAmount(): number {
+    return this.buffered;
+  }
+  writeBatch(frames: readonly Uint8Array[], count: number): void {
+    const batch: string[] = [];
+    for (let i = 0; i < count; i++) batch.push(Buffer.from(frames[i]!).toString());
+    this.batches.push(batch);
+  }
+  waitDrain(): Promise<void> {
+    return new Promise((resolve) => (this.release = resolve));
+  }
+  drain(): void {
+    this.buffered = 0;
+    this.release?.();
+  }
+  get frames(): string[] {
+    return this.batches.flat();
+  }
+}
+
+const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const encoder = (index: number, events: readonly Ev[]) => Buffer.from(`${index}:${events.map((e) => e.n).join(',')}`);
+const options: CursorOptions = { highWaterBytes: 1_000, dropAfterBytes: 10_000, batchBytes: 1_000 };
+
+function setup(maxSize = 100, selectors: Array<{ topic: string; key: string | null }> | null = null) {
+  const buffer = new EventBuffer<Ev>({ maxSize });
+  const filters = new FilterRegistry();
+  const cache = new FrameCache<Ev>([encoder]);
+  const sink = new RecordingSink();
+  const cursor = (opts: Partial<CursorOptions> = {}, start = buffer.tailItem()) =>
+    new Cursor<Ev>(start, filters.acquire(selectors), 0, cache, sink, { ...options, ...opts });
+  const append = (...ns: number[]) => buffer.append(ns.map((n) => ({ topic: n % 2 ? 'odd' : 'even', key: `k${n}`, n })));
+  return { buffer, sink, cursor, append, cache };
+}
+
+describe('Cursor', () => {
+  it('writes every item ready at a wake-up as one batch', async () => {
+    const { sink, cursor, append } = setup();
+    const run = cursor().run();
+    for (let n = 1; n <= 5; n++) append(n);
+    await tick();
+    await tick();
+    expect(sink.batches).toEqual([['1:1', '2:2', '3:3', '4:4', '5:5']]);
+    sink.closed = true;
+    append(6);
+    await expect(run).resolves.toEqual({ reason: 'closed', lastIndex: 5 });
+  });
+
+  it('delivers only matching events and skips items with none, advancing its position past them', async () => {
+    const { sink, cursor, append } = setup(100, [{ topic: 'odd', key: null }]);
+    const c = cursor();
+    void c.run();
+    append(1, 2);
+    append(2);
+    append(3);
+    await tick();
+    await tick();
+    expect(sink.frames).toEqual(['1:1', '3:3']);
+    expect(c.lastIndex).toBe(3);
+    c.stop();
+  });
+
+  it('starts at a given item when created from BufferItem.before', async () => {
+    const { buffer, sink, cursor, append } = setup();
+    for (let n = 1; n <= 4; n++) append(n);
+    const c = cursor({}, BufferItem.before(buffer.startAtClosest(3).item));
+    void c.run();
+    await tick();
+    expect(sink.frames).toEqual(['3:3', '4:4']);
+    c.stop();
+  });
+
+  it('skips items below startAt (a resume index the buffer has not reached)', async () => {
+    const { sink, cursor, append } = setup();
+    const c = cursor({ startAt: 3 });
+    void c.run();
+    for (let n = 1; n <= 4; n++) append(n);
+    await tick();
+    await tick();
+    expect(sink.frames).toEqual(['3:3', '4:4']);
+    c.stop();
+  });
+
+  it('stops pulling above the high-water mark and resumes after drain', async () => {
+    const { sink, cursor, append } = setup();
+    void cursor({ highWaterBytes: 10 }).run();
+    append(1);
+    await tick();
+    await tick();
+    sink.buffered = 50; // the socket backed up
+    append(2);
+    append(3);
+    await tick();
+    await tick();
+    expect(sink.frames).toEqual(['1:1', '2:2']); // one frame of headroom, then it waits
+    sink.drain();
+    await tick();
+    await tick();
+    expect(sink.frames).toEqual(['1:1', '2:2', '3:3']);
+    sink.closed = true;
+  });
+
+  it('is dropped as "lagged" when its position is evicted while it waits for drain', async () => {
+    const { sink, cursor, append } = setup(3);
+    const run = cursor({ highWaterBytes: 10 }).run();
+    append(1);
+    await tick();
+    await tick();
+    sink.buffered = 50;
+    append(2); // written; now above the mark
+    await tick();
+    await tick();
+    for (let n = 3; n <= 8; n++) append(n); // evicts 2, the cursor's position
+    const end = await run;
+    expect(end).toMatchObject({ reason: 'dropped', cause: 'lagged', lastIndex: 2 });
+  });
+
+  it('is dropped as "backpressure" when unsent bytes pass the drop limit', async () => {
+    const { sink, cursor, append } = setup();
+    const run = cursor({ highWaterBytes: 10, dropAfterBytes: 20 }).run();
+    sink.buffered = 25;
+    append(1);
+    await expect(run).resolves.toMatchObject({ reason: 'dropped', cause: 'backpressure', lastIndex: 1, bufferedBytes: 25 });
+  });
+
+  it('ends with the buffer error after writing what came before it', async () => {
+    const { buffer, sink, cursor, append } = setup();
+    const run = cursor().run();
+    append(1);
+    const err = new ShuttingDownError();
+    buffer.appendError(err);
+    const end = await run;
+    expect(end).toEqual({ reason: 'error', error: err, lastIndex: 1 });
+    expect(sink.frames).toEqual(['1:1']);
+  });
+
+  it('yields after its byte budget so one far-behind reader cannot monopolise the loop', async () => {
+    const { buffer, sink, cursor, append } = setup();
+    for (let n = 1; n <= 10; n++) append(n);
+    void cursor({ batchBytes: 6 }, BufferItem.before(buffer.startAtClosest(1).item)).run();
+    await tick();
+    expect(sink.frames.length).toBeLessThan(10); // it yielded to the event loop mid-way
+    for (let i = 0; i < 20 && sink.frames.length < 10; i++) await tick();
+    expect(sink.batches.length).toBeGreaterThan(1);
+    expect(sink.frames).toEqual(Array.from({ length: 10 }, (_, i) => `${i + 1}:${i + 1}`));
+    sink.closed = true;
+  });
+
+  it('exits when stopped while parked once the buffer wakes its readers, without an append', async () => {
+    const { buffer, cursor } = setup();
+    const c = cursor();
+    const run = c.run();
+    await tick();
+    c.stop();
+    buffer.wakeReaders();
+    await expect(run).resolves.toEqual({ reason: 'closed', lastIndex: 0 });
+  });
+
+  it('shares one encoded frame between cursors with the same filter', async () => {
+    const { sink, cursor, append, cache } = setup();
+    const cursors = Array.from({ length: 50 }, () => cursor());
+    for (const c of cursors) void c.run();
+    append(1);
+    append(2);
+    await tick();
+    await tick();
+    expect(sink.frames).toHaveLength(100);
+    expect(cache.encodes).toBe(2);
+    sink.closed = true;
+  });
+});
