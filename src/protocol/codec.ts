@@ -8,8 +8,9 @@
  * it cannot fail to encode.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import { DecodeFailedError } from '../errors.js';
+import { DecodeFailedError, InvalidFrameError } from '../errors.js';
 import type { Format } from './messages.js';
+import { msgpackProblem } from './msgpack-check.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({
@@ -19,12 +20,23 @@ const unpackr = new Unpackr({
   int64AsType: 'auto' as 'bigint',
 });
 
-/** Decodes one frame: MessagePack when `binary`, else UTF-8 JSON. Throws DecodeFailedError. */
+/** Rejects invalid UTF-8 instead of silently replacing it with U+FFFD. */
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * Decodes one frame: MessagePack when `binary`, else UTF-8 JSON. Throws
+ * DecodeFailedError for bytes that do not decode, InvalidFrameError for
+ * MessagePack that uses extensions the protocol does not allow.
+ */
 export function decodeFrame(data: Uint8Array, binary: boolean): unknown {
   if (data.byteLength === 0) throw new DecodeFailedError('empty frame');
+  if (binary) {
+    const problem = msgpackProblem(data);
+    if (problem !== null) throw new InvalidFrameError(`frame: ${problem}`);
+  }
   try {
     if (binary) return unpackr.unpack(data);
-    return JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
+    return JSON.parse(utf8.decode(data));
   } catch (err) {
     const what = binary ? 'MessagePack' : 'JSON';
     throw new DecodeFailedError(`frame is not valid ${what}: ${(err as Error).message}`, { cause: err });

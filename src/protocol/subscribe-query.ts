@@ -5,7 +5,7 @@
  */
 import { BadQueryError } from '../errors.js';
 import type { Format } from './messages.js';
-import { LIMITS } from './validate.js';
+import { LIMITS, utf8Bytes } from './validate.js';
 
 export interface TopicSelector {
   topic: string;
@@ -37,23 +37,26 @@ export function parseSubscribeQuery(params: URLSearchParams): SubscribeRequest {
   if (rawTopics.length > MAX_TOPICS_PER_SUBSCRIPTION) {
     throw new BadQueryError(`at most ${MAX_TOPICS_PER_SUBSCRIPTION} topics per subscription, got ${rawTopics.length}`);
   }
-  let topics: TopicSelector[] | null = rawTopics.length === 0 ? null : [];
+  const selectors: TopicSelector[] = [];
+  let everything = rawTopics.length === 0;
   for (const raw of rawTopics) {
     if (raw === '*') {
-      topics = null;
-      break;
+      everything = true;
+      continue;
     }
     const colon = raw.indexOf(':');
     const topic = colon === -1 ? raw : raw.slice(0, colon);
     const key = colon === -1 ? null : raw.slice(colon + 1);
-    if (topic.length === 0 || topic.length > LIMITS.topicChars || !TOPIC_RE.test(topic)) {
-      throw new BadQueryError(`topic "${raw}" is malformed: want T or T:key, T being 1-${LIMITS.topicChars} characters without ":", "*" or whitespace`);
+    if (topic.length === 0 || utf8Bytes(topic, LIMITS.topicBytes) > LIMITS.topicBytes || !TOPIC_RE.test(topic)) {
+      throw new BadQueryError(`topic "${raw}" is malformed: want T or T:key, T being 1-${LIMITS.topicBytes} bytes without ":", "*" or whitespace`);
     }
-    if (key !== null && (key.length === 0 || key.length > LIMITS.keyChars)) {
-      throw new BadQueryError(`topic "${raw}": the key after ":" must be 1-${LIMITS.keyChars} characters`);
+    if (key !== null && (key.length === 0 || utf8Bytes(key, LIMITS.keyBytes) > LIMITS.keyBytes)) {
+      throw new BadQueryError(`topic "${raw}": the key after ":" must be 1-${LIMITS.keyBytes} bytes`);
     }
-    topics!.push({ topic, key });
+    selectors.push({ topic, key });
   }
+
+  const topics = everything ? null : selectors;
 
   let index: number | null = null;
   const rawIndex = params.get('index');

@@ -11,14 +11,20 @@
 import { InvalidFrameError } from '../errors.js';
 import type { Event, FrameId, PublishFrame } from './messages.js';
 
+/** String limits are in bytes of UTF-8, which every client language can count the same way. */
 export const LIMITS = {
-  topicChars: 128,
-  typeChars: 128,
-  keyChars: 256,
+  topicBytes: 128,
+  typeBytes: 128,
+  keyBytes: 256,
   filterKeys: 64,
-  idChars: 128,
+  idBytes: 128,
   payloadDepth: 64,
 } as const;
+
+/** UTF-8 length, without measuring strings that are short enough whatever they hold (3 bytes per UTF-16 unit at most). */
+export function utf8Bytes(value: string, limit: number): number {
+  return value.length * 3 <= limit ? value.length : Buffer.byteLength(value);
+}
 
 const TOPIC_RE = /^[^:*\s]+$/;
 const EVENT_FIELDS = new Set(['topic', 'type', 'key', 'filterKeys', 'payload']);
@@ -41,7 +47,7 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 export function frameIdOf(value: unknown): FrameId | undefined {
   if (!isPlainObject(value)) return undefined;
   const id = value.id;
-  if (typeof id === 'string' && id.length <= LIMITS.idChars) return id;
+  if (typeof id === 'string' && utf8Bytes(id, LIMITS.idBytes) <= LIMITS.idBytes) return id;
   if (typeof id === 'number' && Number.isSafeInteger(id)) return id;
   return undefined;
 }
@@ -59,7 +65,7 @@ export function parsePublishFrame(value: unknown): PublishFrame {
   let id: FrameId | undefined;
   if (Object.hasOwn(value, 'id')) {
     id = frameIdOf(value);
-    if (id === undefined) fail('id', `must be a string of at most ${LIMITS.idChars} characters or an integer`);
+    if (id === undefined) fail('id', `must be a string of at most ${LIMITS.idBytes} bytes or an integer`);
   }
   if (!batch) return { id, events: [parseEvent(value, '')] };
 
@@ -85,7 +91,7 @@ function optionalString(obj: Record<string, unknown>, name: string, path: string
   const value = obj[name];
   if (value === undefined) return '';
   if (typeof value !== 'string') fail(field(path, name), 'must be a string');
-  if (value.length > max) fail(field(path, name), `must be at most ${max} characters`);
+  if (utf8Bytes(value, max) > max) fail(field(path, name), `must be at most ${max} bytes`);
   return value;
 }
 
@@ -93,12 +99,12 @@ function parseEvent(obj: Record<string, unknown>, path: string): Event {
   const topic = obj.topic;
   if (topic === undefined) fail(field(path, 'topic'), 'required');
   if (typeof topic !== 'string') fail(field(path, 'topic'), 'must be a string');
-  if (topic.length === 0 || topic.length > LIMITS.topicChars) {
-    fail(field(path, 'topic'), `must be 1-${LIMITS.topicChars} characters`);
+  if (topic.length === 0 || utf8Bytes(topic, LIMITS.topicBytes) > LIMITS.topicBytes) {
+    fail(field(path, 'topic'), `must be 1-${LIMITS.topicBytes} bytes`);
   }
   if (!TOPIC_RE.test(topic)) fail(field(path, 'topic'), 'must not contain ":", "*" or whitespace');
-  const type = optionalString(obj, 'type', path, LIMITS.typeChars);
-  const key = optionalString(obj, 'key', path, LIMITS.keyChars);
+  const type = optionalString(obj, 'type', path, LIMITS.typeBytes);
+  const key = optionalString(obj, 'key', path, LIMITS.keyBytes);
   if (!Object.hasOwn(obj, 'payload')) fail(field(path, 'payload'), 'required');
   checkPayload(obj.payload, path);
   const event: Event = { topic, type, key, payload: obj.payload };
@@ -109,7 +115,7 @@ function parseEvent(obj: Record<string, unknown>, path: string): Event {
     if (filterKeys.length > LIMITS.filterKeys) fail(name, `must hold at most ${LIMITS.filterKeys} keys`);
     for (const k of filterKeys) {
       if (typeof k !== 'string') fail(name, 'must be an array of strings');
-      if (k.length > LIMITS.keyChars) fail(name, `keys must be at most ${LIMITS.keyChars} characters`);
+      if (utf8Bytes(k, LIMITS.keyBytes) > LIMITS.keyBytes) fail(name, `keys must be at most ${LIMITS.keyBytes} bytes`);
     }
     if (filterKeys.length > 0) event.filterKeys = filterKeys as string[];
   }
@@ -136,6 +142,10 @@ function payloadProblem(value: unknown, depth: number): [string, string] | null 
       return ['', `unsupported value of type ${typeof value}`];
   }
   if (value === null) return null;
+  if (value instanceof Uint8Array) {
+    return value.constructor === Buffer || value.constructor === Uint8Array ? null : ['', 'unsupported typed array'];
+  }
+  if (value instanceof Date) return Number.isNaN(value.getTime()) ? ['', 'invalid timestamp'] : null;
   if (depth >= LIMITS.payloadDepth) return ['', `nested deeper than ${LIMITS.payloadDepth} levels`];
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
@@ -144,14 +154,11 @@ function payloadProblem(value: unknown, depth: number): [string, string] | null 
     }
     return null;
   }
-  if (value instanceof Uint8Array) {
-    return value.constructor === Buffer || value.constructor === Uint8Array ? null : ['', 'unsupported typed array'];
-  }
-  if (value instanceof Date) return Number.isNaN(value.getTime()) ? ['', 'invalid timestamp'] : null;
   if (!isPlainObject(value)) {
     return ['', 'unsupported value (only maps, arrays, strings, numbers, booleans, null, binary and timestamps)'];
   }
   for (const k in value) {
+    if (k === '__proto__') return ['', 'the map key "__proto__" is not allowed'];
     const problem = payloadProblem(value[k], depth + 1);
     if (problem !== null) return [`.${k}${problem[0]}`, problem[1]];
   }

@@ -38,6 +38,18 @@ function decodeFailure(data: Uint8Array, binary: boolean): DecodeFailedError {
 
 const utf8 = (text: string): Buffer => Buffer.from(text, 'utf8');
 
+type Outcome = { accepted: true; payload: unknown } | { accepted: false; code: string };
+
+/** What a producer sending `bytes` gets: its first event's payload as stored, or the error code. */
+function producerOutcome(bytes: Uint8Array, binary: boolean): Outcome {
+  try {
+    return { accepted: true, payload: parsePublishFrame(decodeFrame(bytes, binary)).events[0]!.payload };
+  } catch (err) {
+    if (isFanwireError(err)) return { accepted: false, code: err.code };
+    throw err;
+  }
+}
+
 describe('decodeFrame', () => {
   it('decodes a MessagePack frame into plain maps, arrays and scalars', () => {
     const frame = { id: 3, events: [{ topic: 'orders', key: 'o-1', payload: { total: 12.5, tags: ['a'], ok: true, none: null } }] };
@@ -128,30 +140,42 @@ describe('decodeFrame', () => {
     expect(decodeFailure(utf8('{}'), true).code).toBe('decode_failed');
   });
 
-  // BUG: decodeFrame (src/protocol/codec.ts) turns the bytes into a string with
-  // Buffer#toString('utf8'), which replaces invalid UTF-8 with U+FFFD instead
-  // of failing. A JSON frame (e.g. an HTTP POST body; the WebSocket layer
-  // closes with 1007 before this) holding the bytes 0xff/0xfe inside a string
-  // is accepted and its payload silently altered to "\ufffd\ufffd", where the
-  // doc answers "the frame is not valid MessagePack or JSON" with decode_failed.
-  it.fails('rejects a JSON frame that is not valid UTF-8 as decode_failed', () => {
+  it('rejects a JSON frame that is not valid UTF-8 as decode_failed instead of altering it', () => {
     const bytes = Buffer.concat([utf8('{"topic":"t","payload":"'), Buffer.from([0xff, 0xfe]), utf8('"}')]);
     expect(decodeFailure(bytes, false).code).toBe('decode_failed');
+    const overlong = Buffer.concat([utf8('{"topic":"t","payload":"'), Buffer.from([0xc0, 0xaf]), utf8('"}')]);
+    expect(decodeFailure(overlong, false).code).toBe('decode_failed');
   });
 
-  // BUG: msgpackr (mapsAsObjects) renames a map key "__proto__" to
-  // "__proto_" while decoding, so a MessagePack producer's payload
-  // {"__proto__": 1, "b": 2} reaches subscribers as {"__proto_": 1, "b": 2}.
-  // docs/protocol.md allows maps with string keys; the same payload sent as
-  // JSON keeps its key.
-  it.fails('keeps a payload map key named "__proto__" when decoding MessagePack', () => {
+  it('never renames a MessagePack payload key "__proto__": the frame is kept as sent or rejected', () => {
     // {"topic": "t", "payload": {"__proto__": 1}} written by hand
     const bytes = Buffer.from([
       0x82, 0xa5, ...utf8('topic'), 0xa1, ...utf8('t'),
       0xa7, ...utf8('payload'), 0x81, 0xa9, ...utf8('__proto__'), 0x01,
     ]);
-    const decoded = decodeFrame(bytes, true) as { payload: Record<string, unknown> };
-    expect(Object.keys(decoded.payload)).toEqual(['__proto__']);
+    const outcome = producerOutcome(bytes, true);
+    if (outcome.accepted) expect(Object.keys(outcome.payload as object)).toEqual(['__proto__']);
+    else expect(outcome.code).toBe('invalid_frame');
+  });
+
+  it('never renames a payload key "__proto__" written as a MessagePack str8', () => {
+    const bytes = Buffer.from([
+      0x82, 0xa5, ...utf8('topic'), 0xa1, ...utf8('t'),
+      0xa7, ...utf8('payload'), 0x81, 0xd9, 0x09, ...utf8('__proto__'), 0x01,
+    ]);
+    const outcome = producerOutcome(bytes, true);
+    if (outcome.accepted) expect(Object.keys(outcome.payload as object)).toEqual(['__proto__']);
+    else expect(outcome.code).toBe('invalid_frame');
+  });
+
+  it('accepts the string "__proto__" as a payload value and binary holding its bytes, as JSON does', () => {
+    const asJson = producerOutcome(utf8('{"topic":"t","payload":"__proto__"}'), false);
+    expect(asJson).toEqual({ accepted: true, payload: '__proto__' });
+    const value = producerOutcome(encodeMsgpack({ topic: 't', payload: '__proto__' }), true);
+    expect(value).toEqual({ accepted: true, payload: '__proto__' });
+    const blob = Buffer.from([0xa9, ...utf8('__proto__')]);
+    const binary = producerOutcome(encodeMsgpack({ topic: 't', payload: blob }), true);
+    expect(binary.accepted).toBe(true);
   });
 });
 
