@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { CliError, parseCli, usage } from './cli/options.js';
 import { Gateway } from './gateway/gateway.js';
+import { TransportUnavailableError } from './transport/index.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -40,7 +41,8 @@ async function main(): Promise<void> {
   try {
     address = await gateway.start();
   } catch (err) {
-    process.stderr.write(`fanwire: cannot listen on ${options.config.host}:${options.config.port}: ${(err as Error).message}\n`);
+    if (err instanceof TransportUnavailableError) process.stderr.write(`fanwire: ${err.message}\n`);
+    else process.stderr.write(`fanwire: cannot listen on ${options.config.host}:${options.config.port}: ${(err as Error).message}\n`);
     process.exit(1);
   }
   const { config } = gateway;
@@ -48,6 +50,8 @@ async function main(): Promise<void> {
     {
       url: `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`,
       transport: gateway.transportName,
+      transportReason: gateway.transportReason,
+      compression: config.compression,
       epoch: gateway.epoch,
       bufferSize: config.bufferSize,
       bufferTtlMs: config.bufferTtlMs,

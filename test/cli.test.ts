@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseCli } from '../src/cli/options.js';
-import { CLI, Pub, Sub, getJson, spawnGateway, until } from './helpers.js';
+import { CLI, Pub, Sub, TRANSPORTS, getJson, spawnGateway, until } from './helpers.js';
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 15_000 });
@@ -20,6 +20,8 @@ describe('fanwire CLI', () => {
       [['--high-water-bytes', '4MiB', '--drop-after-bytes', '1MiB'], '--drop-after-bytes'],
       [['--log-level', 'loud'], '--log-level'],
       [['--no-such-flag'], 'no-such-flag'],
+      [['--transport', 'tcp'], '--transport'],
+      [['--compression', 'maybe'], '--compression'],
     ];
     for (const [args, named] of bad) {
       it(`exits 1 with a one-line error naming ${named} for ${args.join(' ')}`, () => {
@@ -61,24 +63,26 @@ describe('fanwire CLI', () => {
   });
 
   describe('lifecycle', () => {
-    it('logs where it listens, serves, and on SIGTERM closes subscribers with 1001, turns not-ready and exits 0', async () => {
-      const gw = await spawnGateway(['--heartbeat', '1h']);
-      const started = gw.logs.find((l) => l.msg === 'fanwire listening')!;
-      expect(started).toMatchObject({ transport: 'ws', bufferSize: 10_000 });
+    for (const transport of TRANSPORTS) {
+      it(`logs where it listens, serves, and on SIGTERM closes subscribers with 1001 and exits 0 (${transport})`, async () => {
+        const gw = await spawnGateway(['--heartbeat', '1h', '--transport', transport]);
+        const started = gw.logs.find((l) => l.msg === 'fanwire listening')!;
+        expect(started).toMatchObject({ transport, bufferSize: 10_000 });
 
-      const pub = await Pub.open(gw.ws);
-      const subs = await Promise.all([Sub.open(gw.ws), Sub.open(gw.ws, '', 'json')]);
-      expect(await pub.send({ topic: 't', payload: 1 })).toEqual({ type: 'ack', index: 1 });
-      for (const s of subs) await s.waitForIndex(1);
-      expect(await getJson(`${gw.http}/readyz`)).toMatchObject({ status: 200 });
+        const pub = await Pub.open(gw.ws);
+        const subs = await Promise.all([Sub.open(gw.ws), Sub.open(gw.ws, '', 'json')]);
+        expect(await pub.send({ topic: 't', payload: 1 })).toEqual({ type: 'ack', index: 1 });
+        for (const s of subs) await s.waitForIndex(1);
+        expect(await getJson(`${gw.http}/readyz`)).toMatchObject({ status: 200 });
 
-      const code = await gw.stop();
-      expect(code).toBe(0);
-      for (const s of subs) expect(await s.waitForClose()).toEqual({ code: 1001, reason: 'shutting down' });
-      await until(() => pub.closed ?? undefined, 'publisher close');
-      expect(pub.closed!.code).toBe(1001);
-      expect(gw.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
-    });
+        const code = await gw.stop();
+        expect(code).toBe(0);
+        for (const s of subs) expect(await s.waitForClose()).toEqual({ code: 1001, reason: 'shutting down' });
+        await until(() => pub.closed ?? undefined, 'publisher close');
+        expect(pub.closed!.code).toBe(1001);
+        expect(gw.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
+      });
+    }
 
     it('exits 1 with a clear message when the port is taken', async () => {
       const gw = await spawnGateway();

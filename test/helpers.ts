@@ -13,6 +13,10 @@ import { Gateway, type GatewayOptions } from '../src/index.js';
 
 export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
+/** Every transport the contract suite runs against. */
+export const TRANSPORTS = ['ws', 'uws'] as const;
+export type TransportName = (typeof TRANSPORTS)[number];
+
 /** Polls `check` every few ms until it returns a value other than undefined/false, or throws after `ms`. */
 export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 10_000): Promise<T> {
   const deadline = Date.now() + ms;

@@ -6,12 +6,13 @@
  */
 import { parseArgs } from 'node:util';
 import { configProblem, DEFAULT_CONFIG, type GatewayConfig } from '../gateway/config.js';
+import { TRANSPORT_CHOICES } from '../transport/index.js';
 
 export class CliError extends Error {
   override name = 'CliError';
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch';
 
 interface FlagSpec {
   flag: string;
@@ -24,6 +25,7 @@ interface FlagSpec {
 }
 
 export const FLAGS: readonly FlagSpec[] = [
+  { flag: 'transport', env: 'FANWIRE_TRANSPORT', kind: 'transport', key: 'transport', help: 'auto, uws or ws (auto: uWebSockets.js when it loads)' },
   { flag: 'host', env: 'FANWIRE_HOST', kind: 'string', key: 'host', help: 'address to listen on' },
   { flag: 'port', env: 'FANWIRE_PORT', kind: 'port', key: 'port', help: 'TCP port (0 picks a free one)' },
   { flag: 'buffer-size', env: 'FANWIRE_BUFFER_SIZE', kind: 'count', key: 'bufferSize', min: 1, help: 'items kept for resume' },
@@ -33,6 +35,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'high-water-bytes', env: 'FANWIRE_HIGH_WATER_BYTES', kind: 'bytes', key: 'highWaterBytes', min: 1, help: 'per subscriber: pause delivery above this many unsent bytes' },
   { flag: 'drop-after-bytes', env: 'FANWIRE_DROP_AFTER_BYTES', kind: 'bytes', key: 'dropAfterBytes', min: 1, help: 'per subscriber: drop it (4001) above this many unsent bytes' },
   { flag: 'shutdown-timeout', env: 'FANWIRE_SHUTDOWN_TIMEOUT', kind: 'duration', key: 'shutdownTimeoutMs', min: 0, help: 'on SIGTERM, time given to connections to close' },
+  { flag: 'compression', env: 'FANWIRE_COMPRESSION', kind: 'switch', key: 'compression', help: 'permessage-deflate: on or off (costs CPU per subscriber)' },
   { flag: 'log-level', env: 'FANWIRE_LOG_LEVEL', kind: 'level', help: 'fatal, error, warn, info, debug, trace or silent' },
 ];
 
@@ -59,6 +62,13 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
     case 'level':
       if (!LEVELS.has(raw)) bad(`must be one of ${[...LEVELS].join(', ')}`);
       return raw;
+    case 'transport':
+      if (!(TRANSPORT_CHOICES as readonly string[]).includes(raw)) bad(`must be one of ${TRANSPORT_CHOICES.join(', ')}`);
+      return raw;
+    case 'switch':
+      if (raw === 'on' || raw === 'true' || raw === '1') return 1;
+      if (raw === 'off' || raw === 'false' || raw === '0') return 0;
+      return bad('must be on or off');
     case 'port': {
       const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
       if (!Number.isInteger(n) || n > 65_535) bad('must be an integer between 0 and 65535');
@@ -106,7 +116,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
     if (raw === undefined) continue;
     const source = typeof fromFlag === 'string' ? `--${spec.flag}` : `${spec.env}`;
     const value = parseValue(spec, raw, source);
-    if (spec.key !== undefined) (config as unknown as Record<string, unknown>)[spec.key] = value;
+    if (spec.key !== undefined) (config as unknown as Record<string, unknown>)[spec.key] = spec.kind === 'switch' ? value === 1 : value;
     else logLevel = value as string;
   }
   const problem = configProblem(config);

@@ -54,6 +54,8 @@ export class Cursor<E extends Routable> {
   /** The last item this cursor has passed (delivered or filtered out). */
   private item: BufferItem<E>;
   private stopped = false;
+  /** True while the socket is over the high-water mark and the cursor waits for it to drain. */
+  backpressured = false;
   private readonly batch: Uint8Array[] = [];
   private readonly filter: Filter;
   private readonly encoding: number;
@@ -109,6 +111,7 @@ export class Cursor<E extends Routable> {
 
         while (sink.bufferedAmount() > options.highWaterBytes) {
           if (sink.bufferedAmount() > options.dropAfterBytes) return this.dropped('backpressure');
+          this.backpressured = true;
           // Wake on drain, and on appends too: a reader stuck behind a dead
           // socket must notice its item being evicted, or it would pin every
           // item appended since.
@@ -116,6 +119,7 @@ export class Cursor<E extends Routable> {
           if (this.done) return { reason: 'closed', lastIndex: this.item.index };
           if (this.item.link.dropped) return this.dropped('lagged');
         }
+        this.backpressured = false;
         if (exhausted) await yieldToLoop();
       }
     } catch (err) {

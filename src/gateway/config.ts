@@ -2,7 +2,13 @@
  * Gateway settings with their defaults. The CLI (src/cli/) fills these from
  * flags and FANWIRE_* variables; embedders pass them to `startGateway`.
  */
+import type { TransportChoice } from '../transport/index.js';
+
 export interface GatewayConfig {
+  /** `auto`: uWebSockets.js when it loads, else ws. */
+  transport: TransportChoice;
+  /** permessage-deflate for subscribers and producers; costs CPU per subscriber per message. */
+  compression: boolean;
   host: string;
   /** 0 picks a free port. */
   port: number;
@@ -24,6 +30,8 @@ export interface GatewayConfig {
 }
 
 export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
+  transport: 'auto',
+  compression: false,
   host: '127.0.0.1',
   port: 8080,
   bufferSize: 10_000,

@@ -32,7 +32,15 @@ import {
   type Format,
   type SubscribeRequest,
 } from '../protocol/index.js';
-import { createWsTransport, type Connection, type HttpReply, type HttpRequest, type Transport, type TransportHandlers, type UpgradeDecision } from '../transport/index.js';
+import {
+  selectTransport,
+  type Connection,
+  type HttpReply,
+  type HttpRequest,
+  type Transport,
+  type TransportHandlers,
+  type UpgradeDecision,
+} from '../transport/index.js';
 import { configProblem, DEFAULT_CONFIG, SUBSCRIBER_MAX_PAYLOAD, type GatewayConfig } from './config.js';
 import { publishFrame } from './publisher.js';
 import { GatewayCounters } from './stats.js';
@@ -69,12 +77,15 @@ export class Gateway {
   readonly buffer: EventBuffer<Event>;
   readonly counters = new GatewayCounters();
   readonly logger: Logger;
-  private readonly transport: Transport;
+  /** Which transport serves, and why; set by `start()`. */
+  transportName = 'none';
+  transportReason = '';
+  private transport: Transport | null = null;
   private readonly filters = new FilterRegistry();
-  private readonly frames: FrameCache<Event>;
+  private frames!: FrameCache<Event>;
   private readonly subscriptions = new Set<Subscription>();
   private readonly publishers = new Set<Connection>();
-  private readonly heartbeatFrames: Record<Format, Uint8Array>;
+  private heartbeatFrames!: Record<Format, Uint8Array>;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stoppedWhileParked = false;
   private accepting = false;
@@ -95,8 +106,28 @@ export class Gateway {
         else this.counters.evictedTtl += count;
       },
     });
-    this.transport = createWsTransport<UpgradeContext>(this.handlers());
-    const prepare = this.transport.prepare;
+  }
+
+  /**
+   * Loads the transport (`--transport`), binds the port and starts serving.
+   * Resolves with the bound address; rejects with TransportUnavailableError
+   * when `uws` is asked for and does not load.
+   */
+  async start(): Promise<{ host: string; port: number }> {
+    const selection = await selectTransport(this.config.transport);
+    const { config } = this;
+    const transport = selection.create<UpgradeContext>(this.handlers(), {
+      maxPayloadBytes: Math.max(config.maxFrameBytes, SUBSCRIBER_MAX_PAYLOAD),
+      // The gateway drops a subscriber past dropAfterBytes; a cursor writes at most one
+      // batch (or frame) past the high-water mark; the transport must hold all of that.
+      maxBackpressureBytes: config.dropAfterBytes + config.batchBytes + 2 * config.maxFrameBytes + 1024 * 1024,
+      compression: config.compression,
+    });
+    this.transport = transport;
+    this.transportName = selection.name;
+    this.transportReason = selection.reason;
+    // Each item's message is prepared once per filter and format for this transport.
+    const prepare = transport.prepare;
     this.frames = new FrameCache<Event>([
       (index, events) => prepare(encodeMsgpack({ type: 'events', index, events }), true),
       (index, events) => prepare(encodeJson({ type: 'events', index, events }), false),
@@ -105,15 +136,7 @@ export class Gateway {
       msgpack: prepare(encodeMsgpack({ type: 'heartbeat' }), true),
       json: prepare(encodeJson({ type: 'heartbeat' }), false),
     };
-  }
-
-  get transportName(): string {
-    return this.transport.name;
-  }
-
-  /** Binds the port and starts serving. Resolves with the bound address. */
-  async start(): Promise<{ host: string; port: number }> {
-    const address = await this.transport.listen(this.config.host, this.config.port);
+    const address = await transport.listen(config.host, config.port);
     this.accepting = true;
     this.startedAt = Date.now();
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.config.heartbeatMs);
@@ -134,7 +157,7 @@ export class Gateway {
 
   private async doStop(): Promise<void> {
     this.accepting = false;
-    this.transport.stopAccepting();
+    this.transport?.stopAccepting();
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
     // Every cursor reaches this error item and closes its subscriber with 1001.
     this.buffer.appendError(new ShuttingDownError());
@@ -143,7 +166,7 @@ export class Gateway {
     while ((this.subscriptions.size > 0 || this.publishers.size > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
-    await this.transport.close();
+    await this.transport?.close();
     this.buffer.close();
   }
 
@@ -155,7 +178,7 @@ export class Gateway {
     const c = this.counters;
     return {
       epoch: this.epoch,
-      transport: this.transport.name,
+      transport: this.transportName,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       ready: this.accepting,
       buffer: {
@@ -166,9 +189,10 @@ export class Gateway {
         evicted: { size: c.evictedSize, ttl: c.evictedTtl },
       },
       subscribers: this.subscriptions.size,
+      backpressured: this.countBackpressured(),
       publishers: this.publishers.size,
       filters: this.filters.size,
-      encodes: this.frames.encodes,
+      encodes: this.frames?.encodes ?? 0,
       totals: {
         eventsPublished: c.eventsPublished,
         framesPublished: c.framesPublished,
@@ -180,6 +204,13 @@ export class Gateway {
         dropped: { ...c.dropped },
       },
     };
+  }
+
+  /** Subscribers whose cursor waits for their socket to drain; O(subscribers), at scrape time only. */
+  private countBackpressured(): number {
+    let n = 0;
+    for (const sub of this.subscriptions) if (sub.cursor.backpressured) n++;
+    return n;
   }
 
   private heartbeat(): void {
@@ -258,7 +289,12 @@ export class Gateway {
       }
       const request = parseSubscribeQuery(req.query);
       const plan = planStart(this.buffer, this.epoch, request);
-      return { accept: true, context: { kind: 'subscriber', plan, request }, maxPayload: SUBSCRIBER_MAX_PAYLOAD };
+      return {
+        accept: true,
+        context: { kind: 'subscriber', plan, request },
+        maxPayload: SUBSCRIBER_MAX_PAYLOAD,
+        preparedBinary: isBinaryFormat(request.format),
+      };
     } catch (err) {
       if (!isFanwireError(err)) throw err;
       const extra = err instanceof IndexGoneError ? { oldest: err.oldest, epoch: err.epoch } : undefined;
@@ -296,7 +332,7 @@ export class Gateway {
     const { format } = request;
     const filter = this.filters.acquire(request.topics);
     const hello = helloMessage(this.epoch, plan, this.config.heartbeatMs);
-    conn.sendPrepared(this.transport.prepare(encode(hello, format), isBinaryFormat(format)));
+    conn.sendPrepared(this.transport!.prepare(encode(hello, format), isBinaryFormat(format)));
     const counters = this.counters;
     const cursor = new Cursor<Event>(plan.start, filter, ENCODING[format], this.frames, conn, {
       highWaterBytes: this.config.highWaterBytes,

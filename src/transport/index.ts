@@ -9,8 +9,12 @@ export type {
   HttpRequest,
   ListenAddress,
   Transport,
+  TransportFactory,
   TransportHandlers,
+  TransportOptions,
   UpgradeDecision,
 } from './transport.js';
+export { selectTransport, TransportUnavailableError, TRANSPORT_CHOICES } from './select.js';
+export type { TransportChoice, TransportSelection } from './select.js';
 export { createWsTransport, frameMessage } from './ws.js';
 export type { WsTransportOptions } from './ws.js';

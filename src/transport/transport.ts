@@ -29,7 +29,14 @@ export interface HttpReply {
 }
 
 export type UpgradeDecision<C> =
-  | { accept: true; context: C; maxPayload: number }
+  | {
+      accept: true;
+      context: C;
+      /** Largest message the peer may send; past it the connection is closed with 1009. */
+      maxPayload: number;
+      /** Whether prepared messages sent on this connection are binary (ws frames carry it; uWS needs to be told). */
+      preparedBinary?: boolean;
+    }
   | { accept: false; reply: HttpReply };
 
 export interface Connection extends Sink {
@@ -79,4 +86,13 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-export type TransportFactory = <C>(handlers: TransportHandlers<C>) => Transport;
+export interface TransportOptions {
+  /** Largest message any connection may send (the transport may need a hard cap above it). */
+  maxPayloadBytes: number;
+  /** Above every per-connection drop limit: the transport must never drop messages on its own. */
+  maxBackpressureBytes: number;
+  /** permessage-deflate; off by default (it costs CPU per subscriber per message). */
+  compression: boolean;
+}
+
+export type TransportFactory = <C>(handlers: TransportHandlers<C>, options: TransportOptions) => Transport;

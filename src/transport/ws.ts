@@ -23,9 +23,10 @@ import type {
   ListenAddress,
   Transport,
   TransportHandlers,
+  TransportOptions,
 } from './transport.js';
 
-export interface WsTransportOptions {
+export interface WsTransportOptions extends Partial<TransportOptions> {
   /** Disable the raw-write fast path (tests exercise the fallback with it). */
   disableFastPath?: boolean;
 }
@@ -239,6 +240,7 @@ function refuseUpgrade(socket: Duplex, reply: HttpReply): void {
 
 export function createWsTransport<C>(handlers: TransportHandlers<C>, options: WsTransportOptions = {}): Transport {
   const fastPath = options.disableFastPath !== true;
+  const compression = options.compression === true;
   const servers = new Map<number, WebSocketServer>();
   const sockets = new Set<Duplex>();
   let serverClosed: Promise<void> | null = null;
@@ -247,7 +249,7 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
   const serverFor = (maxPayload: number): WebSocketServer => {
     let wss = servers.get(maxPayload);
     if (wss === undefined) {
-      wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: false, clientTracking: true });
+      wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: compression, clientTracking: true });
       servers.set(maxPayload, wss);
     }
     return wss;
@@ -291,7 +293,8 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
     const remoteAddress = req.socket.remoteAddress ?? '';
     serverFor(decision.maxPayload).handleUpgrade(req, socket, head, (ws) => {
       ws.binaryType = 'nodebuffer';
-      const conn = new WsConnection(ws, remoteAddress, fastPath);
+      // Raw writes would bypass compression: a connection that negotiated it always goes through ws.send.
+      const conn = new WsConnection(ws, remoteAddress, fastPath && ws.extensions === '');
       let events: ConnectionHandlers;
       try {
         events = handlers.open(conn, context);

@@ -1,0 +1,363 @@
+/**
+ * The uWebSockets.js transport: one native App serving both HTTP routes and
+ * WebSockets.
+ *
+ * uWS specifics this file owns (see docs/protocol.md for what clients see):
+ * - A uWS socket must never be touched after its `close` handler ran (it
+ *   throws): every connection keeps a `closed` flag set in that handler, and
+ *   the gateway checks it after each await.
+ * - Request objects are only valid inside the synchronous handler: method,
+ *   URL, query and headers are copied out at once; bodies are read through
+ *   `onData` (whose chunks are copied, uWS reuses them) with `onAborted` set.
+ * - uWS cuts a connection without a close frame when a message exceeds
+ *   `maxPayloadLength`; to answer with 1009 as the contract says, uWS is given
+ *   twice the documented limit and the limit itself is checked here.
+ * - uWS drops messages silently past `maxBackpressure`; it is set far above
+ *   the gateway's own drop limit, so the gateway, not uWS, decides who is
+ *   dropped (4001).
+ * - Writes in a cursor's batch go out inside one `cork`, one syscall.
+ * - `prepare` is the identity: uWS frames each message natively (a copy per
+ *   send is unavoidable through its API). Whether prepared messages are
+ *   binary is fixed per connection at upgrade (`preparedBinary`).
+ */
+import uWS from 'uWebSockets.js';
+import { TooBigError } from '../errors.js';
+import type {
+  Connection,
+  ConnectionHandlers,
+  HttpReply,
+  HttpRequest,
+  ListenAddress,
+  Transport,
+  TransportHandlers,
+  TransportOptions,
+} from './transport.js';
+
+/** Seconds without traffic before uWS pings a peer, and closes it if the ping goes unanswered. */
+const IDLE_TIMEOUT_SECONDS = 120;
+
+const STATUS_TEXT: Record<number, string> = {
+  200: '200 OK',
+  400: '400 Bad Request',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  410: '410 Gone',
+  413: '413 Payload Too Large',
+  415: '415 Unsupported Media Type',
+  426: '426 Upgrade Required',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+};
+
+const statusLine = (status: number): string => STATUS_TEXT[status] ?? `${status} Status`;
+
+const MESSAGE_TOO_BIG = 1009;
+const SEND_DROPPED = 2;
+
+interface UserData<C> {
+  context: C;
+  remoteAddress: string;
+  maxPayload: number;
+  preparedBinary: boolean;
+  conn: UwsConnection | null;
+  events: ConnectionHandlers | null;
+}
+
+class UwsConnection implements Connection {
+  readonly remoteAddress: string;
+  closed = false;
+  private readonly ws: uWS.WebSocket<unknown>;
+  private readonly preparedBinary: boolean;
+  private drainWaiter: Promise<void> | null = null;
+  private resolveDrain: (() => void) | null = null;
+  /** Set if uWS ever dropped a message (past maxBackpressure): the stream has a hole and must end. */
+  lostMessage = false;
+
+  constructor(ws: uWS.WebSocket<unknown>, remoteAddress: string, preparedBinary: boolean) {
+    this.ws = ws;
+    this.remoteAddress = remoteAddress;
+    this.preparedBinary = preparedBinary;
+  }
+
+  bufferedAmount(): number {
+    if (this.closed) return 0;
+    // A connection that lost a message reports itself as hopelessly backed up, so its cursor drops it.
+    return this.lostMessage ? Number.MAX_SAFE_INTEGER : this.ws.getBufferedAmount();
+  }
+
+  private sendOne(data: Uint8Array, binary: boolean): void {
+    if (this.ws.send(data, binary, false) === SEND_DROPPED) this.lostMessage = true;
+  }
+
+  send(data: Uint8Array, binary: boolean): void {
+    if (this.closed) return;
+    this.sendOne(data, binary);
+  }
+
+  sendPrepared(frame: Uint8Array): void {
+    if (this.closed) return;
+    this.sendOne(frame, this.preparedBinary);
+  }
+
+  writeBatch(frames: readonly Uint8Array[], count: number): void {
+    if (this.closed) return;
+    const binary = this.preparedBinary;
+    this.ws.cork(() => {
+      for (let i = 0; i < count; i++) this.sendOne(frames[i]!, binary);
+    });
+  }
+
+  waitDrain(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    if (this.drainWaiter === null) {
+      this.drainWaiter = new Promise<void>((resolve) => {
+        this.resolveDrain = resolve;
+      });
+    }
+    return this.drainWaiter;
+  }
+
+  /** Called from the behaviour's drain handler and on close. Re-checks are the waiter's job (uWS#1047). */
+  onDrain(): void {
+    const resolve = this.resolveDrain;
+    this.drainWaiter = null;
+    this.resolveDrain = null;
+    resolve?.();
+  }
+
+  pause(): void {
+    // uWS reads on; a producer's replies are bounded by maxBackpressure instead.
+  }
+
+  resume(): void {}
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.ws.end(code, reason);
+  }
+
+  terminate(): void {
+    if (this.closed) return;
+    this.ws.close();
+  }
+}
+
+/** Copies what the handler needs out of a uWS request, which dies when the handler returns. */
+class UwsHttpRequest implements HttpRequest {
+  readonly method: string;
+  readonly path: string;
+  readonly query: URLSearchParams;
+  readonly remoteAddress: string;
+  private readonly headers = new Map<string, string>();
+  private readonly res: uWS.HttpResponse;
+  private aborted = false;
+  private abortHandler: (() => void) | null = null;
+
+  constructor(res: uWS.HttpResponse, req: uWS.HttpRequest) {
+    this.res = res;
+    this.method = req.getMethod().toUpperCase();
+    this.path = req.getUrl();
+    this.query = new URLSearchParams(req.getQuery() ?? '');
+    this.remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
+    req.forEach((name, value) => {
+      const prior = this.headers.get(name);
+      this.headers.set(name, prior === undefined ? value : `${prior}, ${value}`);
+    });
+  }
+
+  header(name: string): string | undefined {
+    return this.headers.get(name);
+  }
+
+  get isAborted(): boolean {
+    return this.aborted;
+  }
+
+  markAborted(): void {
+    this.aborted = true;
+    this.abortHandler?.();
+  }
+
+  readBody(limit: number): Promise<Buffer> {
+    const declared = Number(this.headers.get('content-length'));
+    if (Number.isFinite(declared) && declared > limit) {
+      return Promise.reject(new TooBigError(`body of ${declared} bytes is over the ${limit}-byte limit`));
+    }
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      let done = false;
+      this.abortHandler = () => {
+        if (!done) reject(new Error('request aborted'));
+        done = true;
+      };
+      this.res.onData((chunk, isLast) => {
+        if (done) return;
+        size += chunk.byteLength;
+        if (size > limit) {
+          done = true;
+          reject(new TooBigError(`body is over the ${limit}-byte limit`));
+          return;
+        }
+        chunks.push(Buffer.from(chunk.slice(0)));
+        if (isLast) {
+          done = true;
+          resolve(Buffer.concat(chunks, size));
+        }
+      });
+    });
+  }
+}
+
+function writeReply(res: uWS.HttpResponse, reply: HttpReply, closeConnection = false): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(reply.status));
+    res.writeHeader('content-type', 'application/json');
+    for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
+    res.end(reply.body, closeConnection);
+  });
+}
+
+const internalError = (err: unknown): HttpReply => ({
+  status: 500,
+  body: JSON.stringify({ code: 'internal', message: err instanceof Error ? err.message : String(err) }),
+});
+
+export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: TransportOptions): Transport {
+  const app = uWS.App();
+  const open = new Set<UwsConnection>();
+  let listenSocket: uWS.us_listen_socket | null = null;
+
+  app.any('/*', (res, req) => {
+    const request = new UwsHttpRequest(res, req);
+    res.onAborted(() => request.markAborted());
+    let reply: Promise<HttpReply> | HttpReply;
+    try {
+      reply = handlers.request(request);
+    } catch (err) {
+      reply = internalError(err);
+    }
+    Promise.resolve(reply).then(
+      (r) => {
+        if (!request.isAborted) writeReply(res, r, r.status === 413);
+      },
+      (err: unknown) => {
+        if (!request.isAborted) writeReply(res, internalError(err), true);
+      },
+    );
+  });
+
+  app.ws<UserData<C>>('/*', {
+    compression: options.compression ? uWS.SHARED_COMPRESSOR : uWS.DISABLED,
+    // Twice the largest limit we accept; our own check answers 1009 below that (see header).
+    maxPayloadLength: 2 * options.maxPayloadBytes,
+    maxBackpressure: options.maxBackpressureBytes,
+    closeOnBackpressureLimit: 0, // false (typed as a number in this build)
+    idleTimeout: IDLE_TIMEOUT_SECONDS,
+    sendPingsAutomatically: true,
+
+    upgrade: (res, req, context) => {
+      let aborted = false;
+      res.onAborted(() => {
+        aborted = true;
+      });
+      const request = new UwsHttpRequest(res, req);
+      const key = req.getHeader('sec-websocket-key');
+      const protocol = req.getHeader('sec-websocket-protocol');
+      const extensions = req.getHeader('sec-websocket-extensions');
+      // uWS would answer 101 to a handshake RFC 6455 (and the ws transport) refuse.
+      const version = request.header('sec-websocket-version');
+      if ((version !== '13' && version !== '8') || !/^[A-Za-z0-9+/]{22}==$/.test(key)) {
+        writeReply(res, { status: 400, body: JSON.stringify({ code: 'bad_handshake', message: 'invalid WebSocket handshake' }) }, true);
+        return;
+      }
+      let decision;
+      try {
+        decision = handlers.upgrade(request);
+      } catch (err) {
+        writeReply(res, internalError(err), true);
+        return;
+      }
+      if (aborted) return;
+      if (!decision.accept) {
+        writeReply(res, decision.reply, true);
+        return;
+      }
+      const data: UserData<C> = {
+        context: decision.context,
+        remoteAddress: request.remoteAddress,
+        maxPayload: decision.maxPayload,
+        preparedBinary: decision.preparedBinary ?? true,
+        conn: null,
+        events: null,
+      };
+      res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+    },
+
+    open: (ws) => {
+      const data = ws.getUserData();
+      const conn = new UwsConnection(ws as uWS.WebSocket<unknown>, data.remoteAddress, data.preparedBinary);
+      data.conn = conn;
+      open.add(conn);
+      try {
+        data.events = handlers.open(conn, data.context);
+      } catch {
+        ws.close();
+      }
+    },
+
+    message: (ws, message, isBinary) => {
+      const data = ws.getUserData();
+      const conn = data.conn;
+      if (conn === null || conn.closed || data.events === null) return;
+      if (message.byteLength > data.maxPayload) {
+        conn.close(MESSAGE_TOO_BIG, 'message too big');
+        return;
+      }
+      // The ArrayBuffer is only valid during this call: copy it out.
+      data.events.message(Buffer.from(message.slice(0)), isBinary);
+    },
+
+    drain: (ws) => {
+      ws.getUserData().conn?.onDrain();
+    },
+
+    close: (ws, code, message) => {
+      const data = ws.getUserData();
+      const conn = data.conn;
+      if (conn === null) return;
+      conn.closed = true;
+      open.delete(conn);
+      conn.onDrain();
+      data.events?.close(code, Buffer.from(message).toString('utf8'));
+    },
+  });
+
+  return {
+    name: 'uws',
+    prepare: (data) => data,
+    listen(host: string, port: number): Promise<ListenAddress> {
+      return new Promise((resolve, reject) => {
+        app.listen(host, port, (socket) => {
+          if (socket === false) {
+            reject(new Error(`uWS could not listen on ${host}:${port} (in use or not permitted)`));
+            return;
+          }
+          listenSocket = socket;
+          resolve({ host, port: uWS.us_socket_local_port(socket) });
+        });
+      });
+    },
+    stopAccepting(): void {
+      if (listenSocket !== null) {
+        uWS.us_listen_socket_close(listenSocket);
+        listenSocket = null;
+      }
+    },
+    async close(): Promise<void> {
+      this.stopAccepting();
+      for (const conn of [...open]) conn.terminate();
+      app.close();
+    },
+  };
+}
