@@ -52,6 +52,7 @@ const STATUS_TEXT: Record<number, string> = {
 const statusLine = (status: number): string => STATUS_TEXT[status] ?? `${status} Status`;
 
 const MESSAGE_TOO_BIG = 1009;
+const NO_FRAMES: readonly Uint8Array[] = [];
 const SEND_DROPPED = 2;
 
 interface UserData<C> {
@@ -101,11 +102,21 @@ class UwsConnection implements Connection {
 
   writeBatch(frames: readonly Uint8Array[], count: number): void {
     if (this.closed) return;
-    const binary = this.preparedBinary;
-    this.ws.cork(() => {
-      for (let i = 0; i < count; i++) this.sendOne(frames[i]!, binary);
-    });
+    this.batchFrames = frames;
+    this.batchCount = count;
+    this.ws.cork(this.writeCorked);
+    this.batchFrames = NO_FRAMES;
   }
+
+  // The batch travels through fields and one callback bound at construction,
+  // so a drain allocates no closure per subscriber.
+  private batchFrames: readonly Uint8Array[] = NO_FRAMES;
+  private batchCount = 0;
+  private readonly writeCorked = (): void => {
+    const frames = this.batchFrames;
+    const binary = this.preparedBinary;
+    for (let i = 0; i < this.batchCount; i++) this.sendOne(frames[i]!, binary);
+  };
 
   waitDrain(): Promise<void> {
     if (this.closed) return Promise.resolve();
