@@ -22,6 +22,7 @@
  */
 import uWS from 'uWebSockets.js';
 import { TooBigError } from '../errors.js';
+import { DrainWaiter } from './drain-waiter.js';
 import type {
   Connection,
   ConnectionHandlers,
@@ -69,8 +70,7 @@ class UwsConnection implements Connection {
   closed = false;
   private readonly ws: uWS.WebSocket<unknown>;
   private readonly preparedBinary: boolean;
-  private drainWaiter: Promise<void> | null = null;
-  private resolveDrain: (() => void) | null = null;
+  private readonly drain = new DrainWaiter();
   /** Set if uWS ever dropped a message (past maxBackpressure): the stream has a hole and must end. */
   lostMessage = false;
 
@@ -119,21 +119,12 @@ class UwsConnection implements Connection {
   };
 
   waitDrain(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    if (this.drainWaiter === null) {
-      this.drainWaiter = new Promise<void>((resolve) => {
-        this.resolveDrain = resolve;
-      });
-    }
-    return this.drainWaiter;
+    return this.closed ? Promise.resolve() : this.drain.wait();
   }
 
   /** Called from the behaviour's drain handler and on close. Re-checks are the waiter's job (uWS#1047). */
   onDrain(): void {
-    const resolve = this.resolveDrain;
-    this.drainWaiter = null;
-    this.resolveDrain = null;
-    resolve?.();
+    this.drain.release();
   }
 
   pause(): void {

@@ -15,6 +15,7 @@ import http from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TooBigError } from '../errors.js';
+import { DrainWaiter } from './drain-waiter.js';
 import type {
   Connection,
   ConnectionHandlers,
@@ -73,8 +74,7 @@ interface WsInternals {
 class WsConnection implements Connection {
   readonly remoteAddress: string;
   closed = false;
-  private drainWaiter: Promise<void> | null = null;
-  private resolveDrain: (() => void) | null = null;
+  private readonly drain = new DrainWaiter();
   private readonly ws: WebSocket;
   private readonly fastPath: boolean;
 
@@ -131,22 +131,11 @@ class WsConnection implements Connection {
   }
 
   waitDrain(): Promise<void> {
-    if (this.closed) return Promise.resolve();
-    // One waiter per connection, shared by repeated calls, released by the
-    // socket's 'drain' (or by close).
-    if (this.drainWaiter === null) {
-      this.drainWaiter = new Promise<void>((resolve) => {
-        this.resolveDrain = resolve;
-      });
-    }
-    return this.drainWaiter;
+    return this.closed ? Promise.resolve() : this.drain.wait();
   }
 
   onDrain(): void {
-    const resolve = this.resolveDrain;
-    this.drainWaiter = null;
-    this.resolveDrain = null;
-    resolve?.();
+    this.drain.release();
   }
 
   pause(): void {

@@ -1,18 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { fuzzSeed, seededRandom } from '../random.js';
 import { BufferItem, EventBuffer } from '../../src/buffer/index.js';
 import { DroppedError, ShuttingDownError } from '../../src/errors.js';
-
-/** A tiny seeded PRNG so a failing fuzz run can be replayed from the logged seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
@@ -65,9 +54,7 @@ describe('EventBuffer', () => {
 
   describe('concurrent readers', () => {
     it('lets many readers each see every item exactly once and in order (fuzz, seed logged)', async () => {
-      const seed = Number(process.env.FANWIRE_FUZZ_SEED ?? Date.now() % 1_000_000);
-      console.log(`event-buffer fuzz seed=${seed} (replay with FANWIRE_FUZZ_SEED=${seed})`);
-      const random = mulberry32(seed);
+      const random = seededRandom(fuzzSeed('event-buffer fuzz'));
       const buf = new EventBuffer<number>({ maxSize: 2_000 });
       const total = 1_000;
       const readers = 1_000;

@@ -1,5 +1,6 @@
 import { pack, unpack } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
+import { fuzzSeed, seededRandom } from '../random.js';
 import { DecodeFailedError, isFanwireError } from '../../src/errors.js';
 import type { ErrorCode } from '../../src/errors.js';
 import {
@@ -11,18 +12,6 @@ import {
   parsePublishFrame,
 } from '../../src/protocol/index.js';
 import type { EventsMessage } from '../../src/protocol/index.js';
-
-/** A tiny seeded PRNG so a failing fuzz run can be replayed from the logged seed. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The DecodeFailedError decoding `data` throws; fails the test when it decodes. */
 function decodeFailure(data: Uint8Array, binary: boolean): DecodeFailedError {
@@ -297,9 +286,8 @@ describe('encode', () => {
 
 describe('arbitrary producer bytes (property, seed logged)', () => {
   it('either yield a frame or fail with decode_failed or invalid_frame, and never anything else', () => {
-    const seed = Number(process.env.FANWIRE_FUZZ_SEED ?? Date.now() % 1_000_000);
-    console.log(`codec fuzz seed=${seed} (replay with FANWIRE_FUZZ_SEED=${seed})`);
-    const random = mulberry32(seed);
+    const seed = fuzzSeed('codec fuzz');
+    const random = seededRandom(seed);
     const int = (n: number): number => Math.floor(random() * n);
 
     const valid = {
