@@ -306,13 +306,24 @@ export class Gateway {
     this.publishers.add(conn);
     this.logger.debug({ remote: conn.remoteAddress }, 'publisher connected');
     let paused = false;
+    let cut = false;
     return {
       message: (data: Uint8Array, binary: boolean): void => {
+        // Once cut, later frames are neither appended nor answered: the producer
+        // knows from the missing acks exactly what did not happen.
+        if (cut) return;
         const reply = publishFrame(this.buffer, this.counters, data, binary);
         conn.send(binary ? encodeMsgpack(reply) : encodeJson(reply), binary);
         // A producer that does not read its replies must not make us buffer
-        // them without bound: stop reading its frames until it catches up.
-        if (!paused && conn.bufferedAmount() > this.config.highWaterBytes) {
+        // them without bound: stop reading its frames until it catches up
+        // (where the transport can pause), and cut it past the drop limit.
+        const unread = conn.bufferedAmount();
+        if (unread > this.config.dropAfterBytes) {
+          cut = true;
+          conn.close(CloseCode.POLICY_VIOLATION, 'producer is not reading its replies');
+          return;
+        }
+        if (!paused && unread > this.config.highWaterBytes) {
           paused = true;
           conn.pause();
           void conn.waitDrain().then(() => {

@@ -83,6 +83,48 @@ for (const transport of TRANSPORTS) {
         expect(await pub.send({ topic: 't', payload: 1 })).toEqual({ type: 'ack', index: 1 });
       });
 
+      it(
+        transport === 'ws'
+          ? 'stops reading a producer that does not read its replies, and resumes when it does (ws)'
+          : 'closes a producer that leaves more than --drop-after-bytes of replies unread with 1008 (uws)',
+        async () => {
+          const small = await startTestGateway({ transport, bufferSize: 100, highWaterBytes: 64 * 1024, dropAfterBytes: 256 * 1024 });
+          try {
+            const deaf = await Pub.open(small.ws);
+            deaf.ws.pause(); // never reads its acks
+            const id = 'i'.repeat(120); // fat acks fill buffers sooner
+            const frame = pack({ id, topic: 't', payload: 1 });
+            let sent = 0;
+            while (sent < 100_000) {
+              for (let i = 0; i < 1000; i++) deaf.ws.send(frame);
+              sent += 1000;
+              await new Promise((r) => setImmediate(r));
+              if (transport === 'ws' && deaf.ws.bufferedAmount > 4 * 1024 * 1024) break; // the gateway stopped reading
+            }
+            if (transport === 'uws') {
+              let acks = 0;
+              deaf.ws.on('message', () => acks++);
+              deaf.ws.resume(); // read what was queued, then the close frame
+              await until(() => deaf.closed ?? undefined, 'close', 30_000);
+              expect(deaf.closed).toEqual({ code: 1008, reason: 'producer is not reading its replies' });
+              // Every frame appended was acked before the cut, and nothing after it was appended.
+              expect(small.gateway.buffer.newestIndex).toBe(acks);
+              expect(acks).toBeLessThan(sent);
+            } else {
+              expect(deaf.closed).toBeNull();
+              expect(small.gateway.buffer.newestIndex).toBeLessThan(sent);
+              let acks = 0;
+              deaf.ws.on('message', () => acks++);
+              deaf.ws.resume();
+              await until(() => acks === sent, `${sent} acks`, 30_000);
+              expect(small.gateway.buffer.newestIndex).toBe(sent);
+            }
+          } finally {
+            await small.stop();
+          }
+        },
+      );
+
       it('refuses query parameters on the publish endpoint with 400 bad_query', async () => {
         const sub = new Sub(`${gw.ws}/v1/publish?x=1`);
         await until(() => sub.refused ?? undefined, 'refusal');
