@@ -35,7 +35,15 @@ async function main(): Promise<void> {
     return;
   }
 
-  const logger = pino({ level: options.logLevel, base: { service: 'fanwire' } });
+  // Log through process.stdout rather than pino's default direct fd writer:
+  // when the reader of our stdout goes away (a log shipper crash, `| head`),
+  // that writer's exit-time flush retries EPIPE forever and SIGTERM never
+  // finishes. Here EPIPE just turns logging off.
+  const logger = pino({ level: options.logLevel, base: { service: 'fanwire' } }, process.stdout);
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') logger.level = 'silent';
+    else throw err;
+  });
   const gateway = new Gateway({ ...options.config, logger });
   let address;
   try {

@@ -1,6 +1,6 @@
 /** The `fanwire` command as users run it: flags, environment, exit codes, signals. */
 import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { parseCli } from '../src/cli/options.js';
 import { CLI, Pub, Sub, TRANSPORTS, getJson, spawnGateway, until } from './helpers.js';
 
@@ -66,6 +66,9 @@ describe('fanwire CLI', () => {
     for (const transport of TRANSPORTS) {
       it(`logs where it listens, serves, and on SIGTERM closes subscribers with 1001 and exits 0 (${transport})`, async () => {
         const gw = await spawnGateway(['--heartbeat', '1h', '--transport', transport]);
+        onTestFinished(async () => {
+          await gw.stop();
+        });
         const started = gw.logs.find((l) => l.msg === 'fanwire listening')!;
         expect(started).toMatchObject({ transport, bufferSize: 10_000 });
 
@@ -83,6 +86,12 @@ describe('fanwire CLI', () => {
         expect(gw.logs.map((l) => l.msg)).toEqual(expect.arrayContaining(['shutting down', 'stopped']));
       });
     }
+
+    it('still stops on SIGTERM when whoever read its stdout has gone away (EPIPE)', async () => {
+      const gw = await spawnGateway(['--transport', 'ws']);
+      gw.child.stdout!.destroy(); // our end of the log pipe: the gateway's next log line hits EPIPE
+      expect(await gw.stop()).toBe(0);
+    });
 
     it('exits 1 with a clear message when the port is taken', async () => {
       const gw = await spawnGateway();
