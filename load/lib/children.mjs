@@ -1,0 +1,64 @@
+/**
+ * Every process the benchmark starts is registered here and killed when the
+ * benchmark ends for any reason: normal exit, an error, SIGINT or SIGTERM.
+ */
+
+/** @type {Set<import('node:child_process').ChildProcess>} */
+const children = new Set();
+
+/** Registers a child; it leaves the set when it exits. */
+export function track(child) {
+  children.add(child);
+  child.once('exit', () => children.delete(child));
+  return child;
+}
+
+/** Resolves when the child has exited (at once if it already has). */
+export function exited(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', resolve));
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once it is gone. */
+export async function stop(child, graceMs = 3000) {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await exited(child);
+  clearTimeout(timer);
+}
+
+function killAll() {
+  for (const child of children) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+}
+
+let installed = false;
+/** Installs the exit, signal and crash handlers (once). */
+export function cleanupOnExit() {
+  if (installed) return;
+  installed = true;
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      process.stderr.write(`\n${signal}: stopping ${children.size} child process(es)\n`);
+      killAll();
+      process.exit(130);
+    });
+  }
+  process.on('uncaughtException', (err) => {
+    process.stderr.write(`bench: ${err.stack ?? err}\n`);
+    killAll();
+    process.exit(1);
+  });
+  process.on('unhandledRejection', (err) => {
+    process.stderr.write(`bench: ${err?.stack ?? err}\n`);
+    killAll();
+    process.exit(1);
+  });
+}

@@ -1,0 +1,145 @@
+/**
+ * The four servers under test and how to start, wait for and stop them.
+ * Each runs as its own process, started directly (no shell), so its pid is
+ * the process whose memory and CPU we read.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sleep } from './clock.mjs';
+import { exited, stop, track } from './children.mjs';
+
+const LOAD_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+export const ROOT = path.dirname(LOAD_DIR);
+const CLI = path.join(ROOT, 'dist', 'cli.js');
+
+/** Run order for one pass; `--runs 2` runs it forwards then backwards (A B C D D C B A). */
+export const SERVER_NAMES = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop'];
+
+/**
+ * Extra node flags for the servers only, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
+ * to profile them (node refuses --cpu-prof in NODE_OPTIONS).
+ */
+const SERVER_NODE_ARGS = (process.env.BENCH_SERVER_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
+
+/** The environment for servers: ours without FANWIRE_* settings, so every run measures the defaults. */
+const SERVER_ENV = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('FANWIRE_')));
+SERVER_ENV.NODE_ENV = 'production';
+
+/** What the built fanwire CLI supports, checked once. */
+export function inspectFanwire() {
+  if (!existsSync(CLI)) return { ok: false, why: `${path.relative(process.cwd(), CLI)} is missing: run \`npm run build\`` };
+  let help = '';
+  try {
+    help = execFileSync(process.execPath, [CLI, '--help'], { encoding: 'utf8', timeout: 10_000, env: SERVER_ENV });
+  } catch (err) {
+    return { ok: false, why: `\`node dist/cli.js --help\` failed: ${err.message}` };
+  }
+  const newestSrc = newestMtime(path.join(ROOT, 'src'));
+  return { ok: true, hasTransportFlag: /--transport\b/.test(help), stale: newestSrc > statSync(CLI).mtimeMs };
+}
+
+function newestMtime(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (entry.isFile()) newest = Math.max(newest, statSync(path.join(entry.parentPath ?? entry.path, entry.name)).mtimeMs);
+  }
+  return newest;
+}
+
+/**
+ * How to start server `name`, or why it cannot run.
+ * @returns {{name: string, mode: 'fanwire' | 'raw', args: (port: number) => string[], skip?: string}}
+ */
+export function serverSpec(name, fanwire) {
+  const fanwireArgs = (transport) => (port) => {
+    const args = [CLI, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+    if (fanwire.hasTransportFlag) args.push('--transport', transport);
+    return args;
+  };
+  switch (name) {
+    case 'fanwire-uws':
+      return {
+        name,
+        mode: 'fanwire',
+        args: fanwireArgs('uws'),
+        skip: !fanwire.ok ? fanwire.why : !fanwire.hasTransportFlag ? 'dist/cli.js has no --transport flag yet (rebuild once it lands)' : undefined,
+      };
+    case 'fanwire-ws':
+      return { name, mode: 'fanwire', args: fanwireArgs('ws'), skip: fanwire.ok ? undefined : fanwire.why };
+    case 'uws-publish':
+    case 'ws-loop':
+      return { name, mode: 'raw', args: (port) => [path.join(LOAD_DIR, 'peers', `${name}.mjs`), String(port)] };
+    default:
+      throw new Error(`unknown server "${name}" (known: ${SERVER_NAMES.join(', ')})`);
+  }
+}
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A started server: its process, the last lines it printed, and stop(). */
+export class ServerProcess {
+  constructor(spec, port) {
+    this.port = port;
+    this.lines = [];
+    this.child = track(
+      spawn(process.execPath, [...SERVER_NODE_ARGS, ...spec.args(port)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: SERVER_ENV }),
+    );
+    this.pid = this.child.pid;
+    for (const stream of [this.child.stdout, this.child.stderr]) {
+      stream.setEncoding('utf8');
+      stream.on('data', (text) => {
+        for (const line of text.split('\n')) if (line.trim()) this.lines.push(line.slice(0, 500));
+        if (this.lines.length > 50) this.lines.splice(0, this.lines.length - 50);
+      });
+    }
+    this.child.stdin.on('error', () => {}); // a server that exits early closes its stdin
+  }
+
+  get alive() {
+    return this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Resolves once the port accepts TCP connections; rejects if the process exits or time runs out. */
+  async waitListening(timeoutMs = 15_000) {
+    const deadline = performance.now() + timeoutMs;
+    while (performance.now() < deadline) {
+      if (!this.alive) throw new Error(`server exited (code ${this.child.exitCode ?? this.child.signalCode}): ${this.lines.slice(-5).join(' | ')}`);
+      if (await canConnect(this.port)) return;
+      await sleep(100);
+    }
+    throw new Error(`server did not listen on port ${this.port} within ${timeoutMs} ms`);
+  }
+
+  async stop() {
+    this.child.stdin.end();
+    await stop(this.child, 6000); // fanwire's graceful shutdown is 5 s at most
+  }
+
+  exited() {
+    return exited(this.child);
+  }
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const sock = net.connect({ host: '127.0.0.1', port });
+    sock.once('connect', () => {
+      sock.destroy();
+      resolve(true);
+    });
+    sock.once('error', () => resolve(false));
+  });
+}

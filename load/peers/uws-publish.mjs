@@ -1,0 +1,67 @@
+/**
+ * Peer: plain uWebSockets.js native pub/sub. Subscribers (/v1/subscribe)
+ * join topic "t"; every producer (/v1/publish) message is forwarded unchanged
+ * with app.publish. Publishing happens OUTSIDE the message handler: the
+ * handler copies and queues, a setImmediate publishes the queue (inside the
+ * handler it is ~15x slower on this build, see /work/shared/FIELD-NOTES.md).
+ *
+ * Usage: node load/peers/uws-publish.mjs PORT   (listens on 127.0.0.1; exits when stdin closes)
+ */
+import uWS from 'uWebSockets.js';
+
+const port = Number(process.argv[2]);
+if (!Number.isInteger(port) || port <= 0) {
+  console.error('usage: uws-publish.mjs PORT');
+  process.exit(2);
+}
+
+const TOPIC = 't';
+const app = uWS.App();
+/** @type {[ArrayBuffer, boolean][]} */
+let queue = [];
+let flushing = false;
+
+function flush() {
+  flushing = false;
+  const batch = queue;
+  queue = [];
+  for (const [message, isBinary] of batch) app.publish(TOPIC, message, isBinary);
+}
+
+const common = {
+  compression: uWS.DISABLED,
+  idleTimeout: 0,
+  maxBackpressure: 8 * 1024 * 1024, // fanwire's default --drop-after-bytes
+  closeOnBackpressureLimit: false,
+};
+
+app.ws('/v1/subscribe', {
+  ...common,
+  maxPayloadLength: 64 * 1024,
+  open: (ws) => ws.subscribe(TOPIC),
+});
+
+app.ws('/v1/publish', {
+  ...common,
+  maxPayloadLength: 1024 * 1024,
+  message: (ws, message, isBinary) => {
+    queue.push([message.slice(0), isBinary]); // the ArrayBuffer is only valid during this call
+    if (!flushing) {
+      flushing = true;
+      setImmediate(flush);
+    }
+  },
+});
+
+app.any('/*', (res) => {
+  res.writeStatus('404 Not Found').end('not found');
+});
+
+app.listen('127.0.0.1', port, (token) => {
+  if (!token) {
+    console.error(`uws-publish: cannot listen on 127.0.0.1:${port}`);
+    process.exit(1);
+  }
+});
+
+process.stdin.on('close', () => process.exit(0)).resume();
