@@ -176,6 +176,7 @@ export class Gateway {
 
   stats(): Record<string, unknown> {
     const c = this.counters;
+    const live = this.liveTotals();
     return {
       epoch: this.epoch,
       transport: this.transportName,
@@ -197,8 +198,8 @@ export class Gateway {
         eventsPublished: c.eventsPublished,
         framesPublished: c.framesPublished,
         publishErrors: c.publishErrors,
-        framesDelivered: c.framesDelivered,
-        bytesDelivered: c.bytesDelivered,
+        framesDelivered: c.framesDelivered + live.frames,
+        bytesDelivered: c.bytesDelivered + live.bytes,
         subscriptionsOpened: c.subscriptionsOpened,
         subscriptionsClosed: c.subscriptionsClosed,
         dropped: { ...c.dropped },
@@ -211,6 +212,17 @@ export class Gateway {
     let n = 0;
     for (const sub of this.subscriptions) if (sub.cursor.backpressured) n++;
     return n;
+  }
+
+  /** What live cursors wrote so far; O(subscribers), at report time only. */
+  private liveTotals(): { frames: number; bytes: number } {
+    let frames = 0;
+    let bytes = 0;
+    for (const { cursor } of this.subscriptions) {
+      frames += cursor.framesWritten;
+      bytes += cursor.bytesWritten;
+    }
+    return { frames, bytes };
   }
 
   private heartbeat(): void {
@@ -350,10 +362,6 @@ export class Gateway {
       dropAfterBytes: this.config.dropAfterBytes,
       batchBytes: this.config.batchBytes,
       startAt: plan.startAt,
-      onDrain: (frames, bytes) => {
-        counters.framesDelivered += frames;
-        counters.bytesDelivered += bytes;
-      },
     });
     const sub: Subscription = { conn, format, cursor };
     this.subscriptions.add(sub);
@@ -376,6 +384,9 @@ export class Gateway {
         if (!this.subscriptions.delete(sub)) return;
         cursor.stop();
         this.stoppedWhileParked = true;
+        // Live cursors are summed at report time; a closed one hands its totals over once.
+        counters.framesDelivered += cursor.framesWritten;
+        counters.bytesDelivered += cursor.bytesWritten;
         this.filters.release(filter);
         counters.subscriptionsClosed++;
       },

@@ -102,6 +102,11 @@ class UwsConnection implements Connection {
 
   writeBatch(frames: readonly Uint8Array[], count: number): void {
     if (this.closed) return;
+    if (count === 1) {
+      // One message is one syscall corked or not; skip the extra native call.
+      this.sendOne(frames[0]!, this.preparedBinary);
+      return;
+    }
     this.batchFrames = frames;
     this.batchCount = count;
     this.ws.cork(this.writeCorked);

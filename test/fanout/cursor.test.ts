@@ -23,9 +23,15 @@ class RecordingSink implements Sink {
   bufferedAmount(): number {
     return this.buffered;
   }
+  /** When set, written bytes stay buffered (a peer that stopped reading). */
+  stalled = false;
+
   writeBatch(frames: readonly Uint8Array[], count: number): void {
     const batch: string[] = [];
-    for (let i = 0; i < count; i++) batch.push(Buffer.from(frames[i]!).toString());
+    for (let i = 0; i < count; i++) {
+      batch.push(Buffer.from(frames[i]!).toString());
+      if (this.stalled) this.buffered += frames[i]!.byteLength;
+    }
     this.batches.push(batch);
   }
   waitDrain(): Promise<void> {
@@ -105,20 +111,28 @@ describe('Cursor', () => {
 
   it('stops pulling above the high-water mark and resumes after drain', async () => {
     const { sink, cursor, append } = setup();
-    void cursor({ highWaterBytes: 10 }).run();
+    void cursor({ highWaterBytes: 4 }).run();
     append(1);
     await tick();
     await tick();
-    sink.buffered = 50; // the socket backed up
+    sink.stalled = true; // the peer stops reading
     append(2);
+    await tick();
+    await tick();
     append(3);
     await tick();
     await tick();
-    expect(sink.frames).toEqual(['1:1', '2:2']); // one frame of headroom, then it waits
+    // '2:2' left 3 bytes unsent, under the mark of 4, so '3:3' went too; now 6 are unsent.
+    expect(sink.frames).toEqual(['1:1', '2:2', '3:3']);
+    append(4);
+    await tick();
+    await tick();
+    expect(sink.frames).toEqual(['1:1', '2:2', '3:3']); // over the mark: it waits
+    sink.stalled = false;
     sink.drain();
     await tick();
     await tick();
-    expect(sink.frames).toEqual(['1:1', '2:2', '3:3']);
+    expect(sink.frames).toEqual(['1:1', '2:2', '3:3', '4:4']);
     sink.closed = true;
   });
 

@@ -72,6 +72,11 @@ for (const transport of TRANSPORTS) {
         for (let i = 0; i < 5; i++) await pub.send({ topic: 't', payload: i });
         await until(() => subs.every((s) => s.indexes.length === 5), 'delivery');
         expect((gw.gateway.stats().encodes as number) - before).toBe(10); // 5 items x 2 formats
+        const totals = () => (gw.gateway.stats() as { totals: { framesDelivered: number } }).totals.framesDelivered;
+        expect(totals()).toBe(100); // 20 subscribers x 5 items, counted per drain
+        await subs.splice(0, 1)[0]!.close();
+        await until(() => gw.gateway.stats().subscribers === 19, 'one subscriber gone');
+        expect(totals()).toBe(100); // a closed subscriber's deliveries stay counted
       });
     });
 
