@@ -45,6 +45,28 @@ async function main(): Promise<void> {
     else throw err;
   });
   const gateway = new Gateway({ ...options.config, logger });
+  // Handlers go in before the port is bound: whoever reads "fanwire listening"
+  // may signal at once, and the default action would skip the graceful stop.
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (++signals > 1) {
+      logger.warn({ signal }, 'second signal, exiting now');
+      process.exit(1);
+    }
+    logger.info({ signal }, 'shutting down');
+    gateway.stop().then(
+      () => {
+        logger.info('stopped');
+        process.exit(0);
+      },
+      (err: unknown) => {
+        logger.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   let address;
   try {
     address = await gateway.start();
@@ -71,27 +93,6 @@ async function main(): Promise<void> {
     },
     'fanwire listening',
   );
-
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal, exiting now');
-      process.exit(1);
-    }
-    logger.info({ signal }, 'shutting down');
-    gateway.stop().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
 }
 
 void main();
