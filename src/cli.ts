@@ -76,9 +76,12 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const { config } = gateway;
+  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+  const metricsUrl = !config.metrics ? null : `http://${host}:${gateway.metricsPort ?? address.port}/metrics`;
   logger.info(
     {
-      url: `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`,
+      url: `http://${host}:${address.port}`,
+      metrics: metricsUrl,
       transport: gateway.transportName,
       transportReason: gateway.transportReason,
       compression: config.compression,

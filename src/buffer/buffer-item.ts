@@ -37,6 +37,8 @@ export class BufferItem<E> {
    * per subscriber). The buffer never reads or writes it.
    */
   attachment: unknown = undefined;
+  /** What the appender said this item weighs (see EventBuffer.retainedBytes). */
+  readonly bytes: number;
 
   constructor(
     index: number,
@@ -44,8 +46,10 @@ export class BufferItem<E> {
     error: Error | null,
     createdAt: number,
     link: BufferLink<E>,
+    bytes = 0,
   ) {
     this.index = index;
+    this.bytes = bytes;
     this.events = events;
     this.error = error;
     this.createdAt = createdAt;

@@ -59,6 +59,8 @@ export class EventBuffer<E> {
   private tail: BufferItem<E>;
   /** Retained items: the chain from head to tail inclusive, or none when 0. */
   private size = 0;
+  /** Sum of the `bytes` of retained items. */
+  private bytes = 0;
   private closedWith: Error | null = null;
   private pruneTimer: NodeJS.Timeout | null = null;
 
@@ -82,12 +84,15 @@ export class EventBuffer<E> {
 
   /**
    * Appends one item holding `events` under the next index and returns it.
+   * `bytes` is what the item weighs for `retainedBytes` (the caller's measure,
+   * e.g. the producer frame's size).
    * The caller must not mutate `events` afterwards: readers share them.
    * Throws the buffer's error once `appendError` has closed it.
    */
-  append(events: readonly E[]): BufferItem<E> {
+  append(events: readonly E[], bytes = 0): BufferItem<E> {
     if (this.closedWith !== null) throw this.closedWith;
-    const item = new BufferItem<E>(this.tail.index + 1, events, null, this.now(), new BufferLink<E>(this.waker));
+    const item = new BufferItem<E>(this.tail.index + 1, events, null, this.now(), new BufferLink<E>(this.waker), bytes);
+    this.bytes += bytes;
     this.link(item);
     if (this.size === 0) {
       // The old head was only an anchor (sentinel or fully pruned tail); it
@@ -141,6 +146,11 @@ export class EventBuffer<E> {
     return this.tail;
   }
 
+  /** Sum of the sizes given to `append` for the items retained. */
+  get retainedBytes(): number {
+    return this.bytes;
+  }
+
   /** Number of retained items. */
   get length(): number {
     return this.size;
@@ -184,6 +194,7 @@ export class EventBuffer<E> {
         // The newest item stays as the anchor readers wait on, unmarked: a
         // reader holding it has delivered everything and is not behind.
         this.size = 0;
+        this.bytes = 0;
         evicted++;
         break;
       }
@@ -209,6 +220,7 @@ export class EventBuffer<E> {
     // size > 1 whenever this runs, so the head always has a successor.
     this.head = old.link.next as BufferItem<E>;
     this.size--;
+    this.bytes -= old.bytes;
   }
 
   private stopPruning(): void {

@@ -12,7 +12,7 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics';
 
 interface FlagSpec {
   flag: string;
@@ -36,6 +36,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'drop-after-bytes', env: 'FANWIRE_DROP_AFTER_BYTES', kind: 'bytes', key: 'dropAfterBytes', min: 1, help: 'per subscriber: drop it (4001) above this many unsent bytes' },
   { flag: 'shutdown-timeout', env: 'FANWIRE_SHUTDOWN_TIMEOUT', kind: 'duration', key: 'shutdownTimeoutMs', min: 0, help: 'on SIGTERM, time given to connections to close' },
   { flag: 'compression', env: 'FANWIRE_COMPRESSION', kind: 'switch', key: 'compression', help: 'permessage-deflate: on or off (costs CPU per subscriber)' },
+  { flag: 'metrics', env: 'FANWIRE_METRICS', kind: 'switch', key: 'metrics', help: 'Prometheus metrics at GET /metrics: on or off' },
+  { flag: 'metrics-port', env: 'FANWIRE_METRICS_PORT', kind: 'port', key: 'metricsPort', help: 'serve /metrics on this port instead of the main one' },
+  { flag: 'metrics-topics', env: 'FANWIRE_METRICS_TOPICS', kind: 'topics', key: 'metricsTopics', help: 'comma-separated topics labelled on the delivery latency histogram (at most 20)' },
   { flag: 'log-level', env: 'FANWIRE_LOG_LEVEL', kind: 'level', help: 'fatal, error, warn, info, debug, trace or silent' },
 ];
 
@@ -50,7 +53,7 @@ export interface CliOptions {
   version: boolean;
 }
 
-function parseValue(spec: FlagSpec, raw: string, source: string): string | number {
+function parseValue(spec: FlagSpec, raw: string, source: string): string | number | string[] {
   const bad = (want: string): never => {
     throw new CliError(`invalid ${source} "${raw}": ${want}`);
   };
@@ -65,6 +68,13 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
     case 'transport':
       if (!(TRANSPORT_CHOICES as readonly string[]).includes(raw)) bad(`must be one of ${TRANSPORT_CHOICES.join(', ')}`);
       return raw;
+    case 'topics': {
+      const topics = raw.split(',').map((t) => t.trim()).filter((t) => t !== '');
+      if (topics.length === 0 || topics.length > 20 || topics.some((t) => !/^[^:*\s]{1,128}$/.test(t))) {
+        bad('must be 1-20 comma-separated topics (no ":", "*" or whitespace)');
+      }
+      return topics as never;
+    }
     case 'switch':
       if (raw === 'on' || raw === 'true' || raw === '1') return 1;
       if (raw === 'off' || raw === 'false' || raw === '0') return 0;

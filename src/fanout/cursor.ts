@@ -31,6 +31,15 @@ export interface Sink {
   waitDrain(): Promise<void>;
 }
 
+/**
+ * Told once per drain that wrote something (never per event): where metrics
+ * hook in. `fromIndex` is the cursor's position before the drain, `first`
+ * the oldest item it wrote.
+ */
+export interface DrainObserver<E> {
+  drained(fromIndex: number, first: BufferItem<E>): void;
+}
+
 export interface CursorOptions {
   /** Stop pulling from the buffer while more than this is buffered on the socket. */
   highWaterBytes: number;
@@ -40,6 +49,8 @@ export interface CursorOptions {
   batchBytes: number;
   /** Items with a lower index are skipped (a resume index the buffer has not reached yet). */
   startAt?: number;
+  /** Metrics hook, called once per drain; absent when metrics are off. */
+  observer?: DrainObserver<any> | null;
 }
 
 export type CursorEnd =
@@ -61,6 +72,7 @@ export class Cursor<E extends Routable> {
   private buffered = 0;
   /** Messages and bytes written so far; plain fields so counting costs nothing per event. */
   framesWritten = 0;
+  eventsWritten = 0;
   bytesWritten = 0;
   /** True while the socket is over the high-water mark and the cursor waits for it to drain. */
   backpressured = false;
@@ -84,6 +96,11 @@ export class Cursor<E extends Routable> {
     this.sink = sink;
     this.options = options;
     this.startAt = options.startAt ?? 0;
+  }
+
+  /** The item this cursor will deliver next, when it has been appended. */
+  get nextItem(): BufferItem<E> | null {
+    return this.item.link.next;
   }
 
   /** Index of the last item passed; the subscriber resumes at this + 1. */
@@ -152,6 +169,8 @@ export class Cursor<E extends Routable> {
     let next = item.link.next;
     let count = 0;
     let bytes = 0;
+    let events = 0;
+    let first: BufferItem<E> | null = null;
     let failure: Error | null = null;
     while (next !== null && bytes < budget) {
       if (next.error !== null) {
@@ -161,13 +180,16 @@ export class Cursor<E extends Routable> {
       if (next.index >= this.startAt) {
         const frame = frames.get(next, filter, encoding);
         if (frame !== null) {
+          if (count === 0) first = next;
           batch[count++] = frame;
           bytes += frame.byteLength;
+          events += frames.lastEvents;
         }
       }
       item = next;
       next = item.link.next;
     }
+    const fromIndex = this.item.index;
     this.item = item;
     if (count > 0) {
       this.sink.writeBatch(batch, count);
@@ -175,7 +197,9 @@ export class Cursor<E extends Routable> {
       // Let go of the frames so evicted items can be collected.
       for (let i = 0; i < count; i++) batch[i] = EMPTY;
       this.framesWritten += count;
+      this.eventsWritten += events;
       this.bytesWritten += bytes;
+      options.observer?.drained(fromIndex, first!);
     }
     if (failure !== null) return failure;
     return next !== null;

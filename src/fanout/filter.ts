@@ -36,6 +36,11 @@ export class Filter {
     this.topics = topics ?? new Map();
   }
 
+  /** The selection as the subscriber wrote it: ["*"] or ["T", "T:key", ...]. */
+  get selectors(): string[] {
+    return this.matchesAll ? ['*'] : (JSON.parse(this.signature) as string[]);
+  }
+
   match(event: Routable): boolean {
     if (this.matchesAll) return true;
     const keys = this.topics.get(event.topic);

@@ -15,14 +15,22 @@ import type { Filter, Routable } from './filter.js';
 /** Builds the bytes of one message for `events` (already filtered) at `index`. */
 export type ItemEncoder<E> = (index: number, events: readonly E[]) => Uint8Array;
 
+/** One encoded message and how many events it carries (for delivery counts). */
+interface CachedFrame {
+  frame: Uint8Array | null;
+  events: number;
+}
+
+const NO_MATCH: CachedFrame = { frame: null, events: 0 };
+
 class ItemFrames {
   slot: number;
-  frame: Uint8Array | null;
-  more: Map<number, Uint8Array | null> | null = null;
+  cached: CachedFrame;
+  more: Map<number, CachedFrame> | null = null;
 
-  constructor(slot: number, frame: Uint8Array | null) {
+  constructor(slot: number, cached: CachedFrame) {
     this.slot = slot;
-    this.frame = frame;
+    this.cached = cached;
   }
 }
 
@@ -30,6 +38,8 @@ export class FrameCache<E extends Routable> {
   private readonly encoders: readonly ItemEncoder<E>[];
   /** Encodes done, for tests and metrics: the proof that work is per item and filter, not per subscriber. */
   encodes = 0;
+  /** Events in the frame the last `get` returned; a field, so callers count deliveries without a lookup. */
+  lastEvents = 0;
 
   /** `encoders[i]` produces the bytes for encoding number `i` (e.g. 0 = msgpack, 1 = json). */
   constructor(encoders: readonly ItemEncoder<E>[]) {
@@ -40,28 +50,30 @@ export class FrameCache<E extends Routable> {
   get(item: BufferItem<E>, filter: Filter, encoding: number): Uint8Array | null {
     const slot = filter.id * this.encoders.length + encoding;
     let frames = item.attachment as ItemFrames | undefined;
+    let cached: CachedFrame | undefined;
     if (frames !== undefined) {
-      if (frames.slot === slot) return frames.frame;
-      const cached = frames.more?.get(slot);
-      if (cached !== undefined) return cached;
+      cached = frames.slot === slot ? frames.cached : frames.more?.get(slot);
     }
-    const frame = this.build(item, filter, encoding);
-    if (frames === undefined) {
-      item.attachment = new ItemFrames(slot, frame);
-    } else {
-      (frames.more ??= new Map()).set(frames.slot, frames.frame);
-      frames.slot = slot;
-      frames.frame = frame;
+    if (cached === undefined) {
+      cached = this.build(item, filter, encoding);
+      if (frames === undefined) {
+        item.attachment = new ItemFrames(slot, cached);
+      } else {
+        (frames.more ??= new Map()).set(frames.slot, frames.cached);
+        frames.slot = slot;
+        frames.cached = cached;
+      }
     }
-    return frame;
+    this.lastEvents = cached.events;
+    return cached.frame;
   }
 
-  private build(item: BufferItem<E>, filter: Filter, encoding: number): Uint8Array | null {
+  private build(item: BufferItem<E>, filter: Filter, encoding: number): CachedFrame {
     const events = item.events;
-    if (events === null) return null;
+    if (events === null) return NO_MATCH;
     const selected = filter.select(events);
-    if (selected === null) return null;
+    if (selected === null) return NO_MATCH;
     this.encodes++;
-    return this.encoders[encoding]!(item.index, selected);
+    return { frame: this.encoders[encoding]!(item.index, selected), events: selected.length };
   }
 }

@@ -27,6 +27,12 @@ export interface GatewayConfig {
   batchBytes: number;
   /** On shutdown, how long connections get to finish the close handshake. */
   shutdownTimeoutMs: number;
+  /** Prometheus metrics at GET /metrics. */
+  metrics: boolean;
+  /** Serve /metrics on this port (same host) instead of the main one; null: the main port. */
+  metricsPort: number | null;
+  /** Topics with their own label on the delivery latency histogram. */
+  metricsTopics: string[];
 }
 
 export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
@@ -42,6 +48,9 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   dropAfterBytes: 8 * 1024 * 1024,
   batchBytes: 256 * 1024,
   shutdownTimeoutMs: 5_000,
+  metrics: true,
+  metricsPort: null,
+  metricsTopics: [],
 };
 
 /** Largest message a subscriber may send before being closed with 1009 (any message gets 1008). */

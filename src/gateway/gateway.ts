@@ -5,6 +5,7 @@
  * runs per connection, per frame or per timer tick.
  */
 import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
 import { EventBuffer } from '../buffer/index.js';
 import {
@@ -19,7 +20,8 @@ import {
   UpgradeRequiredError,
   type FanwireError,
 } from '../errors.js';
-import { Cursor, FilterRegistry, FrameCache } from '../fanout/index.js';
+import { Cursor, FilterRegistry, FrameCache, type Filter } from '../fanout/index.js';
+import { GatewayMetrics, type MetricsSnapshot } from '../metrics/index.js';
 import {
   CloseCode,
   encode,
@@ -42,6 +44,7 @@ import {
   type UpgradeDecision,
 } from '../transport/index.js';
 import { configProblem, DEFAULT_CONFIG, SUBSCRIBER_MAX_PAYLOAD, type GatewayConfig } from './config.js';
+import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { publishFrame } from './publisher.js';
 import { GatewayCounters } from './stats.js';
 import { closeFrameFor, helloMessage, planStart, type StartPlan } from './subscriber.js';
@@ -53,9 +56,27 @@ export interface GatewayOptions extends Partial<GatewayConfig> {
 type UpgradeContext = { kind: 'publisher' } | { kind: 'subscriber'; plan: StartPlan; request: SubscribeRequest };
 
 interface Subscription {
+  id: number;
   conn: Connection;
   format: Format;
   cursor: Cursor<Event>;
+  filter: Filter;
+  connectedAt: number;
+}
+
+/** One row of GET /v1/subscribers. */
+export interface SubscriberReport {
+  id: number;
+  remoteAddress: string;
+  topics: string[];
+  format: Format;
+  nextIndex: number;
+  lagEvents: number;
+  lagSeconds: number;
+  bufferedBytes: number;
+  backpressured: boolean;
+  connectedSince: string;
+  transport: string;
 }
 
 /** Encoding numbers for the frame cache. */
@@ -85,6 +106,15 @@ export class Gateway {
   private frames!: FrameCache<Event>;
   private readonly subscriptions = new Set<Subscription>();
   private readonly publishers = new Set<Connection>();
+  /** Prometheus metrics; null with `metrics: false`. */
+  readonly metrics: GatewayMetrics | null;
+  private metricsServer: MetricsServer | null = null;
+
+  /** Port of the separate metrics listener (`--metrics-port`), once started. */
+  get metricsPort(): number | null {
+    return this.metricsServer?.port ?? null;
+  }
+  private nextSubscriptionId = 1;
   private heartbeatFrames!: Record<Format, Uint8Array>;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stoppedWhileParked = false;
@@ -101,11 +131,14 @@ export class Gateway {
     this.buffer = new EventBuffer<Event>({
       maxSize: this.config.bufferSize,
       maxItemTtlMs: this.config.bufferTtlMs,
+      // Sub-millisecond stamps: delivery latency is measured from them.
+      now: () => performance.now(),
       onEvict: (cause, count) => {
         if (cause === 'size') this.counters.evictedSize += count;
         else this.counters.evictedTtl += count;
       },
     });
+    this.metrics = this.config.metrics ? new GatewayMetrics(this.buffer, { latencyTopics: this.config.metricsTopics }) : null;
   }
 
   /**
@@ -137,6 +170,9 @@ export class Gateway {
       json: prepare(encodeJson({ type: 'heartbeat' }), false),
     };
     const address = await transport.listen(config.host, config.port);
+    if (this.metrics !== null && config.metricsPort !== null) {
+      this.metricsServer = await startMetricsServer(config.host, config.metricsPort, () => this.renderMetrics());
+    }
     this.accepting = true;
     this.startedAt = Date.now();
     this.heartbeatTimer = setInterval(() => this.heartbeat(), this.config.heartbeatMs);
@@ -167,6 +203,7 @@ export class Gateway {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await this.transport?.close();
+    await this.metricsServer?.close();
     this.buffer.close();
   }
 
@@ -197,7 +234,9 @@ export class Gateway {
       totals: {
         eventsPublished: c.eventsPublished,
         framesPublished: c.framesPublished,
-        publishErrors: c.publishErrors,
+        publishErrors: c.publishErrorsTotal,
+        publishErrorsByCode: { ...c.publishErrors },
+        eventsDelivered: c.eventsDelivered + live.events,
         framesDelivered: c.framesDelivered + live.frames,
         bytesDelivered: c.bytesDelivered + live.bytes,
         subscriptionsOpened: c.subscriptionsOpened,
@@ -215,14 +254,76 @@ export class Gateway {
   }
 
   /** What live cursors wrote so far; O(subscribers), at report time only. */
-  private liveTotals(): { frames: number; bytes: number } {
+  private liveTotals(): { frames: number; events: number; bytes: number } {
     let frames = 0;
+    let events = 0;
     let bytes = 0;
     for (const { cursor } of this.subscriptions) {
       frames += cursor.framesWritten;
+      events += cursor.eventsWritten;
       bytes += cursor.bytesWritten;
     }
-    return { frames, bytes };
+    return { frames, events, bytes };
+  }
+
+  /** Everything /metrics reports, gathered at scrape time. */
+  private metricsSnapshot(): MetricsSnapshot {
+    const c = this.counters;
+    const live = this.liveTotals();
+    const newest = this.buffer.newestIndex;
+    const lags: number[] = [];
+    for (const { cursor } of this.subscriptions) lags.push(newest - cursor.lastIndex);
+    return {
+      transport: this.transportName,
+      subscribers: this.subscriptions.size,
+      publishers: this.publishers.size,
+      backpressured: this.countBackpressured(),
+      subscriptionsOpened: c.subscriptionsOpened,
+      subscriptionsClosed: c.subscriptionsClosed,
+      eventsPublished: c.eventsPublished,
+      framesPublished: c.framesPublished,
+      publishErrors: c.publishErrors,
+      eventsDelivered: c.eventsDelivered + live.events,
+      framesSent: c.framesDelivered + live.frames,
+      bytesSent: c.bytesDelivered + live.bytes,
+      dropped: c.dropped,
+      evicted: { size: c.evictedSize, ttl: c.evictedTtl },
+      lags,
+    };
+  }
+
+  private renderMetrics(): Promise<HttpReply> {
+    const metrics = this.metrics!;
+    return metrics.render(this.metricsSnapshot()).then((body) => ({ status: 200, headers: { 'content-type': metrics.contentType }, body }));
+  }
+
+  /**
+   * The subscribers furthest behind, for GET /v1/subscribers: what no
+   * Prometheus label may carry (one series per subscriber would explode).
+   */
+  laggards(limit: number): SubscriberReport[] {
+    const newest = this.buffer.newestIndex;
+    const now = performance.now();
+    const rows: SubscriberReport[] = [];
+    for (const sub of this.subscriptions) {
+      const { cursor } = sub;
+      const next = cursor.nextItem;
+      rows.push({
+        id: sub.id,
+        remoteAddress: sub.conn.remoteAddress,
+        topics: sub.filter.selectors,
+        format: sub.format,
+        nextIndex: cursor.lastIndex + 1,
+        lagEvents: newest - cursor.lastIndex,
+        lagSeconds: next === null ? 0 : Math.max(0, (now - next.createdAt) / 1000),
+        bufferedBytes: sub.conn.closed ? 0 : sub.conn.bufferedAmount(),
+        backpressured: cursor.backpressured,
+        connectedSince: new Date(sub.connectedAt).toISOString(),
+        transport: this.transportName,
+      });
+    }
+    rows.sort((a, b) => b.lagEvents - a.lagEvents || b.lagSeconds - a.lagSeconds);
+    return rows.slice(0, limit);
   }
 
   private heartbeat(): void {
@@ -257,6 +358,19 @@ export class Gateway {
       case '/v1/stats':
         if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
         return jsonReply(200, this.stats());
+      case '/v1/subscribers': {
+        if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
+        const sort = req.query.get('sort') ?? 'lag';
+        const rawLimit = req.query.get('limit') ?? '50';
+        const limit = /^\d{1,5}$/.test(rawLimit) ? Number(rawLimit) : NaN;
+        if (sort !== 'lag') return errorReply(new BadQueryError(`sort "${sort}" is not supported: use lag`));
+        if (!(limit >= 1 && limit <= 1000)) return errorReply(new BadQueryError(`limit "${rawLimit}" must be an integer from 1 to 1000`));
+        return jsonReply(200, { subscribers: this.laggards(limit), newestIndex: this.buffer.newestIndex, total: this.subscriptions.size });
+      }
+      case '/metrics':
+        if (this.metrics === null || this.config.metricsPort !== null) return errorReply(new NotFoundError(this.metrics === null ? 'metrics are off (--metrics off)' : `metrics are served on --metrics-port ${this.config.metricsPort}`));
+        if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
+        return this.renderMetrics();
       case '/v1/publish':
         if (req.method === 'GET') return errorReply(new UpgradeRequiredError('GET /v1/publish is a WebSocket endpoint; POST a frame to publish over HTTP'));
         if (req.method !== 'POST') return errorReply(new MethodNotAllowedError('use POST, or GET with a WebSocket upgrade'));
@@ -362,8 +476,9 @@ export class Gateway {
       dropAfterBytes: this.config.dropAfterBytes,
       batchBytes: this.config.batchBytes,
       startAt: plan.startAt,
+      observer: this.metrics,
     });
-    const sub: Subscription = { conn, format, cursor };
+    const sub: Subscription = { id: this.nextSubscriptionId++, conn, format, cursor, filter, connectedAt: Date.now() };
     this.subscriptions.add(sub);
     counters.subscriptionsOpened++;
 
@@ -372,8 +487,13 @@ export class Gateway {
       if (end.reason === 'dropped') {
         counters.dropped[end.cause]++;
         this.logger.info({ remote: conn.remoteAddress, cause: end.cause, lastIndex: end.lastIndex }, 'subscriber dropped');
-      } else if (end.reason === 'error' && !(end.error instanceof ShuttingDownError)) {
-        this.logger.error({ err: end.error }, 'subscription ended by an error');
+      } else if (end.reason === 'error') {
+        if (end.error instanceof ShuttingDownError) {
+          counters.dropped.shutdown++;
+        } else {
+          counters.dropped.error++;
+          this.logger.error({ err: end.error }, 'subscription ended by an error');
+        }
       }
       if (frame !== null) conn.close(frame.code, frame.reason);
     });
@@ -386,6 +506,7 @@ export class Gateway {
         this.stoppedWhileParked = true;
         // Live cursors are summed at report time; a closed one hands its totals over once.
         counters.framesDelivered += cursor.framesWritten;
+        counters.eventsDelivered += cursor.eventsWritten;
         counters.bytesDelivered += cursor.bytesWritten;
         this.filters.release(filter);
         counters.subscriptionsClosed++;

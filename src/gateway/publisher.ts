@@ -19,13 +19,13 @@ export function publishFrame(
     value = decodeFrame(data, binary);
     id = frameIdOf(value);
     const frame = parsePublishFrame(value);
-    const item = buffer.append(frame.events);
+    const item = buffer.append(frame.events, data.byteLength);
     counters.framesPublished++;
     counters.eventsPublished += frame.events.length;
     return id === undefined ? { type: 'ack', index: item.index } : { type: 'ack', index: item.index, id };
   } catch (err) {
     if (!isFanwireError(err)) throw err;
-    counters.publishErrors++;
+    counters.publishErrors[err.code] = (counters.publishErrors[err.code] ?? 0) + 1;
     return errorReply(err, id);
   }
 }

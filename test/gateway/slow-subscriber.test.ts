@@ -57,7 +57,7 @@ for (const transport of TRANSPORTS) {
       expect(slow.indexes).toEqual(Array.from({ length: resumeAt - 1 }, (_, i) => i + 1));
 
       const { body } = await getJson(`${gw.http}/v1/stats`);
-      expect(body.totals.dropped).toEqual({ lagged: 1, backpressure: 0 });
+      expect(body.totals.dropped).toEqual({ lagged: 1, backpressure: 0, shutdown: 0, error: 0 });
 
       // Coming back by index works: what is still buffered arrives, with the gap reported.
       const back = await Sub.open(gw.ws, `topic=t&index=${resumeAt}&epoch=${epoch}`);
@@ -86,7 +86,7 @@ for (const transport of TRANSPORTS) {
       expect(slow.closed).toBeNull();
       const { body } = await getJson(`${gw.http}/v1/stats`);
       expect(body.backpressured).toBe(0);
-      expect(body.totals.dropped).toEqual({ lagged: 0, backpressure: 0 });
+      expect(body.totals.dropped).toEqual({ lagged: 0, backpressure: 0, shutdown: 0, error: 0 });
       await Promise.all([slow.close(), pub.close()]);
     });
 
@@ -101,7 +101,7 @@ for (const transport of TRANSPORTS) {
       expect(closed.code).toBe(4001);
       expect(closed.reason).toMatch(/^dropped: \d+ bytes unsent; resume index=\d+ epoch=[0-9a-f]+$/);
       const { body } = await getJson(`${gw.http}/v1/stats`);
-      expect(body.totals.dropped).toEqual({ lagged: 0, backpressure: 1 });
+      expect(body.totals.dropped).toEqual({ lagged: 0, backpressure: 1, shutdown: 0, error: 0 });
       await pub.close();
     });
   });
