@@ -12,22 +12,16 @@ import {
   BadQueryError,
   IndexGoneError,
   isFanwireError,
-  MethodNotAllowedError,
   NotFoundError,
   ShuttingDownError,
-  TooBigError,
-  UnsupportedMediaTypeError,
-  UpgradeRequiredError,
-  type FanwireError,
 } from '../errors.js';
-import { Cursor, FilterRegistry, FrameCache, type Filter } from '../fanout/index.js';
-import { GatewayMetrics, type MetricsSnapshot } from '../metrics/index.js';
+import { Cursor, FilterRegistry, FrameCache } from '../fanout/index.js';
+import { GatewayMetrics } from '../metrics/index.js';
 import {
   CloseCode,
   encode,
   encodeJson,
   encodeMsgpack,
-  httpStatusOf,
   isBinaryFormat,
   parseSubscribeQuery,
   type Event,
@@ -44,9 +38,12 @@ import {
   type UpgradeDecision,
 } from '../transport/index.js';
 import { configProblem, DEFAULT_CONFIG, SUBSCRIBER_MAX_PAYLOAD, type GatewayConfig } from './config.js';
+import { errorReply, routeHttp } from './http-routes.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { publishFrame } from './publisher.js';
+import { countBackpressured, laggards, liveTotals, metricsSnapshot } from './reports.js';
 import { GatewayCounters } from './stats.js';
+import type { SubscriberReport, Subscription } from './subscription.js';
 import { closeFrameFor, helloMessage, planStart, type StartPlan } from './subscriber.js';
 
 export interface GatewayOptions extends Partial<GatewayConfig> {
@@ -55,42 +52,10 @@ export interface GatewayOptions extends Partial<GatewayConfig> {
 
 type UpgradeContext = { kind: 'publisher' } | { kind: 'subscriber'; plan: StartPlan; request: SubscribeRequest };
 
-interface Subscription {
-  id: number;
-  conn: Connection;
-  format: Format;
-  cursor: Cursor<Event>;
-  filter: Filter;
-  connectedAt: number;
-}
-
-/** One row of GET /v1/subscribers. */
-export interface SubscriberReport {
-  id: number;
-  remoteAddress: string;
-  topics: string[];
-  format: Format;
-  nextIndex: number;
-  lagEvents: number;
-  lagSeconds: number;
-  bufferedBytes: number;
-  backpressured: boolean;
-  connectedSince: string;
-  transport: string;
-}
-
 /** Encoding numbers for the frame cache. */
 const ENCODING: Record<Format, number> = { msgpack: 0, json: 1 };
 
-const MSGPACK_TYPES = new Set(['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack']);
-
-function jsonReply(status: number, body: unknown): HttpReply {
-  return { status, body: JSON.stringify(body) };
-}
-
-function errorReply(err: FanwireError, extra?: Record<string, unknown>): HttpReply {
-  return jsonReply(httpStatusOf(err.code), { code: err.code, message: err.message, ...extra });
-}
+export type { SubscriberReport } from './subscription.js';
 
 export class Gateway {
   readonly config: Readonly<GatewayConfig>;
@@ -211,9 +176,13 @@ export class Gateway {
     return this.accepting;
   }
 
+  get subscriberCount(): number {
+    return this.subscriptions.size;
+  }
+
   stats(): Record<string, unknown> {
     const c = this.counters;
-    const live = this.liveTotals();
+    const live = liveTotals(this.subscriptions);
     return {
       epoch: this.epoch,
       transport: this.transportName,
@@ -227,7 +196,7 @@ export class Gateway {
         evicted: { size: c.evictedSize, ttl: c.evictedTtl },
       },
       subscribers: this.subscriptions.size,
-      backpressured: this.countBackpressured(),
+      backpressured: countBackpressured(this.subscriptions),
       publishers: this.publishers.size,
       filters: this.filters.size,
       encodes: this.frames?.encodes ?? 0,
@@ -246,84 +215,18 @@ export class Gateway {
     };
   }
 
-  /** Subscribers whose cursor waits for their socket to drain; O(subscribers), at scrape time only. */
-  private countBackpressured(): number {
-    let n = 0;
-    for (const sub of this.subscriptions) if (sub.cursor.backpressured) n++;
-    return n;
-  }
-
-  /** What live cursors wrote so far; O(subscribers), at report time only. */
-  private liveTotals(): { frames: number; events: number; bytes: number } {
-    let frames = 0;
-    let events = 0;
-    let bytes = 0;
-    for (const { cursor } of this.subscriptions) {
-      frames += cursor.framesWritten;
-      events += cursor.eventsWritten;
-      bytes += cursor.bytesWritten;
-    }
-    return { frames, events, bytes };
-  }
-
-  /** Everything /metrics reports, gathered at scrape time. */
-  private metricsSnapshot(): MetricsSnapshot {
-    const c = this.counters;
-    const live = this.liveTotals();
-    const newest = this.buffer.newestIndex;
-    const lags: number[] = [];
-    for (const { cursor } of this.subscriptions) lags.push(newest - cursor.lastIndex);
-    return {
-      transport: this.transportName,
-      subscribers: this.subscriptions.size,
-      publishers: this.publishers.size,
-      backpressured: this.countBackpressured(),
-      subscriptionsOpened: c.subscriptionsOpened,
-      subscriptionsClosed: c.subscriptionsClosed,
-      eventsPublished: c.eventsPublished,
-      framesPublished: c.framesPublished,
-      publishErrors: c.publishErrors,
-      eventsDelivered: c.eventsDelivered + live.events,
-      framesSent: c.framesDelivered + live.frames,
-      bytesSent: c.bytesDelivered + live.bytes,
-      dropped: c.dropped,
-      evicted: { size: c.evictedSize, ttl: c.evictedTtl },
-      lags,
-    };
-  }
-
-  private renderMetrics(): Promise<HttpReply> {
+  renderMetrics(): Promise<HttpReply> {
     const metrics = this.metrics!;
-    return metrics.render(this.metricsSnapshot()).then((body) => ({ status: 200, headers: { 'content-type': metrics.contentType }, body }));
+    const snapshot = metricsSnapshot(this.subscriptions, this.counters, this.buffer.newestIndex, {
+      transport: this.transportName,
+      publishers: this.publishers.size,
+    });
+    return metrics.render(snapshot).then((body) => ({ status: 200, headers: { 'content-type': metrics.contentType }, body }));
   }
 
-  /**
-   * The subscribers furthest behind, for GET /v1/subscribers: what no
-   * Prometheus label may carry (one series per subscriber would explode).
-   */
+  /** The subscribers furthest behind, for GET /v1/subscribers. */
   laggards(limit: number): SubscriberReport[] {
-    const newest = this.buffer.newestIndex;
-    const now = performance.now();
-    const rows: SubscriberReport[] = [];
-    for (const sub of this.subscriptions) {
-      const { cursor } = sub;
-      const next = cursor.nextItem;
-      rows.push({
-        id: sub.id,
-        remoteAddress: sub.conn.remoteAddress,
-        topics: sub.filter.selectors,
-        format: sub.format,
-        nextIndex: cursor.lastIndex + 1,
-        lagEvents: newest - cursor.lastIndex,
-        lagSeconds: next === null ? 0 : Math.max(0, (now - next.createdAt) / 1000),
-        bufferedBytes: sub.conn.closed ? 0 : sub.conn.bufferedAmount(),
-        backpressured: cursor.backpressured,
-        connectedSince: new Date(sub.connectedAt).toISOString(),
-        transport: this.transportName,
-      });
-    }
-    rows.sort((a, b) => b.lagEvents - a.lagEvents || b.lagSeconds - a.lagSeconds);
-    return rows.slice(0, limit);
+    return laggards(this.subscriptions, this.buffer.newestIndex, this.transportName, limit);
   }
 
   private heartbeat(): void {
@@ -340,69 +243,11 @@ export class Gateway {
 
   private handlers(): TransportHandlers<UpgradeContext> {
     return {
-      request: (req) => this.route(req),
+      request: (req) => routeHttp(this, req),
       upgrade: (req) => this.upgrade(req),
       open: (conn, context) =>
         context.kind === 'publisher' ? this.openPublisher(conn) : this.openSubscriber(conn, context.plan, context.request),
     };
-  }
-
-  private async route(req: HttpRequest): Promise<HttpReply> {
-    switch (req.path) {
-      case '/healthz':
-        if (req.method !== 'GET' && req.method !== 'HEAD') return errorReply(new MethodNotAllowedError('use GET'));
-        return jsonReply(200, { status: 'ok' });
-      case '/readyz':
-        if (req.method !== 'GET' && req.method !== 'HEAD') return errorReply(new MethodNotAllowedError('use GET'));
-        return this.accepting ? jsonReply(200, { status: 'ready' }) : jsonReply(503, { status: 'shutting_down' });
-      case '/v1/stats':
-        if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
-        return jsonReply(200, this.stats());
-      case '/v1/subscribers': {
-        if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
-        const sort = req.query.get('sort') ?? 'lag';
-        const rawLimit = req.query.get('limit') ?? '50';
-        const limit = /^\d{1,5}$/.test(rawLimit) ? Number(rawLimit) : NaN;
-        if (sort !== 'lag') return errorReply(new BadQueryError(`sort "${sort}" is not supported: use lag`));
-        if (!(limit >= 1 && limit <= 1000)) return errorReply(new BadQueryError(`limit "${rawLimit}" must be an integer from 1 to 1000`));
-        return jsonReply(200, { subscribers: this.laggards(limit), newestIndex: this.buffer.newestIndex, total: this.subscriptions.size });
-      }
-      case '/metrics':
-        if (this.metrics === null || this.config.metricsPort !== null) return errorReply(new NotFoundError(this.metrics === null ? 'metrics are off (--metrics off)' : `metrics are served on --metrics-port ${this.config.metricsPort}`));
-        if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
-        return this.renderMetrics();
-      case '/v1/publish':
-        if (req.method === 'GET') return errorReply(new UpgradeRequiredError('GET /v1/publish is a WebSocket endpoint; POST a frame to publish over HTTP'));
-        if (req.method !== 'POST') return errorReply(new MethodNotAllowedError('use POST, or GET with a WebSocket upgrade'));
-        return this.httpPublish(req);
-      case '/v1/subscribe':
-        if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET with a WebSocket upgrade'));
-        return errorReply(new UpgradeRequiredError('/v1/subscribe is a WebSocket endpoint'));
-      default:
-        return errorReply(new NotFoundError(`no route for ${req.path}`));
-    }
-  }
-
-  private async httpPublish(req: HttpRequest): Promise<HttpReply> {
-    if (!this.accepting) return errorReply(new ShuttingDownError());
-    const type = (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-    const binary = MSGPACK_TYPES.has(type);
-    if (!binary && type !== 'application/json') {
-      return errorReply(new UnsupportedMediaTypeError(`content-type "${type}" is not supported: use application/msgpack or application/json`));
-    }
-    let body: Buffer;
-    try {
-      body = await req.readBody(this.config.maxFrameBytes);
-    } catch (err) {
-      if (err instanceof TooBigError) return errorReply(err);
-      throw err;
-    }
-    const reply = publishFrame(this.buffer, this.counters, body, binary);
-    if (reply.type === 'error') {
-      const { type: _type, ...rest } = reply;
-      return jsonReply(httpStatusOf(reply.code), rest);
-    }
-    return jsonReply(200, reply.id === undefined ? { index: reply.index } : { index: reply.index, id: reply.id });
   }
 
   private upgrade(req: HttpRequest): UpgradeDecision<UpgradeContext> {

@@ -4,7 +4,7 @@
  * loop: a reader that cannot run would look exactly like a laggard.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { Pub, Sub, getJson, spawnGateway, until, type CliGateway, TRANSPORTS } from '../helpers.js';
+import { Pub, Sub, getJson, spawnGateway, type CliGateway, TRANSPORTS } from '../helpers.js';
 
 const PAYLOAD = 'x'.repeat(64 * 1024);
 /** Enough to fill the kernel's loopback buffers (several MiB) many times over; the loop stops at the first drop. */

@@ -1,0 +1,104 @@
+/**
+ * The gateway's plain HTTP endpoints: health, readiness, stats, laggards,
+ * metrics and POST /v1/publish. Every answer is JSON (metrics excepted) and
+ * every refusal carries a documented error code (docs/protocol.md).
+ */
+import type { EventBuffer } from '../buffer/index.js';
+import {
+  BadQueryError,
+  MethodNotAllowedError,
+  NotFoundError,
+  ShuttingDownError,
+  TooBigError,
+  UnsupportedMediaTypeError,
+  UpgradeRequiredError,
+  type FanwireError,
+} from '../errors.js';
+import type { GatewayMetrics } from '../metrics/index.js';
+import { httpStatusOf, type Event } from '../protocol/index.js';
+import type { HttpReply, HttpRequest } from '../transport/index.js';
+import type { GatewayConfig } from './config.js';
+import { publishFrame } from './publisher.js';
+import type { GatewayCounters } from './stats.js';
+import type { SubscriberReport } from './subscription.js';
+
+/** What the routes need from the gateway. */
+export interface HttpApi {
+  readonly ready: boolean;
+  readonly config: Readonly<GatewayConfig>;
+  readonly buffer: EventBuffer<Event>;
+  readonly counters: GatewayCounters;
+  readonly metrics: GatewayMetrics | null;
+  readonly subscriberCount: number;
+  stats(): Record<string, unknown>;
+  laggards(limit: number): SubscriberReport[];
+  renderMetrics(): Promise<HttpReply>;
+}
+
+const MSGPACK_TYPES = new Set(['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack']);
+
+export function jsonReply(status: number, body: unknown): HttpReply {
+  return { status, body: JSON.stringify(body) };
+}
+
+export function errorReply(err: FanwireError, extra?: Record<string, unknown>): HttpReply {
+  return jsonReply(httpStatusOf(err.code), { code: err.code, message: err.message, ...extra });
+}
+
+export async function routeHttp(api: HttpApi, req: HttpRequest): Promise<HttpReply> {
+  switch (req.path) {
+    case '/healthz':
+      if (req.method !== 'GET' && req.method !== 'HEAD') return errorReply(new MethodNotAllowedError('use GET'));
+      return jsonReply(200, { status: 'ok' });
+    case '/readyz':
+      if (req.method !== 'GET' && req.method !== 'HEAD') return errorReply(new MethodNotAllowedError('use GET'));
+      return api.ready ? jsonReply(200, { status: 'ready' }) : jsonReply(503, { status: 'shutting_down' });
+    case '/v1/stats':
+      if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
+      return jsonReply(200, api.stats());
+    case '/v1/subscribers': {
+      if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
+      const sort = req.query.get('sort') ?? 'lag';
+      const rawLimit = req.query.get('limit') ?? '50';
+      const limit = /^\d{1,5}$/.test(rawLimit) ? Number(rawLimit) : NaN;
+      if (sort !== 'lag') return errorReply(new BadQueryError(`sort "${sort}" is not supported: use lag`));
+      if (!(limit >= 1 && limit <= 1000)) return errorReply(new BadQueryError(`limit "${rawLimit}" must be an integer from 1 to 1000`));
+      return jsonReply(200, { subscribers: api.laggards(limit), newestIndex: api.buffer.newestIndex, total: api.subscriberCount });
+    }
+    case '/metrics':
+      if (api.metrics === null || api.config.metricsPort !== null) return errorReply(new NotFoundError(api.metrics === null ? 'metrics are off (--metrics off)' : `metrics are served on --metrics-port ${api.config.metricsPort}`));
+      if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
+      return api.renderMetrics();
+    case '/v1/publish':
+      if (req.method === 'GET') return errorReply(new UpgradeRequiredError('GET /v1/publish is a WebSocket endpoint; POST a frame to publish over HTTP'));
+      if (req.method !== 'POST') return errorReply(new MethodNotAllowedError('use POST, or GET with a WebSocket upgrade'));
+      return httpPublish(api, req);
+    case '/v1/subscribe':
+      if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET with a WebSocket upgrade'));
+      return errorReply(new UpgradeRequiredError('/v1/subscribe is a WebSocket endpoint'));
+    default:
+      return errorReply(new NotFoundError(`no route for ${req.path}`));
+  }
+}
+
+async function httpPublish(api: HttpApi, req: HttpRequest): Promise<HttpReply> {
+  if (!api.ready) return errorReply(new ShuttingDownError());
+  const type = (req.header('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+  const binary = MSGPACK_TYPES.has(type);
+  if (!binary && type !== 'application/json') {
+    return errorReply(new UnsupportedMediaTypeError(`content-type "${type}" is not supported: use application/msgpack or application/json`));
+  }
+  let body: Buffer;
+  try {
+    body = await req.readBody(api.config.maxFrameBytes);
+  } catch (err) {
+    if (err instanceof TooBigError) return errorReply(err);
+    throw err;
+  }
+  const reply = publishFrame(api.buffer, api.counters, body, binary);
+  if (reply.type === 'error') {
+    const { type: _type, ...rest } = reply;
+    return jsonReply(httpStatusOf(reply.code), rest);
+  }
+  return jsonReply(200, reply.id === undefined ? { index: reply.index } : { index: reply.index, id: reply.id });
+}

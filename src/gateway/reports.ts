@@ -1,0 +1,87 @@
+/**
+ * Reports over the live subscriptions, computed when someone asks (a scrape,
+ * GET /v1/stats, GET /v1/subscribers): O(subscribers) then, nothing per
+ * event. Live cursors count their own deliveries; closed ones have handed
+ * theirs to the gateway's counters.
+ */
+import { performance } from 'node:perf_hooks';
+import type { MetricsSnapshot } from '../metrics/index.js';
+import type { GatewayCounters } from './stats.js';
+import type { SubscriberReport, Subscription } from './subscription.js';
+
+/** Subscribers whose cursor waits for their socket to drain. */
+export function countBackpressured(subscriptions: Iterable<Subscription>): number {
+  let n = 0;
+  for (const sub of subscriptions) if (sub.cursor.backpressured) n++;
+  return n;
+}
+
+/** What live cursors wrote so far. */
+export function liveTotals(subscriptions: Iterable<Subscription>): { frames: number; events: number; bytes: number } {
+  let frames = 0;
+  let events = 0;
+  let bytes = 0;
+  for (const { cursor } of subscriptions) {
+    frames += cursor.framesWritten;
+    events += cursor.eventsWritten;
+    bytes += cursor.bytesWritten;
+  }
+  return { frames, events, bytes };
+}
+
+/** Everything /metrics reports. */
+export function metricsSnapshot(
+  subscriptions: ReadonlySet<Subscription>,
+  c: GatewayCounters,
+  newestIndex: number,
+  extra: { transport: string; publishers: number },
+): MetricsSnapshot {
+  const live = liveTotals(subscriptions);
+  const lags: number[] = [];
+  for (const { cursor } of subscriptions) lags.push(newestIndex - cursor.lastIndex);
+  return {
+    transport: extra.transport,
+    subscribers: subscriptions.size,
+    publishers: extra.publishers,
+    backpressured: countBackpressured(subscriptions),
+    subscriptionsOpened: c.subscriptionsOpened,
+    subscriptionsClosed: c.subscriptionsClosed,
+    eventsPublished: c.eventsPublished,
+    framesPublished: c.framesPublished,
+    publishErrors: c.publishErrors,
+    eventsDelivered: c.eventsDelivered + live.events,
+    framesSent: c.framesDelivered + live.frames,
+    bytesSent: c.bytesDelivered + live.bytes,
+    dropped: c.dropped,
+    evicted: { size: c.evictedSize, ttl: c.evictedTtl },
+    lags,
+  };
+}
+
+/**
+ * The subscribers furthest behind: what no Prometheus label may carry (one
+ * series per subscriber would explode), served as JSON instead.
+ */
+export function laggards(subscriptions: Iterable<Subscription>, newestIndex: number, transport: string, limit: number): SubscriberReport[] {
+  const now = performance.now();
+  const rows: SubscriberReport[] = [];
+  for (const sub of subscriptions) {
+    const { cursor } = sub;
+    const next = cursor.nextItem;
+    rows.push({
+      id: sub.id,
+      remoteAddress: sub.conn.remoteAddress,
+      topics: sub.filter.selectors,
+      format: sub.format,
+      nextIndex: cursor.lastIndex + 1,
+      lagEvents: newestIndex - cursor.lastIndex,
+      lagSeconds: next === null ? 0 : Math.max(0, (now - next.createdAt) / 1000),
+      bufferedBytes: sub.conn.closed ? 0 : sub.conn.bufferedAmount(),
+      backpressured: cursor.backpressured,
+      connectedSince: new Date(sub.connectedAt).toISOString(),
+      transport,
+    });
+  }
+  rows.sort((a, b) => b.lagEvents - a.lagEvents || b.lagSeconds - a.lagSeconds);
+  return rows.slice(0, limit);
+}
