@@ -206,3 +206,75 @@ export async function getJson(url: string): Promise<{ status: number; body: Mess
   const res = await fetch(url);
   return { status: res.status, body: (await res.json()) as Message };
 }
+
+/**
+ * A TCP proxy in front of a gateway, so tests can cut or freeze the network
+ * under a client without touching either end: `drop()` destroys every
+ * connection through it (like a lost route), `freeze()` stops forwarding
+ * while keeping them open (like a dead peer that sends no FIN).
+ */
+export class TcpProxy {
+  readonly server: import('node:net').Server;
+  private readonly pairs = new Set<[import('node:net').Socket, import('node:net').Socket]>();
+  private frozen = false;
+  port = 0;
+  /** Where new connections go; change it to move clients to another gateway. */
+  targetPort = 0;
+
+  private constructor(server: import('node:net').Server) {
+    this.server = server;
+  }
+
+  static async start(targetPort: number): Promise<TcpProxy> {
+    const net = await import('node:net');
+    let proxy!: TcpProxy;
+    const server = net.createServer((client) => {
+      const upstream = net.connect(proxy.targetPort, '127.0.0.1');
+      const pair: [import('node:net').Socket, import('node:net').Socket] = [client, upstream];
+      proxy.pairs.add(pair);
+      const forward = (from: import('node:net').Socket, to: import('node:net').Socket) =>
+        from.on('data', (chunk) => {
+          if (!proxy.frozen) to.write(chunk);
+        });
+      forward(client, upstream);
+      forward(upstream, client);
+      const end = () => {
+        client.destroy();
+        upstream.destroy();
+        proxy.pairs.delete(pair);
+      };
+      client.on('close', end).on('error', end);
+      upstream.on('close', end).on('error', end);
+    });
+    proxy = new TcpProxy(server);
+    proxy.targetPort = targetPort;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    proxy.port = (server.address() as import('node:net').AddressInfo).port;
+    return proxy;
+  }
+
+  get url(): string {
+    return `ws://127.0.0.1:${this.port}`;
+  }
+
+  get connections(): number {
+    return this.pairs.size;
+  }
+
+  drop(): void {
+    for (const [a, b] of this.pairs) {
+      a.destroy();
+      b.destroy();
+    }
+    this.pairs.clear();
+  }
+
+  freeze(on = true): void {
+    this.frozen = on;
+  }
+
+  async close(): Promise<void> {
+    this.drop();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}

@@ -1,0 +1,135 @@
+/**
+ * fanwire/client in Node against a real gateway, with a real TCP proxy in
+ * between where the network has to fail.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { connectPublisher, PublishError, subscribe, SubscriptionState, type EventsMessage, type Gap, type Subscription } from '../../src/client/index.js';
+import { TcpProxy, startTestGateway, until, type TestGateway } from '../helpers.js';
+
+describe('fanwire/client', () => {
+  let gw: TestGateway | null = null;
+  let proxy: TcpProxy | null = null;
+  const subs: Subscription[] = [];
+  afterEach(async () => {
+    for (const s of subs.splice(0)) s.close();
+    await proxy?.close();
+    proxy = null;
+    await gw?.stop();
+    gw = null;
+  });
+
+  const indexes = (messages: EventsMessage[]) => messages.map((m) => m.index);
+
+  describe('publish', () => {
+    it('resolves each call with its acked index, batching calls made in one tick into one frame', async () => {
+      gw = await startTestGateway();
+      const pub = await connectPublisher({ url: gw.ws });
+      const single = await pub.publish({ topic: 't', payload: 1 });
+      const batched = await Promise.all([pub.publish({ topic: 't', payload: 2 }), pub.publish([{ topic: 'u', payload: 3 }, { topic: 'u', payload: 4 }])]);
+      expect(single).toBe(1);
+      expect(batched).toEqual([2, 2]); // one frame, one item, one index
+      expect(gw.gateway.buffer.tailItem().events).toHaveLength(3);
+      await pub.close();
+    });
+
+    it('rejects a refused frame with PublishError carrying the documented code, and appends nothing', async () => {
+      gw = await startTestGateway();
+      const pub = await connectPublisher({ url: gw.ws, format: 'json' });
+      const err = await pub.publish({ topic: 'not:valid', payload: 1 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(PublishError);
+      expect(err).toMatchObject({ code: 'invalid_frame' });
+      expect(gw.gateway.buffer.newestIndex).toBe(0);
+      expect(await pub.publish({ topic: 't', payload: 1 })).toBe(1);
+      await pub.close();
+    });
+  });
+
+  describe('subscribe', () => {
+    it('delivers every event in order through callbacks and async iteration, in both formats', async () => {
+      gw = await startTestGateway();
+      const results: Array<{ callbacks: number[]; iterated: number[]; done: Promise<void> }> = [];
+      for (const format of ['msgpack', 'json'] as const) {
+        const callbacks: number[] = [];
+        const iterated: number[] = [];
+        const sub = await subscribe({ url: gw.ws, format, topics: ['t'], fromIndex: 1, onEvents: (m) => callbacks.push(m.index) });
+        subs.push(sub);
+        const done = (async () => {
+          for await (const m of sub) {
+            iterated.push(m.index);
+            if (iterated.length === 3) break;
+          }
+        })();
+        results.push({ callbacks, iterated, done });
+        await until(() => sub.state === SubscriptionState.Live, 'live');
+      }
+      const pub = await connectPublisher({ url: gw.ws });
+      for (let i = 1; i <= 3; i++) await pub.publish({ topic: 't', key: `k${i}`, payload: i });
+      await pub.publish({ topic: 'other', payload: 0 });
+      for (const r of results) {
+        await r.done;
+        expect(r.iterated).toEqual([1, 2, 3]);
+        expect(r.callbacks).toEqual([1, 2, 3]);
+      }
+      expect(subs.map((s) => s.epoch)).toEqual([gw.gateway.epoch, gw.gateway.epoch]);
+      expect(subs.map((s) => s.state)).toEqual([SubscriptionState.Closed, SubscriptionState.Closed]); // break ends the subscription
+      await pub.close();
+    });
+
+    it('resumes after the network drops the socket with no missing or repeated index', async () => {
+      gw = await startTestGateway();
+      proxy = await TcpProxy.start(Number(new URL(gw.http).port));
+      const seen: EventsMessage[] = [];
+      const states: string[] = [];
+      const sub = await subscribe({ url: proxy.url, onEvents: (m) => seen.push(m), onState: (s, r) => states.push(`${s}:${r}`), backoff: { initialMs: 10, maxMs: 50 } });
+      subs.push(sub);
+      await until(() => sub.state === SubscriptionState.Live, 'live');
+      const pub = await connectPublisher({ url: gw.ws });
+      for (let i = 1; i <= 5; i++) await pub.publish({ topic: 't', payload: i });
+      await until(() => sub.lastIndex === 5, 'index 5');
+      proxy.drop();
+      for (let i = 6; i <= 10; i++) await pub.publish({ topic: 't', payload: i }); // while it is away
+      await until(() => sub.lastIndex === 10, 'index 10 after the drop');
+      expect(indexes(seen)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      expect(states).toEqual(['connecting:start', 'live:hello', 'reconnecting:connection_lost', 'live:hello']);
+      await pub.close();
+    });
+
+    it('reports a gap with cause "epoch" when the gateway restarted, then follows the new one', async () => {
+      gw = await startTestGateway();
+      proxy = await TcpProxy.start(Number(new URL(gw.http).port));
+      const gaps: Gap[] = [];
+      const seen: EventsMessage[] = [];
+      const sub = await subscribe({ url: proxy.url, onGap: (g) => gaps.push(g), onEvents: (m) => seen.push(m), backoff: { initialMs: 10, maxMs: 50 } });
+      subs.push(sub);
+      await until(() => sub.state === SubscriptionState.Live, 'live');
+      const first = await connectPublisher({ url: gw.ws });
+      for (let i = 1; i <= 3; i++) await first.publish({ topic: 't', payload: i });
+      await until(() => sub.lastIndex === 3, 'index 3');
+      const oldEpoch = sub.epoch;
+      await gw.stop();
+      gw = await startTestGateway(); // a new process in real life: new epoch, indexes from 1
+      proxy.targetPort = Number(new URL(gw.http).port);
+      const second = await connectPublisher({ url: gw.ws });
+      await second.publish({ topic: 't', payload: 'new' }); // index 1 again, in a new epoch
+      await until(() => gaps.length === 1 && seen.length === 4, 'gap and the new event');
+      expect(gaps[0]).toEqual({ requestedIndex: 4, resumedAt: 1, cause: 'epoch', epoch: gw.gateway.epoch });
+      expect(sub.epoch).not.toBe(oldEpoch);
+      expect(indexes(seen)).toEqual([1, 2, 3, 1]);
+      await second.close();
+    });
+
+    it('treats a connection that stops hearing heartbeats as dead and reconnects', async () => {
+      gw = await startTestGateway({ heartbeatMs: 100 });
+      proxy = await TcpProxy.start(Number(new URL(gw.http).port));
+      const reasons: string[] = [];
+      const sub = await subscribe({ url: proxy.url, onState: (_s, r) => reasons.push(r), backoff: { initialMs: 10, maxMs: 50 } });
+      subs.push(sub);
+      await until(() => sub.state === SubscriptionState.Live, 'live');
+      proxy.freeze(); // nothing flows, nothing closes
+      await until(() => reasons.includes('heartbeat_timeout'), 'heartbeat timeout');
+      proxy.freeze(false);
+      await until(() => reasons.filter((r) => r === 'hello').length === 2, 'back live');
+      expect(sub.state).toBe(SubscriptionState.Live);
+    });
+  });
+});
