@@ -197,6 +197,7 @@ export class Gateway {
       },
       subscribers: this.subscriptions.size,
       backpressured: countBackpressured(this.subscriptions),
+      lagMax: laggards(this.subscriptions, this.buffer.newestIndex, this.transportName, 1)[0]?.lagEvents ?? 0,
       publishers: this.publishers.size,
       filters: this.filters.size,
       encodes: this.frames?.encodes ?? 0,

@@ -1,8 +1,9 @@
 /**
- * The gateway's plain HTTP endpoints: health, readiness, stats, laggards,
- * metrics and POST /v1/publish. Every answer is JSON (metrics excepted) and
+ * The gateway's plain HTTP endpoints: the dashboard page, health,
+ * readiness, stats, laggards, metrics and POST /v1/publish. Every answer is JSON (metrics excepted) and
  * every refusal carries a documented error code (docs/protocol.md).
  */
+import { readFile } from 'node:fs/promises';
 import type { EventBuffer } from '../buffer/index.js';
 import {
   BadQueryError,
@@ -45,8 +46,23 @@ export function errorReply(err: FanwireError, extra?: Record<string, unknown>): 
   return jsonReply(httpStatusOf(err.code), { code: err.code, message: err.message, ...extra });
 }
 
+/** The dashboard page, built by scripts/build-dashboard.mjs; read once. */
+const DASHBOARD = new URL('../../dist/dashboard/index.html', import.meta.url);
+let dashboardHtml: Promise<string | null> | null = null;
+
+async function dashboard(): Promise<HttpReply> {
+  dashboardHtml ??= readFile(DASHBOARD, 'utf8').catch(() => null);
+  const html = await dashboardHtml;
+  if (html === null) return errorReply(new NotFoundError('the dashboard is not built: run npm run build'));
+  return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' }, body: html };
+}
+
 export async function routeHttp(api: HttpApi, req: HttpRequest): Promise<HttpReply> {
   switch (req.path) {
+    case '/':
+    case '/index.html':
+      if (req.method !== 'GET' && req.method !== 'HEAD') return errorReply(new MethodNotAllowedError('use GET'));
+      return dashboard();
     case '/healthz':
       if (req.method !== 'GET' && req.method !== 'HEAD') return errorReply(new MethodNotAllowedError('use GET'));
       return jsonReply(200, { status: 'ok' });
