@@ -65,16 +65,18 @@ class FanwireSubscription implements Subscription {
   private waiting: ((result: IteratorResult<EventsMessage>) => void) | null = null;
   private iterating = false;
   private readonly options: SubscribeOptions;
-  private readonly Ctor: WebSocketConstructor;
+  private Ctor: WebSocketConstructor | null = null;
 
-  constructor(options: SubscribeOptions, Ctor: WebSocketConstructor) {
+  constructor(options: SubscribeOptions) {
     this.options = options;
-    this.Ctor = Ctor;
     this.epoch = options.epoch ?? null;
     this.nextIndex = options.fromIndex ?? null;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.setState(SubscriptionState.Connecting, 'start');
-    this.connect();
+    void resolveWebSocket(options.WebSocket).then((Ctor) => {
+      this.Ctor = Ctor;
+      if (this.state !== SubscriptionState.Closed) this.connect();
+    });
   }
 
   private url(): string {
@@ -88,7 +90,7 @@ class FanwireSubscription implements Subscription {
   }
 
   private connect(): void {
-    const socket = new this.Ctor(this.url());
+    const socket = new this.Ctor!(this.url());
     socket.binaryType = 'arraybuffer';
     this.socket = socket;
     socket.onmessage = (event) => this.onMessage(socket, event.data);
@@ -212,7 +214,7 @@ class FanwireSubscription implements Subscription {
   }
 }
 
-/** Opens a subscription; see SubscribeOptions. */
-export async function subscribe(options: SubscribeOptions): Promise<Subscription> {
-  return new FanwireSubscription(options, await resolveWebSocket(options.WebSocket));
+/** Opens a subscription (it connects in the background); see SubscribeOptions. */
+export function subscribe(options: SubscribeOptions): Subscription {
+  return new FanwireSubscription(options);
 }

@@ -54,7 +54,7 @@ function describeGap(gap: Gap): string {
     : `events ${gap.requestedIndex}..${gap.resumedAt - 1} were evicted before this page could read them`;
 }
 
-const subscription = await subscribe({
+const subscription = subscribe({
   url: gateway,
   format: 'json',
   onState: (state, reason) => {
@@ -62,6 +62,7 @@ const subscription = await subscribe({
     badge.textContent = state;
     badge.className = `badge ${state}`;
     badge.title = reason;
+    if (state === 'live') $('epoch').textContent = subscription.epoch ?? '-';
     if (reason === 'dropped') notice('the gateway dropped this page for falling behind; resuming');
   },
   onGap: (gap) => notice(describeGap(gap)),

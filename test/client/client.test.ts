@@ -51,7 +51,7 @@ describe('fanwire/client', () => {
       for (const format of ['msgpack', 'json'] as const) {
         const callbacks: number[] = [];
         const iterated: number[] = [];
-        const sub = await subscribe({ url: gw.ws, format, topics: ['t'], fromIndex: 1, onEvents: (m) => callbacks.push(m.index) });
+        const sub = subscribe({ url: gw.ws, format, topics: ['t'], fromIndex: 1, onEvents: (m) => callbacks.push(m.index) });
         subs.push(sub);
         const done = (async () => {
           for await (const m of sub) {
@@ -80,7 +80,7 @@ describe('fanwire/client', () => {
       proxy = await TcpProxy.start(Number(new URL(gw.http).port));
       const seen: EventsMessage[] = [];
       const states: string[] = [];
-      const sub = await subscribe({ url: proxy.url, onEvents: (m) => seen.push(m), onState: (s, r) => states.push(`${s}:${r}`), backoff: { initialMs: 10, maxMs: 50 } });
+      const sub = subscribe({ url: proxy.url, onEvents: (m) => seen.push(m), onState: (s, r) => states.push(`${s}:${r}`), backoff: { initialMs: 10, maxMs: 50 } });
       subs.push(sub);
       await until(() => sub.state === SubscriptionState.Live, 'live');
       const pub = await connectPublisher({ url: gw.ws });
@@ -99,7 +99,7 @@ describe('fanwire/client', () => {
       proxy = await TcpProxy.start(Number(new URL(gw.http).port));
       const gaps: Gap[] = [];
       const seen: EventsMessage[] = [];
-      const sub = await subscribe({ url: proxy.url, onGap: (g) => gaps.push(g), onEvents: (m) => seen.push(m), backoff: { initialMs: 10, maxMs: 50 } });
+      const sub = subscribe({ url: proxy.url, onGap: (g) => gaps.push(g), onEvents: (m) => seen.push(m), backoff: { initialMs: 10, maxMs: 50 } });
       subs.push(sub);
       await until(() => sub.state === SubscriptionState.Live, 'live');
       const first = await connectPublisher({ url: gw.ws });
@@ -122,7 +122,7 @@ describe('fanwire/client', () => {
       gw = await startTestGateway({ heartbeatMs: 100 });
       proxy = await TcpProxy.start(Number(new URL(gw.http).port));
       const reasons: string[] = [];
-      const sub = await subscribe({ url: proxy.url, onState: (_s, r) => reasons.push(r), backoff: { initialMs: 10, maxMs: 50 } });
+      const sub = subscribe({ url: proxy.url, onState: (_s, r) => reasons.push(r), backoff: { initialMs: 10, maxMs: 50 } });
       subs.push(sub);
       await until(() => sub.state === SubscriptionState.Live, 'live');
       proxy.freeze(); // nothing flows, nothing closes
