@@ -8,7 +8,6 @@ import { readFileSync } from 'node:fs';
 import pino from 'pino';
 import { CliError, parseCli, usage } from './cli/options.js';
 import { Gateway } from './gateway/gateway.js';
-import { TransportUnavailableError } from './transport/index.js';
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -71,8 +70,10 @@ async function main(): Promise<void> {
   try {
     address = await gateway.start();
   } catch (err) {
-    if (err instanceof TransportUnavailableError) process.stderr.write(`fanwire: ${err.message}\n`);
-    else process.stderr.write(`fanwire: cannot listen on ${options.config.host}:${options.config.port}: ${(err as Error).message}\n`);
+    // Configuration problems explain themselves; socket errors get the address they were about.
+    const socketError = (err as NodeJS.ErrnoException).code !== undefined || /could not listen/.test((err as Error).message);
+    if (socketError) process.stderr.write(`fanwire: cannot listen on ${options.config.host}:${options.config.port}: ${(err as Error).message}\n`);
+    else process.stderr.write(`fanwire: ${(err as Error).message}\n`);
     process.exit(1);
   }
   const { config } = gateway;
@@ -85,6 +86,7 @@ async function main(): Promise<void> {
       transport: gateway.transportName,
       transportReason: gateway.transportReason,
       compression: config.compression,
+      auth: config.authSecret ? 'hs256 secret' : config.authPublicKeyFile ? `public key ${config.authPublicKeyFile}` : config.authJwksFile ? `jwks ${config.authJwksFile}` : 'off',
       epoch: gateway.epoch,
       bufferSize: config.bufferSize,
       bufferTtlMs: config.bufferTtlMs,

@@ -23,7 +23,10 @@ export type ErrorCode =
   | 'shutting_down'
   | 'not_found'
   | 'method_not_allowed'
-  | 'upgrade_required';
+  | 'upgrade_required'
+  | 'unauthorized'
+  | 'forbidden'
+  | 'token_expired';
 
 const BRAND = Symbol.for('fanwire.error');
 
@@ -127,6 +130,28 @@ export class UpgradeRequiredError extends FanwireError {
   readonly code = 'upgrade_required';
 }
 
+/** No valid token where auth is on: missing, malformed, badly signed or expired. */
+export class UnauthorizedError extends FanwireError {
+  static readonly code = 'unauthorized';
+  readonly code = 'unauthorized';
+}
+
+/** A valid token whose claims do not cover what was asked (topics to read or write). */
+export class ForbiddenError extends FanwireError {
+  static readonly code = 'forbidden';
+  readonly code = 'forbidden';
+}
+
+/** The token of an open connection expired; the connection is closed with 4003. */
+export class TokenExpiredError extends FanwireError {
+  static readonly code = 'token_expired';
+  readonly code = 'token_expired';
+
+  constructor(message = 'token expired') {
+    super(message);
+  }
+}
+
 /** Every error class, keyed by code, for callers that want one import. */
 export const errors = {
   DroppedError,
@@ -140,4 +165,7 @@ export const errors = {
   NotFoundError,
   MethodNotAllowedError,
   UpgradeRequiredError,
+  UnauthorizedError,
+  ForbiddenError,
+  TokenExpiredError,
 } as const;

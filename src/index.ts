@@ -2,7 +2,7 @@
  * fanwire: the programmatic entry point. `startGateway` runs the same
  * gateway the `fanwire` CLI runs.
  */
-export { Gateway, startGateway } from './gateway/gateway.js';
+export { Gateway, InsecureBindError, startGateway } from './gateway/gateway.js';
 export type { GatewayOptions } from './gateway/gateway.js';
 export { DEFAULT_CONFIG } from './gateway/config.js';
 export type { GatewayConfig } from './gateway/config.js';

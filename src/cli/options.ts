@@ -12,7 +12,7 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics' | 'flag';
 
 interface FlagSpec {
   flag: string;
@@ -39,6 +39,10 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'metrics', env: 'FANWIRE_METRICS', kind: 'switch', key: 'metrics', help: 'Prometheus metrics at GET /metrics: on or off' },
   { flag: 'metrics-port', env: 'FANWIRE_METRICS_PORT', kind: 'port', key: 'metricsPort', help: 'serve /metrics on this port instead of the main one' },
   { flag: 'metrics-topics', env: 'FANWIRE_METRICS_TOPICS', kind: 'topics', key: 'metricsTopics', help: 'comma-separated topics labelled on the delivery latency histogram (at most 20)' },
+  { flag: 'auth-secret', env: 'FANWIRE_AUTH_SECRET', kind: 'string', key: 'authSecret', help: 'HS256 secret (32+ bytes) that signs client tokens; turns auth on' },
+  { flag: 'auth-public-key', env: 'FANWIRE_AUTH_PUBLIC_KEY', kind: 'string', key: 'authPublicKeyFile', help: 'PEM public key file for RS/PS/ES/EdDSA tokens; turns auth on' },
+  { flag: 'auth-jwks', env: 'FANWIRE_AUTH_JWKS', kind: 'string', key: 'authJwksFile', help: 'JWKS file for asymmetric tokens with kid; turns auth on' },
+  { flag: 'insecure', env: 'FANWIRE_INSECURE', kind: 'flag', key: 'insecure', help: 'allow listening beyond loopback with auth off' },
   { flag: 'log-level', env: 'FANWIRE_LOG_LEVEL', kind: 'level', help: 'fatal, error, warn, info, debug, trace or silent' },
 ];
 
@@ -75,6 +79,8 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
       }
       return topics as never;
     }
+    case 'flag':
+      return raw;
     case 'switch':
       if (raw === 'on' || raw === 'true' || raw === '1') return 1;
       if (raw === 'off' || raw === 'false' || raw === '0') return 0;
@@ -110,7 +116,7 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'v' },
   };
-  for (const spec of FLAGS) options[spec.flag] = { type: 'string' };
+  for (const spec of FLAGS) options[spec.flag] = { type: spec.kind === 'flag' ? 'boolean' : 'string' };
   let values: Record<string, string | boolean | undefined>;
   try {
     ({ values } = parseArgs({ args: [...argv], options, strict: true, allowPositionals: false }));
@@ -122,6 +128,11 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
   let logLevel = 'info';
   for (const spec of FLAGS) {
     const fromFlag = values[spec.flag];
+    if (spec.kind === 'flag') {
+      const on = fromFlag === true || ['1', 'true', 'on'].includes(env[spec.env] ?? '');
+      if (spec.key !== undefined) (config as unknown as Record<string, unknown>)[spec.key] = on;
+      continue;
+    }
     const raw = typeof fromFlag === 'string' ? fromFlag : env[spec.env];
     if (raw === undefined) continue;
     const source = typeof fromFlag === 'string' ? `--${spec.flag}` : `${spec.env}`;

@@ -9,7 +9,7 @@
 import { pack, unpack } from 'msgpackr';
 import type { ErrorCode } from '../errors.js';
 import type { Format, PublisherReply, PublishEvent } from '../protocol/messages.js';
-import { OPEN, resolveWebSocket, toBytes, type ClientSocket, type WebSocketConstructor } from './socket.js';
+import { OPEN, protocolsFor, resolveWebSocket, toBytes, type ClientSocket, type WebSocketConstructor } from './socket.js';
 
 export interface PublisherOptions {
   /** The gateway's base URL, e.g. `ws://127.0.0.1:8080`. */
@@ -19,6 +19,8 @@ export interface PublisherOptions {
   batchMs?: number;
   /** Send at once when a batch reaches this many events. */
   maxBatch?: number;
+  /** A token (JWT) where the gateway has auth on; sent as the `fanwire.v1` subprotocol. */
+  token?: string;
   WebSocket?: WebSocketConstructor;
 }
 
@@ -124,7 +126,7 @@ class FanwirePublisher implements Publisher {
 /** Connects a producer; resolves once the WebSocket is open. */
 export async function connectPublisher(options: PublisherOptions): Promise<Publisher> {
   const Ctor = await resolveWebSocket(options.WebSocket);
-  const socket = new Ctor(`${options.url.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/publish`);
+  const socket = new Ctor(`${options.url.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/publish`, protocolsFor(options.token));
   socket.binaryType = 'arraybuffer';
   await new Promise<void>((resolve, reject) => {
     socket.onopen = () => resolve();

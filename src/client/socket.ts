@@ -14,7 +14,14 @@ export interface ClientSocket {
   onerror: ((event: unknown) => void) | null;
 }
 
-export type WebSocketConstructor = new (url: string) => ClientSocket;
+export type WebSocketConstructor = new (url: string, protocols?: string[]) => ClientSocket;
+
+/** The subprotocol that carries a token from clients that cannot set headers (browsers). */
+export const TOKEN_SUBPROTOCOL = 'fanwire.v1';
+
+export function protocolsFor(token: string | undefined): string[] | undefined {
+  return token === undefined ? undefined : [TOKEN_SUBPROTOCOL, token];
+}
 
 export async function resolveWebSocket(given?: WebSocketConstructor): Promise<WebSocketConstructor> {
   if (given !== undefined) return given;

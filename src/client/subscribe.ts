@@ -11,7 +11,7 @@
 import { unpack } from 'msgpackr';
 import type { EventsMessage, Format, HelloMessage } from '../protocol/messages.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import { resolveWebSocket, toBytes, type ClientSocket, type WebSocketConstructor } from './socket.js';
+import { protocolsFor, resolveWebSocket, toBytes, type ClientSocket, type WebSocketConstructor } from './socket.js';
 import { SubscriptionState, type Gap, type StateReason } from './states.js';
 
 export interface SubscribeOptions {
@@ -30,6 +30,8 @@ export interface SubscribeOptions {
   backoff?: BackoffOptions;
   /** Heartbeat intervals of silence after which the connection counts as dead (default 3). */
   heartbeatMisses?: number;
+  /** A token (JWT) where the gateway has auth on; sent as the `fanwire.v1` subprotocol. */
+  token?: string;
   /** A WebSocket class; defaults to the global one, or the `ws` package in Node. */
   WebSocket?: WebSocketConstructor;
 }
@@ -90,7 +92,7 @@ class FanwireSubscription implements Subscription {
   }
 
   private connect(): void {
-    const socket = new this.Ctor!(this.url());
+    const socket = new this.Ctor!(this.url(), protocolsFor(this.options.token));
     socket.binaryType = 'arraybuffer';
     this.socket = socket;
     socket.onmessage = (event) => this.onMessage(socket, event.data);

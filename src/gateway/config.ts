@@ -33,6 +33,14 @@ export interface GatewayConfig {
   metricsPort: number | null;
   /** Topics with their own label on the delivery latency histogram. */
   metricsTopics: string[];
+  /** HS256 secret for tokens; auth is on when this or a key file is set. */
+  authSecret: string | null;
+  /** PEM public key for asymmetric tokens. */
+  authPublicKeyFile: string | null;
+  /** JWKS file for asymmetric tokens with `kid`. */
+  authJwksFile: string | null;
+  /** Allow listening beyond loopback with auth off. */
+  insecure: boolean;
 }
 
 export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
@@ -51,6 +59,10 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   metrics: true,
   metricsPort: null,
   metricsTopics: [],
+  authSecret: null,
+  authPublicKeyFile: null,
+  authJwksFile: null,
+  insecure: false,
 };
 
 /** Largest message a subscriber may send before being closed with 1009 (any message gets 1008). */

@@ -7,10 +7,13 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import pino, { type Logger } from 'pino';
+import { SUBPROTOCOL, TokenVerifier, tokenOf, type Grant } from '../auth/index.js';
 import { EventBuffer } from '../buffer/index.js';
 import {
   BadQueryError,
+  ForbiddenError,
   IndexGoneError,
+  UnauthorizedError,
   isFanwireError,
   NotFoundError,
   ShuttingDownError,
@@ -50,7 +53,21 @@ export interface GatewayOptions extends Partial<GatewayConfig> {
   logger?: Logger;
 }
 
-type UpgradeContext = { kind: 'publisher' } | { kind: 'subscriber'; plan: StartPlan; request: SubscribeRequest };
+type UpgradeContext =
+  | { kind: 'publisher'; grant: Grant | null }
+  | { kind: 'subscriber'; plan: StartPlan; request: SubscribeRequest; grant: Grant | null };
+
+/** Binding beyond loopback with auth off was not explicitly allowed (--insecure). */
+export class InsecureBindError extends Error {
+  override name = 'InsecureBindError';
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\./.test(host);
+}
+
+/** Longest setTimeout delay Node honours (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Encoding numbers for the frame cache. */
 const ENCODING: Record<Format, number> = { msgpack: 0, json: 1 };
@@ -80,6 +97,8 @@ export class Gateway {
     return this.metricsServer?.port ?? null;
   }
   private nextSubscriptionId = 1;
+  /** Token verification; null when auth is off. */
+  private verifier: TokenVerifier | null = null;
   private heartbeatFrames!: Record<Format, Uint8Array>;
   private heartbeatTimer: NodeJS.Timeout | null = null;
   private stoppedWhileParked = false;
@@ -112,8 +131,14 @@ export class Gateway {
    * when `uws` is asked for and does not load.
    */
   async start(): Promise<{ host: string; port: number }> {
-    const selection = await selectTransport(this.config.transport);
     const { config } = this;
+    this.verifier = await TokenVerifier.create({ secret: config.authSecret, publicKeyFile: config.authPublicKeyFile, jwksFile: config.authJwksFile });
+    if (this.verifier === null && !isLoopback(config.host) && !config.insecure) {
+      throw new InsecureBindError(
+        `refusing to listen on ${config.host} without authentication: configure --auth-secret, --auth-public-key or --auth-jwks, or pass --insecure`,
+      );
+    }
+    const selection = await selectTransport(config.transport);
     const transport = selection.create<UpgradeContext>(this.handlers(), {
       maxPayloadBytes: Math.max(config.maxFrameBytes, SUBSCRIBER_MAX_PAYLOAD),
       // The gateway drops a subscriber past dropAfterBytes; a cursor writes at most one
@@ -247,25 +272,47 @@ export class Gateway {
       request: (req) => routeHttp(this, req),
       upgrade: (req) => this.upgrade(req),
       open: (conn, context) =>
-        context.kind === 'publisher' ? this.openPublisher(conn) : this.openSubscriber(conn, context.plan, context.request),
+        context.kind === 'publisher'
+          ? this.openPublisher(conn, context.grant)
+          : this.openSubscriber(conn, context.plan, context.request, context.grant),
     };
   }
 
-  private upgrade(req: HttpRequest): UpgradeDecision<UpgradeContext> {
+  /**
+   * The token of a request, verified; null when auth is off. Throws
+   * UnauthorizedError (401) for a missing or invalid one.
+   */
+  async authorize(req: HttpRequest): Promise<Grant | null> {
+    if (this.verifier === null) return null;
+    const token = tokenOf(req.header('authorization'), req.query.get('token'), req.header('sec-websocket-protocol'));
+    if (token === null) {
+      throw new UnauthorizedError(`a token is required: Authorization: Bearer <jwt>, ?token=<jwt>, or the subprotocols ["${SUBPROTOCOL}", <jwt>]`);
+    }
+    return this.verifier.verify(token);
+  }
+
+  private async upgrade(req: HttpRequest): Promise<UpgradeDecision<UpgradeContext>> {
     try {
       if (req.path !== '/v1/subscribe' && req.path !== '/v1/publish') throw new NotFoundError(`no WebSocket endpoint at ${req.path}`);
       if (!this.accepting) throw new ShuttingDownError();
+      const grant = await this.authorize(req);
+      const offered = (req.header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
+      const protocol = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : undefined;
       if (req.path === '/v1/publish') {
-        if ([...req.query.keys()].length > 0) throw new BadQueryError('/v1/publish takes no query parameters');
-        return { accept: true, context: { kind: 'publisher' }, maxPayload: this.config.maxFrameBytes };
+        const extra = [...req.query.keys()].find((k) => k !== 'token');
+        if (extra !== undefined) throw new BadQueryError(`/v1/publish takes no query parameters but token, got "${extra}"`);
+        return { accept: true, context: { kind: 'publisher', grant }, maxPayload: this.config.maxFrameBytes, protocol };
       }
       const request = parseSubscribeQuery(req.query);
+      if (grant !== null) checkRead(grant, request);
+      if (!this.accepting) throw new ShuttingDownError();
       const plan = planStart(this.buffer, this.epoch, request);
       return {
         accept: true,
-        context: { kind: 'subscriber', plan, request },
+        context: { kind: 'subscriber', plan, request, grant },
         maxPayload: SUBSCRIBER_MAX_PAYLOAD,
         preparedBinary: isBinaryFormat(request.format),
+        protocol,
       };
     } catch (err) {
       if (!isFanwireError(err)) throw err;
@@ -274,8 +321,22 @@ export class Gateway {
     }
   }
 
-  private openPublisher(conn: Connection) {
+  /** Closes `conn` with 4003 when its token expires; returns the canceller. */
+  private expireWith(conn: Connection, grant: Grant | null): () => void {
+    if (grant === null || grant.expiresAt === null) return () => {};
+    let timer: NodeJS.Timeout;
+    const arm = (): void => {
+      const left = grant.expiresAt! - Date.now();
+      if (left <= 0) conn.close(CloseCode.TOKEN_EXPIRED, 'token expired');
+      else timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
+    };
+    arm();
+    return () => clearTimeout(timer);
+  }
+
+  private openPublisher(conn: Connection, grant: Grant | null) {
     this.publishers.add(conn);
+    const cancelExpiry = this.expireWith(conn, grant);
     this.logger.debug({ remote: conn.remoteAddress }, 'publisher connected');
     let paused = false;
     let cut = false;
@@ -284,7 +345,7 @@ export class Gateway {
         // Once cut, later frames are neither appended nor answered: the producer
         // knows from the missing acks exactly what did not happen.
         if (cut) return;
-        const reply = publishFrame(this.buffer, this.counters, data, binary);
+        const reply = publishFrame(this.buffer, this.counters, data, binary, grant?.publish ?? null);
         conn.send(binary ? encodeMsgpack(reply) : encodeJson(reply), binary);
         // A producer that does not read its replies must not make us buffer
         // them without bound: stop reading its frames until it catches up
@@ -305,13 +366,14 @@ export class Gateway {
         }
       },
       close: (): void => {
+        cancelExpiry();
         this.publishers.delete(conn);
         this.logger.debug({ remote: conn.remoteAddress }, 'publisher disconnected');
       },
     };
   }
 
-  private openSubscriber(conn: Connection, plan: StartPlan, request: SubscribeRequest) {
+  private openSubscriber(conn: Connection, plan: StartPlan, request: SubscribeRequest, grant: Grant | null) {
     const { format } = request;
     const filter = this.filters.acquire(request.topics);
     const hello = helloMessage(this.epoch, plan, this.config.heartbeatMs);
@@ -325,6 +387,7 @@ export class Gateway {
       observer: this.metrics,
     });
     const sub: Subscription = { id: this.nextSubscriptionId++, conn, format, cursor, filter, connectedAt: Date.now() };
+    const cancelExpiry = this.expireWith(conn, grant);
     this.subscriptions.add(sub);
     counters.subscriptionsOpened++;
 
@@ -348,6 +411,7 @@ export class Gateway {
       message: (): void => conn.close(CloseCode.POLICY_VIOLATION, 'subscribers may not send messages'),
       close: (): void => {
         if (!this.subscriptions.delete(sub)) return;
+        cancelExpiry();
         cursor.stop();
         this.stoppedWhileParked = true;
         // Live cursors are summed at report time; a closed one hands its totals over once.
@@ -366,4 +430,15 @@ export async function startGateway(options: GatewayOptions = {}): Promise<{ gate
   const gateway = new Gateway(options);
   const address = await gateway.start();
   return { gateway, ...address };
+}
+
+/** Refuses (403) a subscription asking for more than its token may read. */
+function checkRead(grant: Grant, request: SubscribeRequest): void {
+  if (request.topics === null) {
+    if (!grant.read.allowsEverything) throw new ForbiddenError('the token does not allow reading every topic: ask for topics it allows');
+    return;
+  }
+  for (const { topic, key } of request.topics) {
+    if (!grant.read.allows(topic, key)) throw new ForbiddenError(`the token does not allow reading "${key === null ? topic : `${topic}:${key}`}"`);
+  }
 }

@@ -4,13 +4,14 @@
  * every refusal carries a documented error code (docs/protocol.md).
  */
 import { readFile } from 'node:fs/promises';
+import type { Grant } from '../auth/index.js';
 import type { EventBuffer } from '../buffer/index.js';
 import {
   BadQueryError,
   MethodNotAllowedError,
   NotFoundError,
   ShuttingDownError,
-  TooBigError,
+  isFanwireError,
   UnsupportedMediaTypeError,
   UpgradeRequiredError,
   type FanwireError,
@@ -34,6 +35,7 @@ export interface HttpApi {
   stats(): Record<string, unknown>;
   laggards(limit: number): SubscriberReport[];
   renderMetrics(): Promise<HttpReply>;
+  authorize(req: HttpRequest): Promise<Grant | null>;
 }
 
 const MSGPACK_TYPES = new Set(['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack']);
@@ -104,14 +106,19 @@ async function httpPublish(api: HttpApi, req: HttpRequest): Promise<HttpReply> {
   if (!binary && type !== 'application/json') {
     return errorReply(new UnsupportedMediaTypeError(`content-type "${type}" is not supported: use application/msgpack or application/json`));
   }
+  let grant: Grant | null;
   let body: Buffer;
   try {
-    body = await req.readBody(api.config.maxFrameBytes);
+    // Start reading at once (uWS needs its data handler before any await); authorize meanwhile.
+    const reading = req.readBody(api.config.maxFrameBytes);
+    reading.catch(() => {});
+    grant = await api.authorize(req);
+    body = await reading;
   } catch (err) {
-    if (err instanceof TooBigError) return errorReply(err);
+    if (isFanwireError(err)) return errorReply(err);
     throw err;
   }
-  const reply = publishFrame(api.buffer, api.counters, body, binary);
+  const reply = publishFrame(api.buffer, api.counters, body, binary, grant?.publish ?? null);
   if (reply.type === 'error') {
     const { type: _type, ...rest } = reply;
     return jsonReply(httpStatusOf(reply.code), rest);

@@ -3,7 +3,8 @@
  * WebSocket publisher and `POST /v1/publish`, so both answer identically.
  */
 import type { EventBuffer } from '../buffer/index.js';
-import { isFanwireError, type FanwireError } from '../errors.js';
+import type { Permission } from '../auth/index.js';
+import { ForbiddenError, isFanwireError, type FanwireError } from '../errors.js';
 import { decodeFrame, frameIdOf, parsePublishFrame, type Event, type PublisherReply } from '../protocol/index.js';
 import type { GatewayCounters } from './stats.js';
 
@@ -12,6 +13,8 @@ export function publishFrame(
   counters: GatewayCounters,
   data: Uint8Array,
   binary: boolean,
+  /** What the producer's token may write; null when auth is off. */
+  permission: Permission | null = null,
 ): PublisherReply {
   let value: unknown;
   let id;
@@ -19,6 +22,13 @@ export function publishFrame(
     value = decodeFrame(data, binary);
     id = frameIdOf(value);
     const frame = parsePublishFrame(value);
+    if (permission !== null) {
+      for (const event of frame.events) {
+        if (!permission.allows(event.topic, event.key === '' ? null : event.key)) {
+          throw new ForbiddenError(`the token does not allow publishing to "${event.key === '' ? event.topic : `${event.topic}:${event.key}`}"`);
+        }
+      }
+    }
     const item = buffer.append(frame.events, data.byteLength);
     counters.framesPublished++;
     counters.eventsPublished += frame.events.length;

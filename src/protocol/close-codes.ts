@@ -3,7 +3,7 @@
  * in docs/protocol.md (a test keeps the two in step).
  *
  * Reconnect and resume: GOING_AWAY, INTERNAL_ERROR, DROPPED (its reason
- * carries the resume index and epoch).
+ * carries the resume index and epoch), TOKEN_EXPIRED (with a new token).
  * Terminal until the client is fixed: INVALID_PAYLOAD, POLICY_VIOLATION,
  * MESSAGE_TOO_BIG.
  */
@@ -20,6 +20,8 @@ export const CloseCode = {
   INTERNAL_ERROR: 1011,
   /** The subscriber fell too far behind; the reason starts with "dropped". */
   DROPPED: 4001,
+  /** The connection's token expired ("token expired"): reconnect with a fresh one. */
+  TOKEN_EXPIRED: 4003,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -25,6 +25,9 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, WireAnswer>> = {
   method_not_allowed: { http: 405, close: null },
   upgrade_required: { http: 426, close: null },
   dropped: { http: null, close: CloseCode.DROPPED },
+  unauthorized: { http: 401, close: null },
+  forbidden: { http: 403, close: null },
+  token_expired: { http: null, close: CloseCode.TOKEN_EXPIRED },
 };
 
 export function httpStatusOf(code: ErrorCode): number {

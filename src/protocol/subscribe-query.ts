@@ -24,7 +24,8 @@ export interface SubscribeRequest {
 }
 
 export const MAX_TOPICS_PER_SUBSCRIPTION = 64;
-const KNOWN = new Set(['topic', 'index', 'epoch', 'format', 'strict']);
+/** `token` is read by the auth layer, not here. */
+const KNOWN = new Set(['topic', 'index', 'epoch', 'format', 'strict', 'token']);
 const TOPIC_RE = /^[^:*\s]+$/;
 
 export function parseSubscribeQuery(params: URLSearchParams): SubscribeRequest {

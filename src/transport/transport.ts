@@ -36,6 +36,8 @@ export type UpgradeDecision<C> =
       maxPayload: number;
       /** Whether prepared messages sent on this connection are binary (ws frames carry it; uWS needs to be told). */
       preparedBinary?: boolean;
+      /** The subprotocol to answer with (one the client offered), if any. */
+      protocol?: string;
     }
   | { accept: false; reply: HttpReply };
 
@@ -62,7 +64,8 @@ export interface ConnectionHandlers {
 
 export interface TransportHandlers<C> {
   request(req: HttpRequest): Promise<HttpReply> | HttpReply;
-  upgrade(req: HttpRequest): UpgradeDecision<C>;
+  /** May be async (token verification); the transport holds the handshake meanwhile. */
+  upgrade(req: HttpRequest): UpgradeDecision<C> | Promise<UpgradeDecision<C>>;
   open(conn: Connection, context: C): ConnectionHandlers;
 }
 

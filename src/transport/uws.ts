@@ -270,7 +270,6 @@ export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: T
       });
       const request = new UwsHttpRequest(res, req);
       const key = req.getHeader('sec-websocket-key');
-      const protocol = req.getHeader('sec-websocket-protocol');
       const extensions = req.getHeader('sec-websocket-extensions');
       // uWS would answer 101 to a handshake RFC 6455 (and the ws transport) refuse.
       const version = request.header('sec-websocket-version');
@@ -278,27 +277,35 @@ export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: T
         writeReply(res, { status: 400, body: JSON.stringify({ code: 'bad_handshake', message: 'invalid WebSocket handshake' }) }, true);
         return;
       }
-      let decision;
+      let pending;
       try {
-        decision = handlers.upgrade(request);
+        pending = Promise.resolve(handlers.upgrade(request));
       } catch (err) {
-        writeReply(res, internalError(err), true);
-        return;
+        pending = Promise.reject(err);
       }
-      if (aborted) return;
-      if (!decision.accept) {
-        writeReply(res, decision.reply, true);
-        return;
-      }
-      const data: UserData<C> = {
-        context: decision.context,
-        remoteAddress: request.remoteAddress,
-        maxPayload: decision.maxPayload,
-        preparedBinary: decision.preparedBinary ?? true,
-        conn: null,
-        events: null,
-      };
-      res.cork(() => res.upgrade(data, key, protocol, extensions, context));
+      // The decision may be async (token verification): uWS allows upgrading
+      // later, inside a cork, as long as the request was not aborted.
+      pending.then(
+        (decision) => {
+          if (aborted) return;
+          if (!decision.accept) {
+            writeReply(res, decision.reply, true);
+            return;
+          }
+          const data: UserData<C> = {
+            context: decision.context,
+            remoteAddress: request.remoteAddress,
+            maxPayload: decision.maxPayload,
+            preparedBinary: decision.preparedBinary ?? true,
+            conn: null,
+            events: null,
+          };
+          res.cork(() => res.upgrade(data, key, decision.protocol ?? '', extensions, context));
+        },
+        (err: unknown) => {
+          if (!aborted) writeReply(res, internalError(err), true);
+        },
+      );
     },
 
     open: (ws) => {

@@ -25,7 +25,10 @@ import type {
   Transport,
   TransportHandlers,
   TransportOptions,
+  UpgradeDecision,
 } from './transport.js';
+
+const CHOSEN_PROTOCOL = Symbol('fanwire.protocol');
 
 export interface WsTransportOptions extends Partial<TransportOptions> {
   /** Disable the raw-write fast path (tests exercise the fallback with it). */
@@ -238,7 +241,14 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
   const serverFor = (maxPayload: number): WebSocketServer => {
     let wss = servers.get(maxPayload);
     if (wss === undefined) {
-      wss = new WebSocketServer({ noServer: true, maxPayload, perMessageDeflate: compression, clientTracking: true });
+      wss = new WebSocketServer({
+        noServer: true,
+        maxPayload,
+        perMessageDeflate: compression,
+        clientTracking: true,
+        // The gateway chose (or not) a subprotocol while deciding the upgrade.
+        handleProtocols: (_offered, request) => (request as unknown as Record<symbol, string | undefined>)[CHOSEN_PROTOCOL] ?? false,
+      });
       servers.set(maxPayload, wss);
     }
     return wss;
@@ -267,18 +277,27 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => socket.destroy());
-    let decision;
+    let pending;
     try {
-      decision = handlers.upgrade(new NodeHttpRequest(req));
+      pending = Promise.resolve(handlers.upgrade(new NodeHttpRequest(req)));
     } catch (err) {
-      refuseUpgrade(socket, { status: 500, body: JSON.stringify({ code: 'internal', message: (err as Error).message }) });
-      return;
+      pending = Promise.reject(err);
     }
-    if (!decision.accept) {
-      refuseUpgrade(socket, decision.reply);
-      return;
-    }
+    pending.then(
+      (decision) => {
+        if (socket.destroyed) return;
+        if (!decision.accept) refuseUpgrade(socket, decision.reply);
+        else accept(req, socket, head, decision);
+      },
+      (err: unknown) => {
+        if (!socket.destroyed) refuseUpgrade(socket, { status: 500, body: JSON.stringify({ code: 'internal', message: String(err) }) });
+      },
+    );
+  });
+
+  const accept = (req: http.IncomingMessage, socket: Duplex, head: Buffer, decision: Extract<UpgradeDecision<C>, { accept: true }>): void => {
     const { context } = decision;
+    (req as unknown as Record<symbol, string | undefined>)[CHOSEN_PROTOCOL] = decision.protocol;
     const remoteAddress = req.socket.remoteAddress ?? '';
     serverFor(decision.maxPayload).handleUpgrade(req, socket, head, (ws) => {
       ws.binaryType = 'nodebuffer';
@@ -307,7 +326,7 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
         events.close(code, reason.toString('utf8'));
       });
     });
-  });
+  };
 
   return {
     name: 'ws',

@@ -194,6 +194,9 @@ describe('errors', () => {
       new errors.NotFoundError('x'),
       new errors.MethodNotAllowedError('x'),
       new errors.UpgradeRequiredError('x'),
+      new errors.UnauthorizedError('x'),
+      new errors.ForbiddenError('x'),
+      new errors.TokenExpiredError(),
     ];
     expect(instances.map((err) => err.code).sort()).toEqual([...tableCodes].sort());
     for (const err of instances) {
