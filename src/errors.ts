@@ -26,7 +26,8 @@ export type ErrorCode =
   | 'upgrade_required'
   | 'unauthorized'
   | 'forbidden'
-  | 'token_expired';
+  | 'token_expired'
+  | 'limit_exceeded';
 
 const BRAND = Symbol.for('fanwire.error');
 
@@ -152,6 +153,19 @@ export class TokenExpiredError extends FanwireError {
   }
 }
 
+/** A connection limit was reached (subscribers in total or per address). */
+export class LimitExceededError extends FanwireError {
+  static readonly code = 'limit_exceeded';
+  readonly code = 'limit_exceeded';
+  /** Which limit: its flag name without dashes' prefix, e.g. "max-subscribers". */
+  readonly limit: string;
+
+  constructor(limit: string, message: string) {
+    super(message);
+    this.limit = limit;
+  }
+}
+
 /** Every error class, keyed by code, for callers that want one import. */
 export const errors = {
   DroppedError,
@@ -168,4 +182,5 @@ export const errors = {
   UnauthorizedError,
   ForbiddenError,
   TokenExpiredError,
+  LimitExceededError,
 } as const;

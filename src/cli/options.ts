@@ -12,7 +12,7 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics' | 'flag';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics' | 'flag' | 'origins';
 
 interface FlagSpec {
   flag: string;
@@ -43,6 +43,11 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'auth-public-key', env: 'FANWIRE_AUTH_PUBLIC_KEY', kind: 'string', key: 'authPublicKeyFile', help: 'PEM public key file for RS/PS/ES/EdDSA tokens; turns auth on' },
   { flag: 'auth-jwks', env: 'FANWIRE_AUTH_JWKS', kind: 'string', key: 'authJwksFile', help: 'JWKS file for asymmetric tokens with kid; turns auth on' },
   { flag: 'insecure', env: 'FANWIRE_INSECURE', kind: 'flag', key: 'insecure', help: 'allow listening beyond loopback with auth off' },
+  { flag: 'allowed-origins', env: 'FANWIRE_ALLOWED_ORIGINS', kind: 'origins', key: 'allowedOrigins', help: 'comma-separated browser Origins allowed to connect (default: any)' },
+  { flag: 'max-subscribers', env: 'FANWIRE_MAX_SUBSCRIBERS', kind: 'count', key: 'maxSubscribers', min: 1, help: 'subscribers connected at once (more: HTTP 429)' },
+  { flag: 'max-subscribers-per-address', env: 'FANWIRE_MAX_SUBSCRIBERS_PER_ADDRESS', kind: 'count', key: 'maxSubscribersPerAddress', min: 1, help: 'subscribers per remote address (more: HTTP 429)' },
+  { flag: 'max-topics', env: 'FANWIRE_MAX_TOPICS', kind: 'count', key: 'maxTopics', min: 1, help: 'topic selectors per subscription (more: HTTP 400)' },
+  { flag: 'max-batch-events', env: 'FANWIRE_MAX_BATCH_EVENTS', kind: 'count', key: 'maxBatchEvents', min: 1, help: 'events per producer frame (more: invalid_frame)' },
   { flag: 'log-level', env: 'FANWIRE_LOG_LEVEL', kind: 'level', help: 'fatal, error, warn, info, debug, trace or silent' },
 ];
 
@@ -81,6 +86,11 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
     }
     case 'flag':
       return raw;
+    case 'origins': {
+      const origins = raw.split(',').map((o) => o.trim()).filter((o) => o !== '');
+      if (origins.length === 0 || origins.some((o) => !/^https?:\/\/[^/\s]+$/.test(o))) bad('must be comma-separated origins like https://app.example.com');
+      return origins as never;
+    }
     case 'switch':
       if (raw === 'on' || raw === 'true' || raw === '1') return 1;
       if (raw === 'off' || raw === 'false' || raw === '0') return 0;

@@ -41,6 +41,15 @@ export interface GatewayConfig {
   authJwksFile: string | null;
   /** Allow listening beyond loopback with auth off. */
   insecure: boolean;
+  /** Browser Origins allowed to open WebSockets; empty: any (non-browser clients send none). */
+  allowedOrigins: string[];
+  /** Subscribers connected at once, in total and per remote address. */
+  maxSubscribers: number;
+  maxSubscribersPerAddress: number;
+  /** Topic selectors per subscription. */
+  maxTopics: number;
+  /** Events per producer frame. */
+  maxBatchEvents: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
@@ -63,6 +72,11 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   authPublicKeyFile: null,
   authJwksFile: null,
   insecure: false,
+  allowedOrigins: [],
+  maxSubscribers: 100_000,
+  maxSubscribersPerAddress: 10_000,
+  maxTopics: 64,
+  maxBatchEvents: 10_000,
 };
 
 /** Largest message a subscriber may send before being closed with 1009 (any message gets 1008). */

@@ -13,6 +13,7 @@ import {
   BadQueryError,
   ForbiddenError,
   IndexGoneError,
+  LimitExceededError,
   UnauthorizedError,
   isFanwireError,
   NotFoundError,
@@ -97,6 +98,8 @@ export class Gateway {
     return this.metricsServer?.port ?? null;
   }
   private nextSubscriptionId = 1;
+  /** Open subscriptions per remote address, for --max-subscribers-per-address. */
+  private readonly perAddress = new Map<string, number>();
   /** Token verification; null when auth is off. */
   private verifier: TokenVerifier | null = null;
   private heartbeatFrames!: Record<Format, Uint8Array>;
@@ -295,6 +298,10 @@ export class Gateway {
     try {
       if (req.path !== '/v1/subscribe' && req.path !== '/v1/publish') throw new NotFoundError(`no WebSocket endpoint at ${req.path}`);
       if (!this.accepting) throw new ShuttingDownError();
+      const origin = req.header('origin');
+      if (origin !== undefined && this.config.allowedOrigins.length > 0 && !this.config.allowedOrigins.includes(origin)) {
+        throw new ForbiddenError(`origin ${origin} is not allowed (--allowed-origins)`);
+      }
       const grant = await this.authorize(req);
       const offered = (req.header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
       const protocol = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : undefined;
@@ -303,7 +310,8 @@ export class Gateway {
         if (extra !== undefined) throw new BadQueryError(`/v1/publish takes no query parameters but token, got "${extra}"`);
         return { accept: true, context: { kind: 'publisher', grant }, maxPayload: this.config.maxFrameBytes, protocol };
       }
-      const request = parseSubscribeQuery(req.query);
+      const request = parseSubscribeQuery(req.query, this.config.maxTopics);
+      this.checkSubscriberLimits(req.remoteAddress);
       if (grant !== null) checkRead(grant, request);
       if (!this.accepting) throw new ShuttingDownError();
       const plan = planStart(this.buffer, this.epoch, request);
@@ -319,6 +327,19 @@ export class Gateway {
       const extra = err instanceof IndexGoneError ? { oldest: err.oldest, epoch: err.epoch } : undefined;
       return { accept: false, reply: errorReply(err, extra) };
     }
+  }
+
+  /** Refuses (429) a subscriber past --max-subscribers or --max-subscribers-per-address. */
+  private checkSubscriberLimits(address: string): void {
+    const { maxSubscribers, maxSubscribersPerAddress } = this.config;
+    let limit: string | null = null;
+    if (this.subscriptions.size >= maxSubscribers) limit = 'max-subscribers';
+    else if ((this.perAddress.get(address) ?? 0) >= maxSubscribersPerAddress) limit = 'max-subscribers-per-address';
+    if (limit === null) return;
+    const rejections = this.counters.limitRejections;
+    rejections[limit] = (rejections[limit] ?? 0) + 1;
+    const count = limit === 'max-subscribers' ? maxSubscribers : maxSubscribersPerAddress;
+    throw new LimitExceededError(limit, `${limit} (${count}) reached; try again later`);
   }
 
   /** Closes `conn` with 4003 when its token expires; returns the canceller. */
@@ -345,7 +366,7 @@ export class Gateway {
         // Once cut, later frames are neither appended nor answered: the producer
         // knows from the missing acks exactly what did not happen.
         if (cut) return;
-        const reply = publishFrame(this.buffer, this.counters, data, binary, grant?.publish ?? null);
+        const reply = publishFrame(this.buffer, this.counters, data, binary, grant?.publish ?? null, this.config.maxBatchEvents);
         conn.send(binary ? encodeMsgpack(reply) : encodeJson(reply), binary);
         // A producer that does not read its replies must not make us buffer
         // them without bound: stop reading its frames until it catches up
@@ -390,6 +411,7 @@ export class Gateway {
     const cancelExpiry = this.expireWith(conn, grant);
     this.subscriptions.add(sub);
     counters.subscriptionsOpened++;
+    this.perAddress.set(conn.remoteAddress, (this.perAddress.get(conn.remoteAddress) ?? 0) + 1);
 
     void cursor.run().then((end) => {
       const frame = closeFrameFor(end, this.epoch, this.buffer.newestIndex);
@@ -412,6 +434,9 @@ export class Gateway {
       close: (): void => {
         if (!this.subscriptions.delete(sub)) return;
         cancelExpiry();
+        const left = (this.perAddress.get(conn.remoteAddress) ?? 1) - 1;
+        if (left > 0) this.perAddress.set(conn.remoteAddress, left);
+        else this.perAddress.delete(conn.remoteAddress);
         cursor.stop();
         this.stoppedWhileParked = true;
         // Live cursors are summed at report time; a closed one hands its totals over once.

@@ -118,7 +118,7 @@ async function httpPublish(api: HttpApi, req: HttpRequest): Promise<HttpReply> {
     if (isFanwireError(err)) return errorReply(err);
     throw err;
   }
-  const reply = publishFrame(api.buffer, api.counters, body, binary, grant?.publish ?? null);
+  const reply = publishFrame(api.buffer, api.counters, body, binary, grant?.publish ?? null, api.config.maxBatchEvents);
   if (reply.type === 'error') {
     const { type: _type, ...rest } = reply;
     return jsonReply(httpStatusOf(reply.code), rest);

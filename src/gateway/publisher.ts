@@ -15,13 +15,14 @@ export function publishFrame(
   binary: boolean,
   /** What the producer's token may write; null when auth is off. */
   permission: Permission | null = null,
+  maxEvents = Number.MAX_SAFE_INTEGER,
 ): PublisherReply {
   let value: unknown;
   let id;
   try {
     value = decodeFrame(data, binary);
     id = frameIdOf(value);
-    const frame = parsePublishFrame(value);
+    const frame = parsePublishFrame(value, maxEvents);
     if (permission !== null) {
       for (const event of frame.events) {
         if (!permission.allows(event.topic, event.key === '' ? null : event.key)) {

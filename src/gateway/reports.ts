@@ -54,6 +54,7 @@ export function metricsSnapshot(
     bytesSent: c.bytesDelivered + live.bytes,
     dropped: c.dropped,
     evicted: { size: c.evictedSize, ttl: c.evictedTtl },
+    limitRejections: c.limitRejections,
     lags,
   };
 }

@@ -22,6 +22,8 @@ export class GatewayCounters {
   evictedSize = 0;
   evictedTtl = 0;
   readonly dropped: Record<DropReason, number> = { lagged: 0, backpressure: 0, shutdown: 0, error: 0 };
+  /** Connections or frames refused by a limit, by limit (flag name). */
+  readonly limitRejections: Record<string, number> = {};
 
   get publishErrorsTotal(): number {
     let n = 0;

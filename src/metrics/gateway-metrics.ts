@@ -36,6 +36,8 @@ export interface MetricsSnapshot {
   bytesSent: number;
   dropped: Readonly<Record<string, number>>;
   evicted: Readonly<Record<'size' | 'ttl', number>>;
+  /** Refusals by limit (flag name). */
+  limitRejections: Readonly<Record<string, number>>;
   /** Events behind the newest item, one entry per live subscriber, any order. */
   lags: number[];
 }
@@ -97,6 +99,7 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
       bytesSent: counter('fanwire_bytes_sent_total', 'Bytes of events messages written to subscriber sockets.'),
       dropped: counter('fanwire_subscribers_dropped_total', 'Subscribers closed by the gateway, by reason (lagged, backpressure: 4001; shutdown: 1001; error: 1011).', ['reason']),
       evictions: counter('fanwire_buffer_evictions_total', 'Items evicted from the buffer, by cause.', ['cause']),
+      limits: counter('fanwire_limit_rejections_total', 'Connections refused by a limit (HTTP 429), by limit flag.', ['limit']),
     };
     this.lag = new BucketHistogram('fanwire_subscriber_lag_events', 'Events a subscriber was behind the newest item when its cursor woke to write, observed once per write.', LAG_BUCKETS);
     const topics = options.latencyTopics ?? [];
@@ -177,6 +180,7 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
     setLabelled(c.publishErrors!, 'code', snapshot.publishErrors);
     setLabelled(c.dropped!, 'reason', snapshot.dropped);
     setLabelled(c.evictions!, 'cause', snapshot.evicted);
+    setLabelled(c.limits!, 'limit', snapshot.limitRejections);
     return this.registry.metrics();
   }
 

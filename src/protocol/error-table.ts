@@ -28,6 +28,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, WireAnswer>> = {
   unauthorized: { http: 401, close: null },
   forbidden: { http: 403, close: null },
   token_expired: { http: null, close: CloseCode.TOKEN_EXPIRED },
+  limit_exceeded: { http: 429, close: null },
 };
 
 export function httpStatusOf(code: ErrorCode): number {

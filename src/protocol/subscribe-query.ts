@@ -28,15 +28,15 @@ export const MAX_TOPICS_PER_SUBSCRIPTION = 64;
 const KNOWN = new Set(['topic', 'index', 'epoch', 'format', 'strict', 'token']);
 const TOPIC_RE = /^[^:*\s]+$/;
 
-export function parseSubscribeQuery(params: URLSearchParams): SubscribeRequest {
+export function parseSubscribeQuery(params: URLSearchParams, maxTopics = MAX_TOPICS_PER_SUBSCRIPTION): SubscribeRequest {
   for (const name of new Set(params.keys())) {
     if (!KNOWN.has(name)) throw new BadQueryError(`unknown query parameter "${name}"`);
     if (name !== 'topic' && params.getAll(name).length > 1) throw new BadQueryError(`"${name}" given more than once`);
   }
 
   const rawTopics = params.getAll('topic');
-  if (rawTopics.length > MAX_TOPICS_PER_SUBSCRIPTION) {
-    throw new BadQueryError(`at most ${MAX_TOPICS_PER_SUBSCRIPTION} topics per subscription, got ${rawTopics.length}`);
+  if (rawTopics.length > maxTopics) {
+    throw new BadQueryError(`at most ${maxTopics} topics per subscription, got ${rawTopics.length}`);
   }
   const selectors: TopicSelector[] = [];
   let everything = rawTopics.length === 0;

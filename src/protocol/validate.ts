@@ -53,7 +53,7 @@ export function frameIdOf(value: unknown): FrameId | undefined {
 }
 
 /** Validates a decoded producer frame (single event or batch). Throws InvalidFrameError. */
-export function parsePublishFrame(value: unknown): PublishFrame {
+export function parsePublishFrame(value: unknown, maxEvents = Number.MAX_SAFE_INTEGER): PublishFrame {
   if (!isPlainObject(value)) fail('', 'frame must be a map');
   const batch = Object.hasOwn(value, 'events');
   const allowed = batch ? BATCH_FIELDS : SINGLE_FIELDS;
@@ -72,6 +72,7 @@ export function parsePublishFrame(value: unknown): PublishFrame {
   const list = value.events;
   if (!Array.isArray(list)) fail('events', 'must be an array');
   if (list.length === 0) fail('events', 'must hold at least one event');
+  if (list.length > maxEvents) fail('events', `at most ${maxEvents} events per frame, got ${list.length}`);
   const events = new Array<Event>(list.length);
   for (let i = 0; i < list.length; i++) {
     const path = `events[${i}]`;

@@ -197,6 +197,7 @@ describe('errors', () => {
       new errors.UnauthorizedError('x'),
       new errors.ForbiddenError('x'),
       new errors.TokenExpiredError(),
+      new errors.LimitExceededError('max-subscribers', 'x'),
     ];
     expect(instances.map((err) => err.code).sort()).toEqual([...tableCodes].sort());
     for (const err of instances) {
