@@ -27,7 +27,8 @@ export type ErrorCode =
   | 'unauthorized'
   | 'forbidden'
   | 'token_expired'
-  | 'limit_exceeded';
+  | 'limit_exceeded'
+  | 'rate_limited';
 
 const BRAND = Symbol.for('fanwire.error');
 
@@ -166,6 +167,12 @@ export class LimitExceededError extends FanwireError {
   }
 }
 
+/** A producer sent frames faster than --max-publish-rate; the frame was not appended. */
+export class RateLimitedError extends FanwireError {
+  static readonly code = 'rate_limited';
+  readonly code = 'rate_limited';
+}
+
 /** Every error class, keyed by code, for callers that want one import. */
 export const errors = {
   DroppedError,
@@ -183,4 +190,5 @@ export const errors = {
   ForbiddenError,
   TokenExpiredError,
   LimitExceededError,
+  RateLimitedError,
 } as const;

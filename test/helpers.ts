@@ -278,3 +278,36 @@ export class TcpProxy {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
+
+/** A raw client that completes the WebSocket handshake on `path`, for writing broken frames by hand. */
+export async function rawUpgrade(port: number, path: string): Promise<import('node:net').Socket> {
+  const { connect } = await import('node:net');
+  const socket = connect(port, '127.0.0.1');
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(
+    `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n` +
+      `Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: ${Buffer.from(Array.from({ length: 16 }, () => Math.floor(Math.random() * 256))).toString('base64')}\r\n\r\n`,
+  );
+  await new Promise<void>((resolve) => {
+    let head = '';
+    const onData = (chunk: Buffer) => {
+      head += chunk.toString('latin1');
+      if (head.includes('\r\n\r\n')) {
+        socket.off('data', onData);
+        resolve();
+      }
+    };
+    socket.on('data', onData);
+  });
+  return socket;
+}
+
+/** Header of a masked binary frame announcing `length` bytes (client frames must be masked). */
+export function maskedHeader(length: number): Buffer {
+  const header = Buffer.alloc(14);
+  header[0] = 0x82;
+  header[1] = 0x80 | 127;
+  header.writeBigUInt64BE(BigInt(length), 2);
+  header.writeUInt32BE(0, 10); // a zero mask leaves the payload as is
+  return header;
+}

@@ -48,6 +48,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'max-subscribers-per-address', env: 'FANWIRE_MAX_SUBSCRIBERS_PER_ADDRESS', kind: 'count', key: 'maxSubscribersPerAddress', min: 1, help: 'subscribers per remote address (more: HTTP 429)' },
   { flag: 'max-topics', env: 'FANWIRE_MAX_TOPICS', kind: 'count', key: 'maxTopics', min: 1, help: 'topic selectors per subscription (more: HTTP 400)' },
   { flag: 'max-batch-events', env: 'FANWIRE_MAX_BATCH_EVENTS', kind: 'count', key: 'maxBatchEvents', min: 1, help: 'events per producer frame (more: invalid_frame)' },
+  { flag: 'max-publish-rate', env: 'FANWIRE_MAX_PUBLISH_RATE', kind: 'count', key: 'maxPublishRate', help: 'frames per second per producer connection, 0 = unlimited (more: rate_limited replies)' },
+  { flag: 'idle-timeout', env: 'FANWIRE_IDLE_TIMEOUT', kind: 'duration', key: 'idleTimeoutMs', min: 0, help: 'close WebSockets silent this long (pinged half-way); 0 = never' },
+  { flag: 'handshake-timeout', env: 'FANWIRE_HANDSHAKE_TIMEOUT', kind: 'duration', key: 'handshakeTimeoutMs', min: 0, help: 'close connections whose request headers take longer (ws transport; uws: 10 s built in)' },
   { flag: 'log-level', env: 'FANWIRE_LOG_LEVEL', kind: 'level', help: 'fatal, error, warn, info, debug, trace or silent' },
 ];
 

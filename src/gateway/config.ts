@@ -50,6 +50,12 @@ export interface GatewayConfig {
   maxTopics: number;
   /** Events per producer frame. */
   maxBatchEvents: number;
+  /** Frames per second per producer connection (token bucket); 0: unlimited. */
+  maxPublishRate: number;
+  /** Close WebSockets silent this long (pinged half-way); 0: never. */
+  idleTimeoutMs: number;
+  /** Close HTTP connections that have not sent their request headers within this. */
+  handshakeTimeoutMs: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
@@ -77,6 +83,9 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   maxSubscribersPerAddress: 10_000,
   maxTopics: 64,
   maxBatchEvents: 10_000,
+  maxPublishRate: 20_000,
+  idleTimeoutMs: 120_000,
+  handshakeTimeoutMs: 10_000,
 };
 
 /** Largest message a subscriber may send before being closed with 1009 (any message gets 1008). */

@@ -148,6 +148,8 @@ export class Gateway {
       // batch (or frame) past the high-water mark; the transport must hold all of that.
       maxBackpressureBytes: config.dropAfterBytes + config.batchBytes + 2 * config.maxFrameBytes + 1024 * 1024,
       compression: config.compression,
+      idleTimeoutMs: config.idleTimeoutMs,
+      handshakeTimeoutMs: config.handshakeTimeoutMs,
     });
     this.transport = transport;
     this.transportName = selection.name;
@@ -361,12 +363,30 @@ export class Gateway {
     this.logger.debug({ remote: conn.remoteAddress }, 'publisher connected');
     let paused = false;
     let cut = false;
+    const rate = this.config.maxPublishRate;
+    // Token bucket: up to `rate` frames in a burst, refilled at `rate` per second.
+    let tokens = rate;
+    let refilledAt = performance.now();
     return {
       message: (data: Uint8Array, binary: boolean): void => {
         // Once cut, later frames are neither appended nor answered: the producer
         // knows from the missing acks exactly what did not happen.
         if (cut) return;
-        const reply = publishFrame(this.buffer, this.counters, data, binary, grant?.publish ?? null, this.config.maxBatchEvents);
+        let reply;
+        if (rate > 0) {
+          const now = performance.now();
+          tokens = Math.min(rate, tokens + ((now - refilledAt) * rate) / 1000);
+          refilledAt = now;
+        }
+        if (rate > 0 && tokens < 1) {
+          const rejections = this.counters.limitRejections;
+          rejections['max-publish-rate'] = (rejections['max-publish-rate'] ?? 0) + 1;
+          this.counters.publishErrors.rate_limited = (this.counters.publishErrors.rate_limited ?? 0) + 1;
+          reply = { type: 'error', code: 'rate_limited', message: `more than ${rate} frames per second (--max-publish-rate); not appended` } as const;
+        } else {
+          tokens -= 1;
+          reply = publishFrame(this.buffer, this.counters, data, binary, grant?.publish ?? null, this.config.maxBatchEvents);
+        }
         conn.send(binary ? encodeMsgpack(reply) : encodeJson(reply), binary);
         // A producer that does not read its replies must not make us buffer
         // them without bound: stop reading its frames until it catches up

@@ -29,6 +29,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, WireAnswer>> = {
   forbidden: { http: 403, close: null },
   token_expired: { http: null, close: CloseCode.TOKEN_EXPIRED },
   limit_exceeded: { http: 429, close: null },
+  rate_limited: { http: null, close: null },
 };
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -96,6 +96,10 @@ export interface TransportOptions {
   maxBackpressureBytes: number;
   /** permessage-deflate; off by default (it costs CPU per subscriber per message). */
   compression: boolean;
+  /** Close a WebSocket that has been silent this long (it is pinged half-way); 0: never. */
+  idleTimeoutMs: number;
+  /** Close an HTTP connection that has not sent its request headers within this; 0: never (slowloris). */
+  handshakeTimeoutMs: number;
 }
 
 export type TransportFactory = <C>(handlers: TransportHandlers<C>, options: TransportOptions) => Transport;

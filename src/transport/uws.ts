@@ -34,8 +34,6 @@ import type {
   TransportOptions,
 } from './transport.js';
 
-/** Seconds without traffic before uWS pings a peer, and closes it if the ping goes unanswered. */
-const IDLE_TIMEOUT_SECONDS = 120;
 
 const STATUS_TEXT: Record<number, string> = {
   200: '200 OK',
@@ -260,7 +258,8 @@ export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: T
     maxPayloadLength: 2 * options.maxPayloadBytes,
     maxBackpressure: options.maxBackpressureBytes,
     closeOnBackpressureLimit: 0, // false (typed as a number in this build)
-    idleTimeout: IDLE_TIMEOUT_SECONDS,
+    // uWS counts in seconds with a 4 s resolution, and pings half-way by itself.
+    idleTimeout: options.idleTimeoutMs > 0 ? Math.max(8, Math.ceil(options.idleTimeoutMs / 4000) * 4) : 0,
     sendPingsAutomatically: true,
 
     upgrade: (res, req, context) => {

@@ -77,6 +77,8 @@ interface WsInternals {
 class WsConnection implements Connection {
   readonly remoteAddress: string;
   closed = false;
+  /** Heard from since the last idle sweep (pong or message). */
+  alive = true;
   private readonly drain = new DrainWaiter();
   private readonly ws: WebSocket;
   private readonly fastPath: boolean;
@@ -156,6 +158,17 @@ class WsConnection implements Connection {
 
   terminate(): void {
     this.ws.terminate();
+  }
+
+  /** One idle sweep: cut a peer that stayed silent since the last, else ping it. */
+  sweep(): void {
+    if (this.closed) return;
+    if (!this.alive) {
+      this.ws.terminate();
+      return;
+    }
+    this.alive = false;
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
   }
 }
 
@@ -254,7 +267,26 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
     return wss;
   };
 
-  const server = http.createServer((req, res) => {
+  const handshakeTimeout = options.handshakeTimeoutMs ?? 10_000;
+  const serverOptions: http.ServerOptions = {};
+  if (handshakeTimeout > 0) {
+    // Node checks these on a timer; check often enough for the limit to mean something.
+    serverOptions.headersTimeout = handshakeTimeout;
+    serverOptions.requestTimeout = Math.max(handshakeTimeout, 300_000);
+    serverOptions.connectionsCheckingInterval = Math.max(100, Math.min(1_000, Math.floor(handshakeTimeout / 2)));
+  }
+  const live = new Set<WsConnection>();
+  const idleTimeout = options.idleTimeoutMs ?? 0;
+  let idleTimer: NodeJS.Timeout | null = null;
+  if (idleTimeout > 0) {
+    // One timer for all connections: every half timeout, ping the live and cut the silent.
+    idleTimer = setInterval(() => {
+      for (const conn of live) conn.sweep();
+    }, Math.max(50, Math.floor(idleTimeout / 2)));
+    idleTimer.unref();
+  }
+
+  const server = http.createServer(serverOptions, (req, res) => {
     let reply: Promise<HttpReply> | HttpReply;
     try {
       reply = handlers.request(new NodeHttpRequest(req));
@@ -311,6 +343,8 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
         ws.terminate();
         return;
       }
+      live.add(conn);
+      ws.on('pong', () => (conn.alive = true));
       const raw = (ws as unknown as WsInternals)._socket as unknown as NodeJS.EventEmitter | undefined;
       raw?.on('drain', () => conn.onDrain());
       // ws reports protocol errors (oversized or invalid frames) here and then
@@ -318,10 +352,12 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
       // crash the process.
       ws.on('error', () => {});
       ws.on('message', (data: Buffer, isBinary: boolean) => {
+        conn.alive = true;
         if (!conn.closed) events.message(data, isBinary);
       });
       ws.once('close', (code: number, reason: Buffer) => {
         conn.closed = true;
+        live.delete(conn);
         conn.onDrain();
         events.close(code, reason.toString('utf8'));
       });
@@ -352,6 +388,7 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
       server.closeIdleConnections();
     },
     async close(): Promise<void> {
+      if (idleTimer !== null) clearInterval(idleTimer);
       this.stopAccepting();
       for (const wss of servers.values()) for (const ws of wss.clients) ws.terminate();
       for (const socket of sockets) socket.destroy();

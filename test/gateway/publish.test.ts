@@ -88,7 +88,7 @@ for (const transport of TRANSPORTS) {
           ? 'stops reading a producer that does not read its replies, and resumes when it does (ws)'
           : 'closes a producer that leaves more than --drop-after-bytes of replies unread with 1008 (uws)',
         async () => {
-          const small = await startTestGateway({ transport, bufferSize: 100, highWaterBytes: 64 * 1024, dropAfterBytes: 256 * 1024 });
+          const small = await startTestGateway({ transport, bufferSize: 100, highWaterBytes: 64 * 1024, dropAfterBytes: 256 * 1024, maxPublishRate: 0 });
           try {
             const deaf = await Pub.open(small.ws);
             deaf.ws.pause(); // never reads its acks

@@ -198,6 +198,7 @@ describe('errors', () => {
       new errors.ForbiddenError('x'),
       new errors.TokenExpiredError(),
       new errors.LimitExceededError('max-subscribers', 'x'),
+      new errors.RateLimitedError('x'),
     ];
     expect(instances.map((err) => err.code).sort()).toEqual([...tableCodes].sort());
     for (const err of instances) {

@@ -50,7 +50,9 @@ describe('producer frames (property)', () => {
   });
 
   it('well-formed events with arbitrary payloads are accepted whole, and batches all-or-nothing', () => {
-    const event = fc.record({ topic: fc.stringMatching(/^[a-z]{1,8}$/), payload: fc.jsonValue() });
+    // The map key "__proto__" is refused by design (docs/protocol.md), so it is not a well-formed payload.
+    const payload = fc.jsonValue().filter((v) => !JSON.stringify(v).includes('"__proto__"'));
+    const event = fc.record({ topic: fc.stringMatching(/^[a-z]{1,8}$/), payload });
     fc.assert(
       fc.property(fc.array(event, { minLength: 1, maxLength: 20 }), fc.nat(25), (events, poison) => {
         const good = parsePublishFrame(decodeFrame(pack({ events }), true));

@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { createWsTransport, type Connection, type Transport, type TransportHandlers, type TransportOptions } from '../../src/transport/index.js';
 import { createUwsTransport } from '../../src/transport/uws.js';
 
-const OPTIONS: TransportOptions = { maxPayloadBytes: 1024, maxBackpressureBytes: 1024 * 1024 * 1024, compression: false };
+const OPTIONS: TransportOptions = { maxPayloadBytes: 1024, maxBackpressureBytes: 1024 * 1024 * 1024, compression: false, idleTimeoutMs: 0, handshakeTimeoutMs: 10_000 };
 
 const FACTORIES: Array<[string, <C>(h: TransportHandlers<C>) => Transport]> = [
   ['ws (fast path: raw corked writes)', (h) => createWsTransport(h, OPTIONS)],

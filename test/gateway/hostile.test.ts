@@ -1,0 +1,131 @@
+/**
+ * Hostile and broken clients: each gets its documented answer, and a healthy
+ * subscriber keeps receiving everything meanwhile. Where uWebSockets.js
+ * handles a case itself (handshake timeout, unmasked frames, idle timeout
+ * granularity of 4 s), the uws run says so instead of waiting on it.
+ */
+import { once } from 'node:events';
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { Pub, Sub, TRANSPORTS, rawUpgrade, startTestGateway, until, type TestGateway } from '../helpers.js';
+
+for (const transport of TRANSPORTS) {
+  describe(`hostile clients (${transport})`, () => {
+    let gw: TestGateway | null = null;
+    afterEach(async () => {
+      await gw?.stop();
+      gw = null;
+    });
+    const port = () => Number(new URL(gw!.http).port);
+
+    /** Publishes `n` events and checks the healthy subscriber got exactly them. */
+    async function stillServing(healthy: Sub, n: number): Promise<void> {
+      const pub = await Pub.open(gw!.ws);
+      const first = gw!.gateway.buffer.newestIndex + 1;
+      for (let i = 0; i < n; i++) expect((await pub.send({ topic: 't', payload: i })).type).toBe('ack');
+      await healthy.waitForIndex(first + n - 1);
+      expect(healthy.indexes.slice(-n)).toEqual(Array.from({ length: n }, (_, i) => first + i));
+      await pub.close();
+    }
+
+    it('answers frames past --max-publish-rate with rate_limited and appends only what it acked', async () => {
+      gw = await startTestGateway({ transport, maxPublishRate: 20 });
+      const pub = await Pub.open(gw.ws);
+      const replies = await Promise.all(Array.from({ length: 100 }, (_, i) => pub.send({ topic: 't', payload: i })));
+      const acks = replies.filter((r) => r.type === 'ack');
+      const limited = replies.filter((r) => r.code === 'rate_limited');
+      expect(acks.length + limited.length).toBe(100);
+      expect(limited.length).toBeGreaterThan(0);
+      expect(acks.length).toBeGreaterThanOrEqual(20);
+      expect(gw.gateway.buffer.newestIndex).toBe(acks.length);
+      await pub.close();
+    });
+
+    it('closes with 1009 a message whose fragments add up past --max-frame-bytes', async () => {
+      gw = await startTestGateway({ transport, maxFrameBytes: 1024 });
+      const healthy = await Sub.open(gw.ws);
+      const ws = new WebSocket(`${gw.ws}/v1/publish`);
+      await once(ws, 'open');
+      const closed = once(ws, 'close');
+      for (let i = 0; i < 4; i++) ws.send(Buffer.alloc(400, 0x61), { binary: false, fin: i === 3 });
+      const [code] = (await closed) as [number];
+      expect(code).toBe(1009);
+      await stillServing(healthy, 3);
+      await healthy.close();
+    });
+
+    it('answers a flood of 2000 simultaneous upgrades with 101 or 429 limit_exceeded, never anything else', async () => {
+      gw = await startTestGateway({ transport, maxSubscribers: 200 });
+      const healthy = await Sub.open(gw.ws);
+      const statuses = await Promise.all(
+        Array.from({ length: 2000 }, (_, i) => {
+          const ws = new WebSocket(`${gw!.ws}/v1/subscribe`, { localAddress: `127.0.0.${(i % 250) + 2}` });
+          ws.on('error', () => {});
+          return new Promise<number>((resolve) => {
+            ws.once('open', () => {
+              resolve(101);
+              ws.terminate();
+            });
+            ws.once('unexpected-response', (_req, res) => {
+              resolve(res.statusCode ?? 0);
+              res.resume();
+            });
+          });
+        }),
+      );
+      const counts = statuses.reduce<Record<number, number>>((m, s) => ({ ...m, [s]: (m[s] ?? 0) + 1 }), {});
+      expect(Object.keys(counts).sort()).toEqual(expect.arrayContaining(['101']));
+      expect(Object.keys(counts).every((s) => s === '101' || s === '429')).toBe(true);
+      expect(counts[101]! + (counts[429] ?? 0)).toBe(2000);
+      await stillServing(healthy, 5);
+      await healthy.close();
+    });
+
+    it.skipIf(transport === 'uws')('closes a slowloris connection that dribbles its handshake past --handshake-timeout (ws; uws has a fixed 10 s)', async () => {
+      gw = await startTestGateway({ transport, handshakeTimeoutMs: 300 });
+      const healthy = await Sub.open(gw.ws);
+      const slow = net.connect(port(), '127.0.0.1');
+      await once(slow, 'connect');
+      const request = 'GET /v1/subscribe HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n';
+      let sent = 0;
+      const dribble = setInterval(() => {
+        if (sent < request.length && !slow.destroyed) slow.write(request[sent++]!);
+      }, 50);
+      slow.on('error', () => {});
+      slow.resume();
+      await until(() => slow.destroyed || slow.readableEnded || undefined, 'the gateway to cut the slow handshake', 10_000);
+      clearInterval(dribble);
+      expect(sent).toBeLessThan(request.length); // cut before it finished
+      await stillServing(healthy, 3);
+      await healthy.close();
+    });
+
+    it.skipIf(transport === 'uws')('cuts a WebSocket peer that stops answering pings after --idle-timeout (ws; uws counts in 4 s steps)', async () => {
+      gw = await startTestGateway({ transport, idleTimeoutMs: 300 });
+      const healthy = await Sub.open(gw.ws);
+      const silent = await rawUpgrade(port(), '/v1/subscribe'); // never sends a pong
+      silent.on('error', () => {});
+      await until(() => silent.destroyed || silent.readableEnded || undefined, 'the silent peer to be cut', 10_000);
+      await stillServing(healthy, 3); // the healthy ws client answers pings and stays
+      expect(healthy.closed).toBeNull();
+      await healthy.close();
+    });
+
+    it.skipIf(transport === 'uws')('closes a client that sends an unmasked frame with 1002 (ws; uws leaves it to the idle timeout)', async () => {
+      gw = await startTestGateway({ transport });
+      const healthy = await Sub.open(gw.ws);
+      const raw = await rawUpgrade(port(), '/v1/publish');
+      let reply = Buffer.alloc(0);
+      raw.on('data', (c: Buffer) => (reply = Buffer.concat([reply, c])));
+      raw.on('error', () => {});
+      raw.write(Buffer.from([0x81, 0x02, 0x7b, 0x7d])); // "{}" unmasked
+      await until(() => raw.destroyed || raw.readableEnded || undefined, 'close', 10_000);
+      expect(reply[0]).toBe(0x88); // a close frame
+      expect(reply.readUInt16BE(2)).toBe(1002);
+      expect(gw.gateway.buffer.newestIndex).toBe(0);
+      await stillServing(healthy, 3);
+      await healthy.close();
+    });
+  });
+}
