@@ -78,10 +78,11 @@ async function main(): Promise<void> {
   }
   const { config } = gateway;
   const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  const metricsUrl = !config.metrics ? null : `http://${host}:${gateway.metricsPort ?? address.port}/metrics`;
+  const scheme = config.tlsCertFile !== null ? 'https' : 'http';
+  const metricsUrl = !config.metrics ? null : gateway.metricsPort !== null ? `http://${host}:${gateway.metricsPort}/metrics` : `${scheme}://${host}:${address.port}/metrics`;
   logger.info(
     {
-      url: `http://${host}:${address.port}`,
+      url: `${scheme}://${host}:${address.port}`,
       metrics: metricsUrl,
       transport: gateway.transportName,
       transportReason: gateway.transportReason,

@@ -50,7 +50,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'max-batch-events', env: 'FANWIRE_MAX_BATCH_EVENTS', kind: 'count', key: 'maxBatchEvents', min: 1, help: 'events per producer frame (more: invalid_frame)' },
   { flag: 'max-publish-rate', env: 'FANWIRE_MAX_PUBLISH_RATE', kind: 'count', key: 'maxPublishRate', help: 'frames per second per producer connection, 0 = unlimited (more: rate_limited replies)' },
   { flag: 'idle-timeout', env: 'FANWIRE_IDLE_TIMEOUT', kind: 'duration', key: 'idleTimeoutMs', min: 0, help: 'close WebSockets silent this long (pinged half-way); 0 = never' },
-  { flag: 'handshake-timeout', env: 'FANWIRE_HANDSHAKE_TIMEOUT', kind: 'duration', key: 'handshakeTimeoutMs', min: 0, help: 'close connections whose request headers take longer (ws transport; uws: 10 s built in)' },
+  { flag: 'handshake-timeout', env: 'FANWIRE_HANDSHAKE_TIMEOUT', kind: 'duration', key: 'handshakeTimeoutMs', min: 0, help: 'close connections whose request headers take longer (ws transport; uws has its own timer)' },
+  { flag: 'tls-cert', env: 'FANWIRE_TLS_CERT', kind: 'string', key: 'tlsCertFile', help: 'PEM certificate chain file: serve https and wss (with --tls-key)' },
+  { flag: 'tls-key', env: 'FANWIRE_TLS_KEY', kind: 'string', key: 'tlsKeyFile', help: 'PEM private key file for --tls-cert' },
   { flag: 'log-level', env: 'FANWIRE_LOG_LEVEL', kind: 'level', help: 'fatal, error, warn, info, debug, trace or silent' },
 ];
 

@@ -56,6 +56,9 @@ export interface GatewayConfig {
   idleTimeoutMs: number;
   /** Close HTTP connections that have not sent their request headers within this. */
   handshakeTimeoutMs: number;
+  /** PEM certificate chain and private key files: serve https and wss. Both or neither. */
+  tlsCertFile: string | null;
+  tlsKeyFile: string | null;
 }
 
 export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
@@ -86,6 +89,8 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   maxPublishRate: 20_000,
   idleTimeoutMs: 120_000,
   handshakeTimeoutMs: 10_000,
+  tlsCertFile: null,
+  tlsKeyFile: null,
 };
 
 /** Largest message a subscriber may send before being closed with 1009 (any message gets 1008). */
@@ -93,6 +98,9 @@ export const SUBSCRIBER_MAX_PAYLOAD = 64 * 1024;
 
 /** Checks relations between settings that single-flag parsing cannot see. Returns a problem or null. */
 export function configProblem(config: GatewayConfig): string | null {
+  if ((config.tlsCertFile === null) !== (config.tlsKeyFile === null)) {
+    return '--tls-cert and --tls-key go together';
+  }
   if (config.dropAfterBytes <= config.highWaterBytes) {
     return `--drop-after-bytes (${config.dropAfterBytes}) must be larger than --high-water-bytes (${config.highWaterBytes})`;
   }

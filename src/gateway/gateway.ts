@@ -150,6 +150,7 @@ export class Gateway {
       compression: config.compression,
       idleTimeoutMs: config.idleTimeoutMs,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
+      tls: config.tlsCertFile !== null && config.tlsKeyFile !== null ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : null,
     });
     this.transport = transport;
     this.transportName = selection.name;
@@ -326,6 +327,8 @@ export class Gateway {
       };
     } catch (err) {
       if (!isFanwireError(err)) throw err;
+      const refused = this.counters.upgradesRefused;
+      refused[err.code] = (refused[err.code] ?? 0) + 1;
       const extra = err instanceof IndexGoneError ? { oldest: err.oldest, epoch: err.epoch } : undefined;
       return { accept: false, reply: errorReply(err, extra) };
     }
@@ -406,9 +409,13 @@ export class Gateway {
           });
         }
       },
-      close: (): void => {
+      close: (code: number): void => {
         cancelExpiry();
         this.publishers.delete(conn);
+        if (code === CloseCode.MESSAGE_TOO_BIG) {
+          const rejections = this.counters.limitRejections;
+          rejections['max-frame-bytes'] = (rejections['max-frame-bytes'] ?? 0) + 1;
+        }
         this.logger.debug({ remote: conn.remoteAddress }, 'publisher disconnected');
       },
     };

@@ -55,6 +55,7 @@ export function metricsSnapshot(
     dropped: c.dropped,
     evicted: { size: c.evictedSize, ttl: c.evictedTtl },
     limitRejections: c.limitRejections,
+    upgradesRefused: c.upgradesRefused,
     lags,
   };
 }

@@ -24,6 +24,8 @@ export class GatewayCounters {
   readonly dropped: Record<DropReason, number> = { lagged: 0, backpressure: 0, shutdown: 0, error: 0 };
   /** Connections or frames refused by a limit, by limit (flag name). */
   readonly limitRejections: Record<string, number> = {};
+  /** WebSocket upgrades refused, by error code (bad_query, unauthorized, forbidden, limit_exceeded, ...). */
+  readonly upgradesRefused: Record<string, number> = {};
 
   get publishErrorsTotal(): number {
     let n = 0;

@@ -38,6 +38,8 @@ export interface MetricsSnapshot {
   evicted: Readonly<Record<'size' | 'ttl', number>>;
   /** Refusals by limit (flag name). */
   limitRejections: Readonly<Record<string, number>>;
+  /** WebSocket upgrades refused, by error code. */
+  upgradesRefused: Readonly<Record<string, number>>;
   /** Events behind the newest item, one entry per live subscriber, any order. */
   lags: number[];
 }
@@ -99,7 +101,8 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
       bytesSent: counter('fanwire_bytes_sent_total', 'Bytes of events messages written to subscriber sockets.'),
       dropped: counter('fanwire_subscribers_dropped_total', 'Subscribers closed by the gateway, by reason (lagged, backpressure: 4001; shutdown: 1001; error: 1011).', ['reason']),
       evictions: counter('fanwire_buffer_evictions_total', 'Items evicted from the buffer, by cause.', ['cause']),
-      limits: counter('fanwire_limit_rejections_total', 'Connections refused by a limit (HTTP 429), by limit flag.', ['limit']),
+      limits: counter('fanwire_limit_rejections_total', 'Connections, frames or producers refused or cut by a limit, by limit flag.', ['limit']),
+      refused: counter('fanwire_upgrades_refused_total', 'WebSocket upgrades refused, by error code (bad_query, unauthorized, forbidden, limit_exceeded, ...).', ['code']),
     };
     this.lag = new BucketHistogram('fanwire_subscriber_lag_events', 'Events a subscriber was behind the newest item when its cursor woke to write, observed once per write.', LAG_BUCKETS);
     const topics = options.latencyTopics ?? [];
@@ -181,6 +184,7 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
     setLabelled(c.dropped!, 'reason', snapshot.dropped);
     setLabelled(c.evictions!, 'cause', snapshot.evicted);
     setLabelled(c.limits!, 'limit', snapshot.limitRejections);
+    setLabelled(c.refused!, 'code', snapshot.upgradesRefused);
     return this.registry.metrics();
   }
 

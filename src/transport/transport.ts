@@ -100,6 +100,8 @@ export interface TransportOptions {
   idleTimeoutMs: number;
   /** Close an HTTP connection that has not sent its request headers within this; 0: never (slowloris). */
   handshakeTimeoutMs: number;
+  /** Serve https/wss with this PEM certificate chain and key (file paths); absent: plain http/ws. */
+  tls?: { certFile: string; keyFile: string } | null;
 }
 
 export type TransportFactory = <C>(handlers: TransportHandlers<C>, options: TransportOptions) => Transport;

@@ -229,7 +229,7 @@ const internalError = (err: unknown): HttpReply => ({
 });
 
 export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: TransportOptions): Transport {
-  const app = uWS.App();
+  const app = options.tls ? uWS.SSLApp({ cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile }) : uWS.App();
   const open = new Set<UwsConnection>();
   let listenSocket: uWS.us_listen_socket | null = null;
 

@@ -11,7 +11,9 @@
  * detected per write, and falls back to `ws.send` of the payload whenever ws
  * could be holding queued frames of its own.
  */
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { TooBigError } from '../errors.js';
@@ -286,7 +288,8 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
     idleTimer.unref();
   }
 
-  const server = http.createServer(serverOptions, (req, res) => {
+  const tls = options.tls ?? null;
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     let reply: Promise<HttpReply> | HttpReply;
     try {
       reply = handlers.request(new NodeHttpRequest(req));
@@ -297,8 +300,11 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
       (r) => writeReply(res, r, !req.complete),
       (err: unknown) => writeReply(res, { status: 500, body: JSON.stringify({ code: 'internal', message: String(err) }) }, true),
     );
-  });
-  server.on('connection', (socket) => {
+  };
+  const server: http.Server = tls === null
+    ? http.createServer(serverOptions, onRequest)
+    : https.createServer({ ...serverOptions, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, onRequest);
+  server.on(tls === null ? 'connection' : 'secureConnection', (socket: Duplex) => {
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
@@ -350,7 +356,12 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
       // ws reports protocol errors (oversized or invalid frames) here and then
       // closes with the matching code itself; without a listener they would
       // crash the process.
-      ws.on('error', () => {});
+      // ws closes with 1009 itself on an oversized message; report that code
+      // (its 'close' event would only show how the socket ended).
+      let sentCode: number | null = null;
+      ws.on('error', (err: Error & { code?: string }) => {
+        if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') sentCode = 1009;
+      });
       ws.on('message', (data: Buffer, isBinary: boolean) => {
         conn.alive = true;
         if (!conn.closed) events.message(data, isBinary);
@@ -359,7 +370,7 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
         conn.closed = true;
         live.delete(conn);
         conn.onDrain();
-        events.close(code, reason.toString('utf8'));
+        events.close(sentCode ?? code, reason.toString('utf8'));
       });
     });
   };

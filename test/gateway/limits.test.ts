@@ -45,6 +45,7 @@ for (const transport of TRANSPORTS) {
       expect((await sub()).status).toBe(101);
       const metrics = await (await fetch(`${gw.http}/metrics`)).text();
       expect(metrics).toContain('fanwire_limit_rejections_total{limit="max-subscribers"} 1');
+      expect(metrics).toContain('fanwire_upgrades_refused_total{code="limit_exceeded"} 1');
     });
 
     it('refuses subscribers past --max-subscribers-per-address, counting each address apart', async () => {
