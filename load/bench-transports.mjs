@@ -13,12 +13,12 @@ import { parseArgs } from 'node:util';
 import { cleanupOnExit } from './lib/children.mjs';
 import { measureServer } from './lib/measure.mjs';
 import { MIN_PAYLOAD } from './lib/payload.mjs';
-import { cpuMeter, openFilesLimit } from './lib/procstat.mjs';
+import { checkLimits } from './lib/limits.mjs';
+import { cpuMeter } from './lib/procstat.mjs';
 import { sleep } from './lib/clock.mjs';
 import { bestRuns, machine, ratioLines, ratios, table, writeJson } from './lib/report.mjs';
 import { inspectFanwire, ROOT, SERVER_NAMES, serverSpec } from './lib/servers.mjs';
 
-const MAX_SOCKETS_PER_PROCESS = 19_000;
 const NUMBERS = { subscribers: 10_000, rate: 200, payload: 100, duration: 10, warmup: 2, procs: 2, runs: 1, tick: 5, drain: 5 };
 
 function usage() {
@@ -58,31 +58,17 @@ function parseOptions(argv) {
     o[key] = n;
   }
   for (const key of ['subscribers', 'rate', 'duration', 'procs', 'runs', 'tick']) if (o[key] <= 0) throw new Error(`--${key} must be > 0`);
-  if (o.payload < MIN_PAYLOAD) throw new Error(`--payload must be at least ${MIN_PAYLOAD} (8-byte time + 4-byte sequence)`);
+  if (o.payload < MIN_PAYLOAD) throw new Error(`--payload must be at least ${MIN_PAYLOAD} (8-byte time, 4-byte sequence, 4-byte topic)`);
   if (o.runs > 2) throw new Error('--runs is 1 or 2');
   o.only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : [...SERVER_NAMES];
   for (const name of o.only) if (!SERVER_NAMES.includes(name)) throw new Error(`--only: unknown server "${name}" (known: ${SERVER_NAMES.join(', ')})`);
   return o;
 }
 
-/** Fails before starting anything if a process would run out of file descriptors. */
-function checkLimits(o) {
-  const limit = openFilesLimit();
-  const perProcess = Math.ceil(o.subscribers / o.procs);
-  const cap = Math.min(MAX_SOCKETS_PER_PROCESS, limit - 200);
-  if (perProcess > cap) {
-    throw new Error(`${perProcess} subscribers per process exceeds the ${cap} this machine allows (open files limit ${limit}): use --procs ${Math.ceil(o.subscribers / cap)} or more`);
-  }
-  if (o.subscribers + 200 > limit) {
-    throw new Error(`the server process would hold ${o.subscribers} sockets, but the open files limit is ${limit}: use at most ${limit - 200} subscribers`);
-  }
-  return limit;
-}
-
 async function main() {
   cleanupOnExit();
   const o = parseOptions(process.argv.slice(2));
-  const limit = checkLimits(o);
+  const limit = checkLimits(o.subscribers, o.procs);
   const say = (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${line}`);
 
   const fanwire = inspectFanwire();

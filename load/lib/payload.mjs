@@ -1,116 +1,134 @@
 /**
- * The benchmark's event payload, shared by the publisher and subscribers.
+ * The benchmark's events and the producer frames that carry them.
  *
- * Every event is `size` bytes: float64 LE scheduled send time (ms on the
- * shared clock, see clock.mjs), uint32 LE sequence number (0, 1, 2, ... per
- * run), then filler. Peers forward it as a raw binary WebSocket message;
- * fanwire gets it as the MessagePack `bin` payload of `{topic, payload}` and
- * delivers it as the last field of
- * `{type: 'events', index, events: [{topic, type, key, payload}]}`,
- * so subscribers find it at a fixed distance from the message's end and never
- * decode MessagePack per message (anything unexpected falls back to msgpackr).
+ * Every event payload is `size` bytes: float64 LE scheduled send time (ms on
+ * the shared clock, see clock.mjs), uint32 LE sequence number within its
+ * topic (0, 1, 2, ... per run), uint32 LE topic number, then filler.
+ *
+ * Event k of a run goes to topic k % topics with sequence floor(k / topics),
+ * so every subscriber (one topic each) can check that it got every event of
+ * its topic, in order.
+ *
+ * How the payload travels:
+ * - raw peers (uws-publish, ws-loop, socketio): the producer sends the
+ *   payload itself as one binary message; the peer routes it by the topic
+ *   number at offset 12.
+ * - fanwire: the MessagePack frame `{topic, payload}` (payload as `bin`), or
+ *   a batch `{events: [{topic, payload}, ...]}`. Topic names have one length
+ *   per run (`t`, or `t0`..`t9`, `t00`..`t99`, ...), so every event of a run
+ *   encodes to the same number of bytes and subscribers can find each
+ *   payload without decoding MessagePack (see decode.mjs).
  */
 import { Packr, Unpackr } from 'msgpackr';
 
-export const MIN_PAYLOAD = 12;
+export const MIN_PAYLOAD = 16;
+export const SEQ_OFFSET = 8;
+export const TOPIC_OFFSET = 12;
+
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 
-/** @param {number} size */
+/** The name of topic `i` of `topics` (all names of a run have the same length). */
+export function topicName(i, topics) {
+  return topics <= 1 ? 't' : `t${String(i).padStart(String(topics - 1).length, '0')}`;
+}
+
+/** The payload bytes of one event (fresh Buffer). */
 function filler(size) {
   const buf = Buffer.alloc(size, 0x61);
   buf.fill(0, 0, MIN_PAYLOAD);
   return buf;
 }
 
-/** Builds encoders for one run: `encode(scheduledMs, seq)` returns a fresh Buffer. */
-export function payloadEncoder(/** @type {'raw' | 'fanwire'} */ mode, /** @type {number} */ size, topic = 't') {
+/** MessagePack `bin` header for `size` bytes. */
+export function binHeader(size) {
+  if (size < 256) return Buffer.from([0xc4, size]);
+  if (size < 65536) return Buffer.from([0xc5, size >> 8, size & 0xff]);
+  const h = Buffer.alloc(5);
+  h[0] = 0xc6;
+  h.writeUInt32BE(size, 1);
+  return h;
+}
+
+/** MessagePack array header for `n` items. */
+function arrayHeader(n) {
+  if (n < 16) return Buffer.from([0x90 | n]);
+  if (n < 65536) return Buffer.from([0xdc, n >> 8, n & 0xff]);
+  const h = Buffer.alloc(5);
+  h[0] = 0xdd;
+  h.writeUInt32BE(n, 1);
+  return h;
+}
+
+/**
+ * Builds the producer's frame encoder for one run.
+ *
+ * `encode(first, count, scheduledMs)` returns one frame (a fresh Buffer)
+ * carrying events first .. first+count-1, all stamped with `scheduledMs`.
+ * For raw peers `count` must be 1 (they forward frames unchanged, so a frame
+ * is one event).
+ *
+ * @param {'raw' | 'fanwire'} mode
+ * @param {number} size payload bytes
+ * @param {number} topics
+ * @param {boolean} batch fanwire only: always use the `{events: [...]}` form
+ */
+export function frameEncoder(mode, size, topics = 1, batch = false) {
   if (size < MIN_PAYLOAD) throw new Error(`--payload must be at least ${MIN_PAYLOAD} bytes`);
-  const template = mode === 'raw' ? filler(size) : packr.pack({ topic, payload: filler(size) });
-  const at = template.length - size;
-  if (mode === 'fanwire' && binHeaderLength(template, template.length, size) === 0) {
-    throw new Error('msgpack encoder did not put the payload last as bin');
+  const base = filler(size);
+  if (mode === 'raw') {
+    return (first, count, scheduledMs) => {
+      if (count !== 1) throw new Error('raw peers take one event per frame');
+      const buf = Buffer.from(base);
+      stamp(buf, 0, scheduledMs, first, topics);
+      return buf;
+    };
   }
-  return (scheduledMs, seq) => {
-    const buf = Buffer.from(template);
-    buf.writeDoubleLE(scheduledMs, at);
-    buf.writeUInt32LE(seq, at + 8);
+  // One event as MessagePack: fixmap(2) "topic" <name> "payload" <bin>; the same length for every topic.
+  const events = Array.from({ length: topics }, (_, i) => packr.pack({ topic: topicName(i, topics), payload: base }));
+  const eventLength = events[0].length;
+  for (const [i, e] of events.entries()) {
+    if (e.length !== eventLength || !e.subarray(eventLength - size - binHeader(size).length, eventLength - size).equals(binHeader(size))) {
+      throw new Error(`msgpack encoder did not write event ${i} as {topic, payload: bin} of ${eventLength} bytes`);
+    }
+  }
+  const batchHead = Buffer.from([0x81, 0xa6, ...Buffer.from('events')]);
+  const encode = (first, count, scheduledMs) => {
+    if (!batch && count === 1) {
+      const topic = first % topics;
+      const buf = Buffer.from(events[topic]);
+      stamp(buf, eventLength - size, scheduledMs, first, topics);
+      return buf;
+    }
+    const head = Buffer.concat([batchHead, arrayHeader(count)]);
+    const buf = Buffer.allocUnsafe(head.length + count * eventLength);
+    head.copy(buf, 0);
+    for (let j = 0; j < count; j++) {
+      const k = first + j;
+      const at = head.length + j * eventLength;
+      events[k % topics].copy(buf, at);
+      stamp(buf, at + eventLength - size, scheduledMs, k, topics);
+    }
     return buf;
   };
-}
-
-/** Length of the msgpack bin header just before the last `size` bytes of buf[..end), or 0 if absent. */
-function binHeaderLength(buf, end, size) {
-  const p = end - size;
-  if (size < 256) return p >= 2 && buf[p - 2] === 0xc4 && buf[p - 1] === size ? 2 : 0;
-  if (size < 65536) return p >= 3 && buf[p - 3] === 0xc5 && buf.readUInt16BE(p - 2) === size ? 3 : 0;
-  return p >= 5 && buf[p - 5] === 0xc6 && buf.readUInt32BE(p - 4) === size ? 5 : 0;
-}
-
-// {type: 'events', index: ...} as msgpackr (and any sane encoder) writes it:
-// fixmap(3), "type", "events", "index", then the index as an integer.
-const EVENTS_PREFIX = Buffer.from([0x83, 0xa4, ...Buffer.from('type'), 0xa6, ...Buffer.from('events'), 0xa5, ...Buffer.from('index')]);
-
-/**
- * What a fanwire subscriber got: kind 'events' (with index, scheduledMs, seq),
- * 'hello' (with index), 'heartbeat', or 'other' (with the decoded value).
- * `out` is reused to avoid an allocation per message.
- * @typedef {{kind: string, index: number, scheduledMs: number, seq: number, value: unknown}} Decoded
- */
-
-/**
- * @param {Buffer} buf  the message is buf[start, end)
- * @param {number} size the payload size the publisher uses
- * @param {Decoded} out
- */
-export function decodeFanwire(buf, start, end, size, out) {
-  if (end - start > EVENTS_PREFIX.length + 9 + size && buf.compare(EVENTS_PREFIX, 0, EVENTS_PREFIX.length, start, start + EVENTS_PREFIX.length) === 0) {
-    const p = start + EVENTS_PREFIX.length;
-    const t = buf[p];
-    let index = -1;
-    if (t < 0x80) index = t;
-    else if (t === 0xcc) index = buf[p + 1];
-    else if (t === 0xcd) index = buf.readUInt16BE(p + 1);
-    else if (t === 0xce) index = buf.readUInt32BE(p + 1);
-    if (index >= 0 && binHeaderLength(buf, end, size) !== 0) {
-      out.kind = 'events';
-      out.index = index;
-      out.scheduledMs = buf.readDoubleLE(end - size);
-      out.seq = buf.readUInt32LE(end - size + 8);
-      return out;
-    }
+  // Check once that MessagePack reads back what we wrote.
+  const probe = unpackr.unpack(encode(topics + 1, batch ? 3 : 1, 123.5));
+  const first = batch ? probe.events[0] : probe;
+  const p = Buffer.from(first.payload);
+  if (first.topic !== topicName((topics + 1) % topics, topics) || p.readDoubleLE(0) !== 123.5 || p.readUInt32LE(SEQ_OFFSET) !== Math.floor((topics + 1) / topics)) {
+    throw new Error(`frame encoder self-check failed: ${JSON.stringify(probe).slice(0, 200)}`);
   }
-  return decodeSlow(buf.subarray(start, end), size, out);
+  return encode;
 }
 
-/** Full MessagePack decode; also used once per process to check the fast path. */
-export function decodeSlow(bytes, size, out) {
-  const msg = unpackr.unpack(bytes);
-  out.value = msg;
-  out.kind = 'other';
-  if (msg?.type === 'hello') {
-    out.kind = 'hello';
-    out.index = msg.index;
-  } else if (msg?.type === 'heartbeat') {
-    out.kind = 'heartbeat';
-  } else if (msg?.type === 'events' && msg.events?.length === 1) {
-    const payload = msg.events[0].payload;
-    if (payload instanceof Uint8Array && payload.length === size) {
-      const b = Buffer.from(payload.buffer, payload.byteOffset, payload.length);
-      out.kind = 'events';
-      out.index = msg.index;
-      out.scheduledMs = b.readDoubleLE(0);
-      out.seq = b.readUInt32LE(8);
-    }
-  }
-  return out;
+/** Writes event `k`'s time, sequence and topic into the payload at `buf[at..]`. */
+function stamp(buf, at, scheduledMs, k, topics) {
+  buf.writeDoubleLE(scheduledMs, at);
+  buf.writeUInt32LE(Math.floor(k / topics), at + SEQ_OFFSET);
+  buf.writeUInt32LE(k % topics, at + TOPIC_OFFSET);
 }
 
-/** Raw peer message: the payload itself. Returns false if it is too short. */
-export function decodeRaw(buf, start, end, out) {
-  if (end - start < MIN_PAYLOAD) return false;
-  out.kind = 'events';
-  out.scheduledMs = buf.readDoubleLE(start);
-  out.seq = buf.readUInt32LE(start + 8);
-  return true;
+/** How many of `sent` events (0..sent-1, round robin) went to topic `t`. */
+export function eventsOfTopic(sent, t, topics) {
+  return Math.floor(sent / topics) + (t < sent % topics ? 1 : 0);
 }

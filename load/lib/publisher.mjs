@@ -1,28 +1,36 @@
 /**
  * Child process (fork): one producer connection that publishes at a fixed
- * rate on a timer schedule. Every `tickMs` it sends the events due by then;
- * each carries the nominal time of its tick (its *scheduled* time), so a
- * stalled publisher or a server that stops reading shows up as latency
- * instead of being hidden (no coordinated omission).
+ * rate on a timer schedule, or in one burst. Every `tickMs` it sends the
+ * frames due by then; each event carries the nominal time of its tick (its
+ * *scheduled* time), so a stalled publisher or a server that stops reading
+ * shows up as latency instead of being hidden (no coordinated omission).
  *
- * Parent -> child: {type: 'connect', url, mode, size}
- *                  {type: 'start', startAt, durationMs, rate, tickMs}
- * Child -> parent: {type: 'open'}  {type: 'tick', ...}  {type: 'done', ...}  {type: 'fatal', message}
+ * With `batch` B (fanwire only) a frame carries B events and frames are due
+ * at rate / B per second; each event is stamped with its frame's tick.
+ * Event k goes to topic k % topics (see payload.mjs).
+ *
+ * Parent -> child: {type: 'connect', url, mode, size, topics?, batch?}
+ *                  {type: 'start', startAt, durationMs, rate, tickMs}     fixed rate
+ *                  {type: 'burst', startAt, events}                        all at once, stamped startAt
+ *                  {type: 'halt'}   fixed rate: end the schedule now (then 'done')
+ *                  {type: 'stats'}  {type: 'stop'}
+ * Child -> parent: {type: 'open'}  {type: 'tick', stats}  {type: 'done', stats}  {type: 'fatal', message}
  */
 import { Unpackr } from 'msgpackr';
 import WebSocket from 'ws';
 import { nowMs } from './clock.mjs';
 import { Histogram } from './histogram.mjs';
-import { payloadEncoder } from './payload.mjs';
+import { frameEncoder } from './payload.mjs';
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 /** @type {WebSocket | null} */
 let ws = null;
 let encode = null;
 let mode = 'raw';
+let batch = 1;
 let stopping = false;
 const lateness = new Histogram(); // how late each tick's sends finished: part of every latency measured
-const s = { sent: 0, total: 0, acks: 0, errors: 0, replies: 0, maxLagMs: 0, maxBufferedBytes: 0, errorExamples: [] };
+const s = { sent: 0, frames: 0, total: 0, acks: 0, errors: 0, replies: 0, maxLagMs: 0, maxBufferedBytes: 0, errorExamples: [] };
 
 const stats = () => ({ ...s, tickLateness: lateness.summary() });
 
@@ -33,7 +41,9 @@ function fatal(message) {
 
 function connect(msg) {
   mode = msg.mode;
-  encode = payloadEncoder(msg.mode, msg.size);
+  batch = msg.batch ?? 1;
+  if (mode !== 'fanwire' && batch !== 1) fatal('batches (--batch > 1) are fanwire only');
+  encode = frameEncoder(mode, msg.size, msg.topics ?? 1, batch > 1);
   ws = new WebSocket(msg.url, { perMessageDeflate: false, handshakeTimeout: 10_000 });
   ws.on('open', () => process.send?.({ type: 'open' }));
   ws.on('error', (err) => fatal(`publisher: ${err.message}`));
@@ -52,9 +62,19 @@ function connect(msg) {
   });
 }
 
+/** Sends every event up to `due` (exclusive), in frames of `batch`, stamped `scheduledMs`. */
+function sendUpTo(due, scheduledMs) {
+  while (s.sent < due) {
+    const n = Math.min(batch, due - s.sent);
+    ws.send(encode(s.sent, n, scheduledMs));
+    s.sent += n;
+    s.frames++;
+  }
+}
+
 function start({ startAt, durationMs, rate, tickMs }) {
   s.total = Math.round((rate * durationMs) / 1000);
-  const perMs = rate / 1000;
+  const framesPerMs = rate / batch / 1000;
   let tick = 0;
   const report = setInterval(() => process.send?.({ type: 'tick', stats: stats() }), 1000);
 
@@ -65,12 +85,9 @@ function start({ startAt, durationMs, rate, tickMs }) {
       setImmediate(onTick);
       return;
     }
-    // Event k's slot is k / rate; every slot up to this tick's nominal time is due now, stamped with that time.
-    const due = Math.min(s.total, Math.floor(tick * tickMs * perMs + 1e-9) + 1);
-    while (s.sent < due) {
-      ws.send(encode(nominal, s.sent));
-      s.sent++;
-    }
+    // Frame f's slot is f / (rate / batch); every slot up to this tick's nominal time is due now, stamped with that time.
+    const frames = Math.floor(tick * tickMs * framesPerMs + 1e-9) + 1;
+    sendUpTo(Math.min(s.total, frames * batch), nominal);
     const lag = nowMs() - nominal;
     lateness.recordMs(lag);
     if (lag > s.maxLagMs) s.maxLagMs = lag;
@@ -86,9 +103,22 @@ function start({ startAt, durationMs, rate, tickMs }) {
   setTimeout(onTick, Math.ceil(Math.max(0, startAt - nowMs())));
 }
 
+function burst({ startAt, events }) {
+  s.total += events;
+  const fire = () => {
+    if (nowMs() < startAt) return void setImmediate(fire);
+    sendUpTo(s.total, startAt);
+    lateness.recordMs(nowMs() - startAt);
+    process.send?.({ type: 'done', stats: stats() });
+  };
+  setTimeout(fire, Math.max(0, Math.floor(startAt - nowMs())));
+}
+
 process.on('message', (msg) => {
   if (msg.type === 'connect') connect(msg);
   else if (msg.type === 'start') start(msg);
+  else if (msg.type === 'burst') burst(msg);
+  else if (msg.type === 'halt') s.total = Math.min(s.total, s.sent);
   else if (msg.type === 'stats') process.send?.({ type: 'tick', stats: stats() });
   else if (msg.type === 'stop') {
     stopping = true;

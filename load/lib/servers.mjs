@@ -1,5 +1,5 @@
 /**
- * The four servers under test and how to start, wait for and stop them.
+ * The servers under test and how to start, wait for and stop them.
  * Each runs as its own process, started directly (no shell), so its pid is
  * the process whose memory and CPU we read.
  */
@@ -15,8 +15,10 @@ const LOAD_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const ROOT = path.dirname(LOAD_DIR);
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 
-/** Run order for one pass; `--runs 2` runs it forwards then backwards (A B C D D C B A). */
+/** bench-transports' run order for one pass; `--runs 2` runs it forwards then backwards (A B C D D C B A). */
 export const SERVER_NAMES = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop'];
+/** Every server load.mjs and bench.mjs know. */
+export const ALL_SERVERS = [...SERVER_NAMES, 'socketio'];
 
 /**
  * Extra node flags for the servers only, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -38,7 +40,8 @@ export function inspectFanwire() {
     return { ok: false, why: `\`node dist/cli.js --help\` failed: ${err.message}` };
   }
   const newestSrc = newestMtime(path.join(ROOT, 'src'));
-  return { ok: true, hasTransportFlag: /--transport\b/.test(help), stale: newestSrc > statSync(CLI).mtimeMs };
+  const flags = [...new Set(help.match(/--[a-z][a-z-]+/g) ?? [])];
+  return { ok: true, hasTransportFlag: flags.includes('--transport'), flags, stale: newestSrc > statSync(CLI).mtimeMs };
 }
 
 function newestMtime(dir) {
@@ -51,13 +54,16 @@ function newestMtime(dir) {
 
 /**
  * How to start server `name`, or why it cannot run.
- * @returns {{name: string, mode: 'fanwire' | 'raw', args: (port: number) => string[], skip?: string}}
+ * @param {string} name
+ * @param {ReturnType<typeof inspectFanwire>} fanwire
+ * @param {string[]} [extra] more fanwire flags (e.g. --buffer-size 200); ignored by the peers
+ * @returns {{name: string, mode: 'fanwire' | 'raw' | 'socketio', args: (port: number) => string[], skip?: string}}
  */
-export function serverSpec(name, fanwire) {
+export function serverSpec(name, fanwire, extra = []) {
   const fanwireArgs = (transport) => (port) => {
     const args = [CLI, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
     if (fanwire.hasTransportFlag) args.push('--transport', transport);
-    return args;
+    return [...args, ...extra];
   };
   switch (name) {
     case 'fanwire-uws':
@@ -72,8 +78,10 @@ export function serverSpec(name, fanwire) {
     case 'uws-publish':
     case 'ws-loop':
       return { name, mode: 'raw', args: (port) => [path.join(LOAD_DIR, 'peers', `${name}.mjs`), String(port)] };
+    case 'socketio':
+      return { name, mode: 'socketio', args: (port) => [path.join(LOAD_DIR, 'peers', 'socketio.mjs'), String(port)] };
     default:
-      throw new Error(`unknown server "${name}" (known: ${SERVER_NAMES.join(', ')})`);
+      throw new Error(`unknown server "${name}" (known: ${ALL_SERVERS.join(', ')})`);
   }
 }
 

@@ -4,18 +4,30 @@
  * shared by all connections of the process (no Buffer and no stream event per
  * read); everything a message needs is taken out during the callback.
  *
- * Per message it does: decode the scheduled time and sequence number, check
- * ordering (seq for every server, fanwire's `index` as well), and hand the
- * latency to the process-wide Tally.
+ * Per event it does: take the scheduled time and sequence number, check
+ * ordering (the sequence of its topic for every server, fanwire's `index`
+ * as well), and hand the latency to the process-wide Tally.
+ *
+ * Server kinds (`target.mode`):
+ * - 'raw': ready once upgraded.
+ * - 'fanwire': ready at `hello`. `storm()` drops the socket and comes back
+ *   with `index=<last + 1>&epoch=...`, keeping its counters, so anything
+ *   missed across the reconnect shows up as a gap.
+ * - 'socketio': engine.io v4 / socket.io v5 over the WebSocket transport:
+ *   waits for the open packet `0{...}`, joins the default namespace with
+ *   `40`, is ready at the server's `40{...}`, answers ping `2` with pong `3`.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { clientFrame, FrameReader, OP_CLOSE, OP_PING, OP_PONG, parseClose } from './ws-frames.mjs';
-import { decodeFanwire, decodeRaw, decodeSlow } from './payload.mjs';
+import { decodeFanwireSlow, decodeRaw, decodeSocketio, decodeSocketioSlow, fanwireDecoder, newDecoded } from './decode.mjs';
+import { subscribePath } from './subscribe-path.mjs';
+import { clientFrame, FrameReader, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, parseClose } from './ws-frames.mjs';
 
 const KEY = randomBytes(16).toString('base64');
 const ACCEPT = createHash('sha1').update(`${KEY}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 const MAX_HEAD = 16 * 1024;
+const SIO_JOIN = clientFrame(OP_TEXT, Buffer.from('40'));
+const SIO_PONG = clientFrame(OP_TEXT, Buffer.from('3'));
 
 /**
  * Process-wide counters the connections write into (see subscriber-worker.mjs).
@@ -23,6 +35,8 @@ const MAX_HEAD = 16 * 1024;
  * @property {number} now          receive time of the chunk being parsed (ms, shared clock)
  * @property {(conn: SubscriberConn, scheduledMs: number) => void} delivered
  * @property {(conn: SubscriberConn) => void} ready
+ * @property {(conn: SubscriberConn, gap: boolean) => void} resumed  a storm reconnect got its hello
+ * @property {(conn: SubscriberConn, why: string) => void} resumeRetry  a storm reconnect failed and will be retried
  * @property {(conn: SubscriberConn, why: string) => void} failed   before ready
  * @property {(conn: SubscriberConn, code: number, reason: string) => void} closed  after ready
  * @property {(what: 'gap' | 'reorder' | 'indexGap' | 'indexReorder' | 'unexpected', conn: SubscriberConn, detail: string) => void} anomaly
@@ -33,52 +47,71 @@ const MAX_HEAD = 16 * 1024;
  * @typedef {object} Target
  * @property {string} host
  * @property {number} port
- * @property {string} path        e.g. /v1/subscribe?topic=t&format=msgpack
- * @property {'fanwire' | 'raw'} mode
+ * @property {'fanwire' | 'raw' | 'socketio'} mode
  * @property {number} size        payload bytes
+ * @property {number} topics      subscriber n takes topic n % topics
  * @property {number} timeoutMs   upgrade (and hello) deadline
  */
 
-const decoded = { kind: '', index: 0, scheduledMs: 0, seq: 0, value: undefined };
+const decoded = newDecoded();
 let checkedFastPath = false;
+/** @type {ReturnType<typeof fanwireDecoder> | null} */
+let decodeFanwire = null;
 
 export class SubscriberConn {
   /**
    * @param {Target} target
+   * @param {number} number  global subscriber number (fixes its topic)
    * @param {string} localAddress
    * @param {Buffer} readBuffer shared by all connections of the process
    * @param {Tally} tally
+   * @param {number} [fd] an already connected socket to adopt instead of connecting
    */
-  constructor(target, localAddress, readBuffer, tally) {
+  constructor(target, number, localAddress, readBuffer, tally, fd) {
     this.target = target;
+    this.topic = number % target.topics;
+    this.localAddress = localAddress;
+    this.readBuffer = readBuffer;
     this.tally = tally;
-    this.state = 'handshake'; // -> 'open' -> 'closed'
     this.isReady = false;
-    this.head = '';
-    this.count = 0;
+    this.resuming = false;
+    this.retryUntil = 0;
+    this.resumePath = '';
+    this.paused = false;
+    this.count = 0; // events since the last reset
     this.nextSeq = 0;
     this.nextIndex = -1;
+    this.epoch = '';
+    if (target.mode === 'fanwire' && decodeFanwire === null) decodeFanwire = fanwireDecoder(target.size, target.topics);
+    this.open(subscribePath(target.mode, this.topic, target.topics), fd);
+  }
+
+  /** Opens a socket (or adopts `fd`) and sends the upgrade request. */
+  open(path, fd) {
+    const t = this.target;
+    this.state = 'handshake'; // -> 'open' -> 'closed' (or 'retrying' -> 'handshake' in a storm)
+    this.head = '';
     this.reader = new FrameReader({
       onMessage: (op, buf, start, end) => this.onMessage(buf, start, end),
       onControl: (op, buf, start, end) => this.onControl(op, buf, start, end),
       onError: (why) => this.fail(`protocol error: ${why}`),
     });
-    this.timer = setTimeout(() => this.fail('timeout waiting for the upgrade'), target.timeoutMs);
-    this.sock = net.connect({
-      host: target.host,
-      port: target.port,
-      localAddress,
-      noDelay: true,
-      onread: { buffer: readBuffer, callback: (n, buf) => this.onRead(n, buf) },
-    });
-    this.sock.on('connect', () => {
-      this.sock.write(
-        `GET ${target.path} HTTP/1.1\r\nHost: ${target.host}:${target.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n` +
-          `Sec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`,
-      );
-    });
-    this.sock.on('error', (err) => this.fail(err.code ?? err.message));
-    this.sock.on('close', () => this.onSocketClose());
+    this.timer = setTimeout(() => this.fail('timeout waiting for the upgrade'), t.timeoutMs);
+    const onread = { buffer: this.readBuffer, callback: (n, buf) => sock === this.sock && this.onRead(n, buf) };
+    const request = `GET ${path} HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    /** @type {net.Socket} */
+    let sock;
+    if (fd === undefined) {
+      sock = net.connect({ host: t.host, port: t.port, localAddress: this.localAddress, noDelay: true, onread });
+      sock.on('connect', () => sock.write(request));
+    } else {
+      sock = new net.Socket({ fd, readable: true, writable: true, onread });
+      sock.setNoDelay(true);
+      sock.write(request);
+    }
+    this.sock = sock;
+    sock.on('error', (err) => sock === this.sock && this.fail(err.code ?? err.message));
+    sock.on('close', () => sock === this.sock && this.onSocketClose());
   }
 
   onRead(n, buf) {
@@ -110,40 +143,66 @@ export class SubscriberConn {
 
   markReady() {
     clearTimeout(this.timer);
+    if (this.resuming) {
+      this.resuming = false;
+      this.tally.resumed(this, decoded.gap);
+      return;
+    }
     this.isReady = true;
     this.tally.ready(this);
   }
 
   onMessage(buf, start, end) {
     const t = this.target;
-    if (t.mode === 'raw') {
-      if (!decodeRaw(buf, start, end, decoded)) return this.tally.anomaly('unexpected', this, `message of ${end - start} bytes`);
-    } else {
-      decodeFanwire(buf, start, end, t.size, decoded);
-      if (decoded.kind === 'events' && !checkedFastPath) {
-        checkedFastPath = true;
-        const fast = { index: decoded.index, seq: decoded.seq, scheduledMs: decoded.scheduledMs };
-        const slow = decodeSlow(buf.subarray(start, end), t.size, { ...decoded });
-        this.tally.selfCheck(fast, { index: slow.index, seq: slow.seq, scheduledMs: slow.scheduledMs });
-      }
-      if (decoded.kind === 'hello') {
-        if (this.isReady) return this.tally.anomaly('unexpected', this, 'second hello');
-        this.nextIndex = decoded.index;
+    let d;
+    if (t.mode === 'raw') d = decodeRaw(buf, start, end, decoded);
+    else if (t.mode === 'fanwire') d = decodeFanwire(buf, start, end, decoded);
+    else d = decodeSocketio(buf, start, end, decoded);
+    if (d.kind === 'events' && !checkedFastPath) this.checkFastPath(buf, start, end, d);
+    switch (d.kind) {
+      case 'events':
+        break;
+      case 'hello':
+        if (t.mode === 'fanwire') {
+          if (this.resuming && d.index !== this.nextIndex) this.tally.anomaly('indexGap', this, `resumed at index ${d.index}, asked for ${this.nextIndex}`);
+          else if (this.isReady && !this.resuming) return this.tally.anomaly('unexpected', this, 'second hello');
+          this.nextIndex = d.index;
+          this.epoch = d.epoch;
+        }
         return this.markReady();
-      }
-      if (decoded.kind === 'heartbeat') return;
-      if (decoded.kind !== 'events') return this.tally.anomaly('unexpected', this, JSON.stringify(decoded.value)?.slice(0, 200));
-      if (decoded.index !== this.nextIndex) {
-        this.tally.anomaly(decoded.index > this.nextIndex ? 'indexGap' : 'indexReorder', this, `index ${decoded.index}, expected ${this.nextIndex}`);
-      }
-      this.nextIndex = decoded.index + 1;
+      case 'heartbeat':
+        return;
+      case 'ping':
+        this.sock.write(SIO_PONG);
+        return;
+      case 'eio-open':
+        this.sock.write(SIO_JOIN);
+        return;
+      default:
+        return this.tally.anomaly('unexpected', this, typeof d.value === 'string' ? d.value : JSON.stringify(d.value)?.slice(0, 200));
     }
-    if (decoded.seq !== this.nextSeq) {
-      this.tally.anomaly(decoded.seq > this.nextSeq ? 'gap' : 'reorder', this, `seq ${decoded.seq}, expected ${this.nextSeq}`);
+    if (t.mode === 'fanwire') {
+      if (d.index < this.nextIndex || (t.topics === 1 && d.index !== this.nextIndex)) {
+        this.tally.anomaly(d.index > this.nextIndex ? 'indexGap' : 'indexReorder', this, `index ${d.index}, expected ${t.topics === 1 ? '' : '>= '}${this.nextIndex}`);
+      }
+      this.nextIndex = d.index + 1;
     }
-    this.nextSeq = decoded.seq + 1;
-    this.count++;
-    this.tally.delivered(this, decoded.scheduledMs);
+    for (let j = 0; j < d.n; j++) {
+      const seq = d.seqs[j];
+      if (seq !== this.nextSeq) this.tally.anomaly(seq > this.nextSeq ? 'gap' : 'reorder', this, `topic ${this.topic} seq ${seq}, expected ${this.nextSeq}`);
+      this.nextSeq = seq + 1;
+      this.count++;
+      this.tally.delivered(this, d.times[j]);
+    }
+  }
+
+  /** Once per process: the full decoder must agree with the fast path. */
+  checkFastPath(buf, start, end, d) {
+    checkedFastPath = true;
+    const fast = { index: d.index, n: d.n, seq: d.seqs[0], scheduledMs: d.times[0] };
+    const copy = newDecoded();
+    const s = this.target.mode === 'fanwire' ? decodeFanwireSlow(buf.subarray(start, end), this.target.size, copy) : this.target.mode === 'socketio' ? decodeSocketioSlow(buf.toString('utf8', start, end), copy) : d;
+    this.tally.selfCheck(fast, { index: this.target.mode === 'fanwire' ? s.index : d.index, n: s.n, seq: s.seqs[0], scheduledMs: s.times[0] });
   }
 
   onControl(op, buf, start, end) {
@@ -164,23 +223,76 @@ export class SubscriberConn {
 
   /** A problem on our side of the protocol, or a socket error. */
   fail(why) {
+    const sock = this.sock;
     this.end(1006, why);
-    this.sock.destroy();
+    sock?.destroy();
   }
 
-  /** Reports how the connection ended, once: a failure before ready, a close after. */
+  /**
+   * Reports how the connection ended, once: a failure before ready, a close
+   * after. A storm reconnect that fails before its hello is retried after
+   * 0.25-1 s (as a resuming client would) until `retryUntil`.
+   */
   end(code, reason) {
-    if (this.state === 'closed') return;
+    if (this.state === 'closed' || this.state === 'retrying') return;
+    if (this.resuming && performance.now() < this.retryUntil) {
+      this.state = 'retrying';
+      clearTimeout(this.timer);
+      const old = this.sock;
+      this.sock = null;
+      old?.destroy();
+      this.tally.resumeRetry(this, reason);
+      setTimeout(() => this.state === 'retrying' && this.open(this.resumePath), 250 + Math.random() * 750);
+      return;
+    }
     this.state = 'closed';
     clearTimeout(this.timer);
-    if (this.isReady) this.tally.closed(this, code, reason);
+    if (this.isReady) this.tally.closed(this, this.resuming ? 1006 : code, this.resuming ? `resume failed: ${reason}` : reason);
     else this.tally.failed(this, reason);
+  }
+
+  get live() {
+    return this.isReady && !this.resuming && this.state !== 'closed';
+  }
+
+  /** Stops reading: the kernel buffers fill, then the server's. */
+  pause() {
+    this.paused = true;
+    this.sock.pause();
+  }
+
+  resume() {
+    this.paused = false;
+    this.sock.resume();
+  }
+
+  /** New counts for the next run: events since now, sequences from 0 (a new publisher). */
+  reset() {
+    this.count = 0;
+    this.nextSeq = 0;
+  }
+
+  /**
+   * Resume storm (fanwire): drop the socket and reconnect from the next index
+   * of the same epoch, retrying a failed attempt for `retryMs`.
+   */
+  storm(retryMs) {
+    if (!this.live || this.target.mode !== 'fanwire') return false;
+    clearTimeout(this.timer);
+    const old = this.sock;
+    this.sock = null;
+    old.destroy();
+    this.resuming = true;
+    this.retryUntil = performance.now() + retryMs;
+    this.resumePath = subscribePath('fanwire', this.topic, this.target.topics, { index: this.nextIndex, epoch: this.epoch });
+    this.open(this.resumePath);
+    return true;
   }
 
   /** Ends the connection from our side at the end of a run, silently. */
   destroy() {
     this.state = 'closed';
     clearTimeout(this.timer);
-    this.sock.destroy();
+    this.sock?.destroy();
   }
 }

@@ -3,12 +3,22 @@
  * with bounded concurrency, spreading source addresses over 127.0.0.1-254,
  * and reports to the parent over IPC once a second, never per message.
  *
+ * If the environment has LOAD_FDS (a comma-separated list of connected
+ * socket descriptors, see small-sockets.py), the first connections adopt
+ * those sockets instead of connecting.
+ *
  * Parent -> child:  {type: 'start', target, count, first, concurrency}
- *                   {type: 'window', from, to}   latency/throughput window (shared clock)
- *                   {type: 'final'}              answer with a last tick and a 'final'
- *                   {type: 'stop'}               close everything and exit
+ *                   {type: 'resize', count}        connect more, or close the newest
+ *                   {type: 'window', from, to}     latency/throughput window (shared clock)
+ *                   {type: 'reset'}                per-run counters and sequences to zero
+ *                   {type: 'pause'} {type: 'resume'}  stop / restart reading on every connection
+ *                   {type: 'storm', concurrency, retryMs}  fanwire: every live connection drops and resumes by index
+ *                   {type: 'final', published}     answer with a last tick and a 'final'
+ *                                                  (published: events per topic, for what is owed)
+ *                   {type: 'stop'}                 close everything and exit
  * Child -> parent:  {type: 'tick', ...}  {type: 'final', ...}  {type: 'fatal', message}
  */
+import { slowPath } from './decode.mjs';
 import { Histogram } from './histogram.mjs';
 import { SubscriberConn } from './subscriber-conn.mjs';
 
@@ -16,25 +26,18 @@ const REPORT_MS = 1000;
 const EXAMPLES = 5; // anomalies and failures kept verbatim per kind
 
 /** @type {SubscriberConn[]} */
-const conns = [];
+let conns = [];
 const readBuffer = Buffer.allocUnsafe(256 * 1024);
 const hist = new Histogram(); // window only, reset after every tick
+const fds = (process.env.LOAD_FDS ?? '').split(',').filter(Boolean).map(Number);
 
-const c = {
-  connecting: 0,
-  ready: 0,
-  failed: 0,
-  closed: 0,
-  received: 0,
-  windowReceived: 0,
-  gap: 0,
-  reorder: 0,
-  indexGap: 0,
-  indexReorder: 0,
-  unexpected: 0,
-};
+/** Counters that live as long as the process. */
+const life = { connecting: 0, ready: 0, failed: 0 };
+/** Counters of the current run (zeroed by 'reset'). */
+const runZero = { closed: 0, received: 0, windowReceived: 0, gap: 0, reorder: 0, indexGap: 0, indexReorder: 0, unexpected: 0, resumed: 0, resumedGap: 0, resumeRetries: 0, firstAt: 0, lastAt: 0, lastResumedAt: 0 };
+let run = { ...runZero };
 /** @type {Record<string, {count: number, examples: string[]}>} */
-const notes = {};
+let notes = {};
 let windowFrom = Infinity;
 let windowTo = -Infinity;
 let selfCheck = null;
@@ -49,72 +52,128 @@ function note(kind, text) {
 const tally = {
   now: 0,
   delivered(conn, scheduledMs) {
-    c.received++;
+    run.received++;
     const now = tally.now;
     if (now >= windowFrom && now < windowTo) {
-      c.windowReceived++;
+      run.windowReceived++;
+      if (run.firstAt === 0) run.firstAt = now;
+      run.lastAt = now;
       hist.recordMs(now - scheduledMs);
     }
   },
   ready() {
-    c.ready++;
-    settled();
+    life.ready++;
+    inFlight--;
+    openMore();
+    if (life.ready + life.failed === life.connecting) report(); // tell the parent at once that connecting is over
+  },
+  resumed(conn, gap) {
+    run.resumed++;
+    run.lastResumedAt = tally.now;
+    if (gap) {
+      run.resumedGap++;
+      note('resumed with gap: true', `topic ${conn.topic} asked for index ${conn.nextIndex}`);
+    }
+    stormInFlight--;
+    stormMore();
+  },
+  resumeRetry(conn, why) {
+    run.resumeRetries++;
+    note('resume retried', why);
   },
   failed(conn, why) {
-    c.failed++;
+    life.failed++;
+    inFlight--;
     note('connect failure', why);
-    settled();
+    openMore();
+    if (life.ready + life.failed === life.connecting) report();
   },
   closed(conn, code, reason) {
-    c.closed++;
+    run.closed++;
     note(`closed ${code}`, reason);
+    if (conn.resuming) {
+      stormInFlight--;
+      stormMore();
+    }
   },
   anomaly(kind, conn, detail) {
-    c[kind]++;
+    run[kind]++;
     note(kind, detail);
   },
   selfCheck(fast, slow) {
-    const same = fast.index === slow.index && fast.seq === slow.seq && fast.scheduledMs === slow.scheduledMs;
+    const same = fast.index === slow.index && fast.n === slow.n && fast.seq === slow.seq && fast.scheduledMs === slow.scheduledMs;
     selfCheck = { same, fast, slow };
   },
 };
 
 let target = null;
-let toOpen = 0;
-let nextId = 0;
-let firstAddr = 0;
+let wanted = 0; // connections to have open
+let nextNumber = 0; // global subscriber number of the next connection
+let concurrency = 64;
+let inFlight = 0;
 
-function openMore(concurrency) {
-  while (nextId < toOpen && c.connecting - c.ready - c.failed < concurrency) {
-    const n = firstAddr + nextId;
-    const localAddress = `127.0.0.${1 + (n % 254)}`;
-    conns.push(new SubscriberConn(target, localAddress, readBuffer, tally));
-    nextId++;
-    c.connecting++;
+function openMore() {
+  while (inFlight < concurrency && conns.length < wanted) {
+    const n = nextNumber++;
+    const fd = fds.length ? fds.shift() : undefined;
+    conns.push(new SubscriberConn(target, n, `127.0.0.${1 + (n % 254)}`, readBuffer, tally, fd));
+    life.connecting++;
+    inFlight++;
   }
 }
 
-let concurrencyLimit = 64;
-function settled() {
-  openMore(concurrencyLimit);
-  if (c.ready + c.failed === toOpen) report(); // tell the parent at once that connecting is over
+function resize(count) {
+  wanted = count;
+  conns = conns.filter((c) => c.state !== 'closed');
+  while (conns.length > wanted) {
+    const conn = conns.pop();
+    if (!conn.isReady) {
+      // still connecting: it will never report
+      inFlight--;
+      life.connecting--;
+    }
+    conn.destroy();
+  }
+  openMore();
+  if (life.ready + life.failed === life.connecting) report();
 }
 
-function perSubscriber() {
+/** @type {SubscriberConn[]} */
+let stormQueue = [];
+let stormInFlight = 0;
+let stormLimit = Infinity;
+let stormRetryMs = 0;
+function stormMore() {
+  while (stormInFlight < stormLimit && stormQueue.length) {
+    if (stormQueue.pop().storm(stormRetryMs)) stormInFlight++;
+  }
+}
+
+function perSubscriber(published) {
   let min = Infinity;
   let max = 0;
-  let readyConns = 0;
+  let live = 0;
+  let owed = 0;
   for (const conn of conns) {
-    if (!conn.isReady) continue;
-    readyConns++;
+    if (!conn.live) continue;
+    live++;
     if (conn.count < min) min = conn.count;
     if (conn.count > max) max = conn.count;
+    if (published) owed += Math.max(0, (published[conn.topic] ?? 0) - conn.count);
   }
-  return { readyConns, min: readyConns ? min : 0, max };
+  return { live, min: live ? min : 0, max, owed };
+}
+
+function liveByTopic() {
+  const by = new Array(target?.topics ?? 1).fill(0);
+  for (const conn of conns) if (conn.live) by[conn.topic]++;
+  return by;
 }
 
 function report() {
-  process.send?.({ type: 'tick', at: performance.timeOrigin + performance.now(), counts: { ...c }, hist: hist.toSparse() });
+  const byTopic = liveByTopic();
+  const counts = { ...life, ...run, live: byTopic.reduce((a, b) => a + b, 0), wanted, pending: inFlight + Math.max(0, wanted - conns.length), stormInFlight: stormInFlight + stormQueue.length };
+  process.send?.({ type: 'tick', at: performance.timeOrigin + performance.now(), counts, liveByTopic: byTopic, hist: hist.toSparse() });
   hist.reset();
 }
 
@@ -124,18 +183,39 @@ process.on('message', (msg) => {
   switch (msg.type) {
     case 'start':
       target = msg.target;
-      toOpen = msg.count;
-      firstAddr = msg.first;
-      concurrencyLimit = msg.concurrency;
-      openMore(concurrencyLimit);
+      nextNumber = msg.first;
+      concurrency = msg.concurrency;
+      resize(msg.count);
+      break;
+    case 'resize':
+      resize(msg.count);
       break;
     case 'window':
       windowFrom = msg.from;
       windowTo = msg.to;
       break;
+    case 'reset':
+      run = { ...runZero };
+      notes = {};
+      hist.reset();
+      for (const conn of conns) conn.reset();
+      report();
+      break;
+    case 'pause':
+      for (const conn of conns) if (conn.state !== 'closed') conn.pause();
+      break;
+    case 'resume':
+      for (const conn of conns) if (conn.paused) conn.resume();
+      break;
+    case 'storm':
+      stormLimit = msg.concurrency ?? Infinity;
+      stormRetryMs = msg.retryMs ?? 0;
+      stormQueue = conns.filter((c) => c.live).reverse();
+      stormMore();
+      break;
     case 'final':
       report();
-      process.send?.({ type: 'final', counts: { ...c }, perSubscriber: perSubscriber(), notes, selfCheck });
+      process.send?.({ type: 'final', counts: { ...life, ...run }, perSubscriber: perSubscriber(msg.published), notes, selfCheck: selfCheck && { ...selfCheck, slowPathEvents: slowPath.events } });
       break;
     case 'stop':
       clearInterval(ticker);

@@ -150,3 +150,28 @@ export function parseClose(buf, start, end) {
   if (end - start < 2) return { code: 1005, reason: '' };
   return { code: buf.readUInt16BE(start), reason: buf.toString('utf8', start + 2, end) };
 }
+
+/**
+ * A client frame of any size (FIN set) with an all-zero masking key, so the
+ * payload goes out as is: cheap for a client that sends the same frame many
+ * times. Servers must unmask it all the same.
+ * @param {number} opcode
+ * @param {Uint8Array} payload
+ */
+export function zeroMaskedFrame(opcode, payload) {
+  const n = payload.length;
+  const head = n < 126 ? 2 : n < 65536 ? 4 : 10;
+  const frame = Buffer.alloc(head + 4 + n);
+  frame[0] = 0x80 | opcode;
+  if (n < 126) frame[1] = 0x80 | n;
+  else if (n < 65536) {
+    frame[1] = 0x80 | 126;
+    frame.writeUInt16BE(n, 2);
+  } else {
+    frame[1] = 0x80 | 127;
+    frame.writeUInt32BE(Math.floor(n / 2 ** 32), 2);
+    frame.writeUInt32BE(n >>> 0, 6);
+  }
+  frame.set(payload, head + 4); // key bytes stay 0
+  return frame;
+}

@@ -1,7 +1,10 @@
 /**
- * Peer: plain uWebSockets.js native pub/sub. Subscribers (/v1/subscribe)
- * join topic "t"; every producer (/v1/publish) message is forwarded unchanged
- * with app.publish. Publishing happens OUTSIDE the message handler: the
+ * Peer: plain uWebSockets.js native pub/sub. Subscribers of /v1/subscribe
+ * join topic "c0", of /v1/subscribe/cN topic "cN" (N < 256: one route each,
+ * so no upgrade handler and nothing stored per subscriber, which would cost
+ * ~0.3 KB each); every producer (/v1/publish) message is forwarded unchanged
+ * with app.publish to the topic numbered by its bytes 12-15 (uint32 LE, see
+ * load/lib/payload.mjs). Publishing happens OUTSIDE the message handler: the
  * handler copies and queues, a setImmediate publishes the queue (inside the
  * handler it was measured ~15x slower on this build: a 300-event burst to 10k
  * subscribers ran at ~160k deliveries/s inside it, ~2.4M/s from setImmediate).
@@ -16,17 +19,20 @@ if (!Number.isInteger(port) || port <= 0) {
   process.exit(2);
 }
 
-const TOPIC = 't';
 const app = uWS.App();
 /** @type {[ArrayBuffer, boolean][]} */
 let queue = [];
 let flushing = false;
+const TOPICS = Array.from({ length: 256 }, (_, i) => `c${i}`);
 
 function flush() {
   flushing = false;
   const batch = queue;
   queue = [];
-  for (const [message, isBinary] of batch) app.publish(TOPIC, message, isBinary);
+  for (const [message, isBinary] of batch) {
+    const topic = message.byteLength >= 16 ? new DataView(message).getUint32(12, true) : 0;
+    app.publish(TOPICS[topic] ?? `c${topic}`, message, isBinary); // nobody listens past c255
+  }
 }
 
 const common = {
@@ -36,11 +42,13 @@ const common = {
   closeOnBackpressureLimit: false,
 };
 
-app.ws('/v1/subscribe', {
-  ...common,
-  maxPayloadLength: 64 * 1024,
-  open: (ws) => ws.subscribe(TOPIC),
-});
+for (const [path, topic] of [['/v1/subscribe', TOPICS[0]], ...TOPICS.map((t) => [`/v1/subscribe/${t}`, t])]) {
+  app.ws(path, {
+    ...common,
+    maxPayloadLength: 64 * 1024,
+    open: (ws) => ws.subscribe(topic),
+  });
+}
 
 app.ws('/v1/publish', {
   ...common,

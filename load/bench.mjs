@@ -1,0 +1,153 @@
+#!/usr/bin/env node
+/**
+ * `npm run bench`: the six scenarios of issue 4 in one run, fanwire (uWS and
+ * ws transports) against the peers (plain uWS publish, a plain ws loop,
+ * Socket.IO 4), all with the same lean load client. Prints a table per
+ * scenario with ratios to the peers and the targets, and writes
+ * load/results/bench-<time>.json and bench-<time>.svg. See load/README.md.
+ */
+import path from 'node:path';
+import { benchUsage, FANWIRE, ORDER, parseBenchOptions, serversFor } from './lib/bench-plan.mjs';
+import { burstTable, idleTable, publishTable, scaleTable, stallTable, stormTable, targets, targetsTable } from './lib/bench-report.mjs';
+import { cleanupOnExit } from './lib/children.mjs';
+import { sleep } from './lib/clock.mjs';
+import { checkLimits } from './lib/limits.mjs';
+import { cpuMeter } from './lib/procstat.mjs';
+import { machine } from './lib/report.mjs';
+import { RESULTS_DIR, stamp, writeAtomic, writeRecord } from './lib/results.mjs';
+import { fanoutScenarios } from './lib/scenario-fanout.mjs';
+import { publishScenario, stormScenario } from './lib/scenario-fanwire.mjs';
+import { stallScenario } from './lib/scenario-stall.mjs';
+import { inspectFanwire, serverSpec } from './lib/servers.mjs';
+import { hasPython } from './lib/subscriber-group.mjs';
+import { scaleChart } from './lib/svg-chart.mjs';
+
+async function main() {
+  cleanupOnExit();
+  const o = parseBenchOptions(process.argv.slice(2));
+  if (o.help) return void console.log(benchUsage());
+  const p = o.plan;
+  checkLimits(Math.max(...p.scale.subscribers, p.burst.subscribers, p.stall.subscribers, p.storm.subscribers), p.procs);
+  const t0 = performance.now();
+  const elapsed = () => (performance.now() - t0) / 1000;
+  const budget = { enough: (seconds) => elapsed() + seconds < p.budgetSeconds };
+  const say = (line) => console.log(`${new Date().toISOString().slice(11, 19)} ${String(Math.round(elapsed())).padStart(3)}s ${line}`);
+  const fanwire = inspectFanwire();
+  if (fanwire.ok && fanwire.stale) say('note: src/ has files newer than dist/cli.js; `npm run bench` builds first, `node load/bench.mjs` does not');
+  const idleCpu = cpuMeter([]);
+  await sleep(1000);
+  const otherCpuAtStart = idleCpu().other;
+  if (otherCpuAtStart >= 20) say(`!! other processes are using ${otherCpuAtStart.toFixed(0)}% of a core right now: every figure below competes with them`);
+  if (o.scenarios.includes('stall') && !hasPython()) say('!! python3 is missing: the stall scenario\'s laggards use ordinary sockets and fanwire will not drop them within the run');
+  say(`bench: scenarios ${o.scenarios.join(', ')}; servers ${o.servers.join(', ')}${o.quick ? '; QUICK (a check, not a measurement)' : ''}; time budget ${p.budgetSeconds} s`);
+
+  const createdAt = new Date().toISOString();
+  /** Reported rows per scenario; `fanoutRuns` keeps every burst and scale run (both of an interleaved pair). */
+  const scenarios = { idle: [], burst: [], scale: [], stall: [], storm: [], publish: [], fanoutRuns: [] };
+  const skipped = [];
+  const want = (s) => o.scenarios.includes(s);
+  const specFor = (name, extra = []) => {
+    const spec = serverSpec(name, fanwire, extra);
+    if (spec.skip) skipped.push(`${name}: ${spec.skip}`);
+    return spec.skip ? null : spec;
+  };
+  const logFor = (scenario, name) => (line) => say(`[${scenario} ${name}] ${line}`);
+  const skip = (what) => {
+    skipped.push(what);
+    say(`skipping ${what}`);
+  };
+
+  // Scenarios 6, 2, 1: one session per server; fanwire-uws and uws-publish side by side, interleaved.
+  if (want('scale') || want('burst') || want('idle')) {
+    const groups = [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio']].map((g) => g.filter((n) => o.servers.includes(n))).filter((g) => g.length);
+    for (const group of groups) {
+      const specs = group.map((name) => specFor(name)).filter(Boolean);
+      if (!specs.length) continue;
+      if (!budget.enough(30 * specs.length)) {
+        skip(`scale/burst/idle on ${group.join(' and ')}: out of time budget`);
+        continue;
+      }
+      const r = await fanoutScenarios(specs, p, { idle: want('idle'), burst: want('burst'), scale: want('scale') }, budget, (name) => logFor('fan-out', name));
+      scenarios.idle.push(...r.idle);
+      scenarios.burst.push(...r.burst);
+      scenarios.scale.push(...r.scale);
+      scenarios.fanoutRuns.push(...r.all);
+      for (const s of r.skipped) skip(`${s} on ${group.join(' and ')}`);
+      for (const e of r.errors) skipped.push(`fan-out session failed: ${e}`);
+    }
+  }
+
+  // Scenario 3, servers in reverse order.
+  if (want('stall')) {
+    for (const name of [...ORDER].reverse().filter((n) => o.servers.includes(n))) {
+      const spec = specFor(name, FANWIRE.includes(name) ? p.stall.fanwireArgs : []);
+      if (!spec) continue;
+      if (!budget.enough(p.stall.warmup * 2 + p.stall.baseline + p.stall.stalled + 15)) {
+        skip(`stall on ${name}: out of time budget`);
+        continue;
+      }
+      scenarios.stall.push(await stallScenario(spec, p, budget, logFor('stall', name)));
+    }
+  }
+
+  // Scenarios 5 and 4: fanwire only (the short one first, in case time runs out).
+  for (const [scenario, run] of [
+    ['publish', async (spec, log) => scenarios.publish.push(...(await publishScenario(spec, p, log)))],
+    ['storm', async (spec, log) => scenarios.storm.push(await stormScenario(spec, p, log))],
+  ]) {
+    if (!want(scenario)) continue;
+    const { servers, why } = serversFor(scenario);
+    for (const name of o.servers.filter((n) => !servers.includes(n))) skipped.push(`${scenario} on ${name}: ${why}`);
+    for (const name of servers.filter((n) => o.servers.includes(n))) {
+      const spec = specFor(name, scenario === 'publish' && fanwire.flags?.includes('--max-publish-rate') ? p.publish.fanwireArgs : []);
+      if (!spec) continue;
+      if (!budget.enough(scenario === 'storm' ? p.storm.cap + 15 : 15)) {
+        skip(`${scenario} on ${name}: out of time budget`);
+        continue;
+      }
+      await run(spec, logFor(scenario, name));
+    }
+  }
+
+  const wallSeconds = elapsed();
+  const record = { benchmark: 'bench', createdAt, wallSeconds, machine: { ...machine(), otherCpuPercentAtStart: otherCpuAtStart }, quick: o.quick, plan: p, fanwire, scenarios, skipped };
+  record.targets = targets(record, p);
+  const file = writeRecord('bench', createdAt, record);
+  const svgFile = scenarios.scale.length
+    ? writeAtomic(
+        path.join(RESULTS_DIR, `bench-${stamp(createdAt)}.svg`),
+        scaleChart(scenarios.scale, {
+          title: `fan-out scale: ${p.payload} B events at ${p.scale.deliveriesPerSec.toLocaleString('en-US')} deliveries/s offered`,
+          subtitle: `${createdAt.slice(0, 10)}, ${record.machine.cpus} x ${record.machine.cpuModel}, Node ${record.machine.node}; server and load client share the machine`,
+          offered: p.scale.deliveriesPerSec,
+        }),
+      )
+    : null;
+
+  const sections = [];
+  if (scenarios.scale.length) sections.push(scaleTable(scenarios.scale, p));
+  if (scenarios.burst.length) sections.push(burstTable(scenarios.burst, p));
+  if (scenarios.stall.length) sections.push(stallTable(scenarios.stall, p));
+  if (scenarios.storm.length) sections.push(stormTable(scenarios.storm, p));
+  if (scenarios.publish.length) sections.push(publishTable(scenarios.publish, Boolean(fanwire.flags?.includes('--max-publish-rate'))));
+  if (scenarios.idle.length) sections.push(idleTable(scenarios.idle));
+  sections.push(targetsTable(record.targets));
+  if (skipped.length) sections.push(['Skipped', '', ...skipped.map((s) => `  ${s}`)].join('\n'));
+  const other = [...scenarios.scale, ...scenarios.burst].map((r) => r.cpuPercent?.otherProcesses).filter(Number.isFinite);
+  const noisy = other.length ? Math.max(...other) : 0;
+  console.log(`\n${sections.join('\n\n')}\n`);
+  console.log(`Machine: ${record.machine.cpus} x ${record.machine.cpuModel}, ${record.machine.memGiB} GiB, Node ${record.machine.node}; other processes: ${otherCpuAtStart.toFixed(0)}% of a core at start, up to ${noisy.toFixed(0)}% during a measured window`);
+  console.log(`Wall time ${(wallSeconds / 60).toFixed(1)} min. Record: ${path.relative(process.cwd(), file)}${svgFile ? `; chart: ${path.relative(process.cwd(), svgFile)}` : ''}`);
+
+  const failed = [...scenarios.fanoutRuns, ...scenarios.storm, ...scenarios.publish, ...scenarios.stall.flatMap((x) => [x.baseline, x.stalled]).filter(Boolean)].filter((r) => r.failures?.length);
+  if (failed.length) {
+    console.log(`\nFAILURE in ${failed.length} run(s): ${failed.map((r) => `${r.server} ${r.kind}: ${r.failures.join('; ')}`).join(' | ')}`);
+    process.exitCode = 1;
+  }
+}
+
+main().catch((err) => {
+  console.error(`bench: ${err.message}`);
+  process.exitCode = 1;
+});
+

@@ -1,0 +1,84 @@
+/**
+ * What `npm run bench` runs: the six scenarios' parameters, the servers
+ * each one makes sense for, the options, and the time budget.
+ */
+import { parseArgs } from 'node:util';
+import { ALL_SERVERS } from './servers.mjs';
+
+export const SCENARIOS = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle'];
+export const FANWIRE = ['fanwire-uws', 'fanwire-ws'];
+
+/** Run order of the servers; the stall scenario runs it backwards (A B C D E, then E D C B A). */
+export const ORDER = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio'];
+
+/** The full plan; `--quick` divides subscriber counts by 10 and shortens the waits (a check that everything runs, not a measurement). */
+export function plan(quick) {
+  const k = quick ? 10 : 1;
+  return {
+    payload: 100,
+    procs: 2,
+    tick: 5,
+    scale: { subscribers: [10_000, 19_000, 5_000, 1_000].map((n) => n / k), deliveriesPerSec: 1_000_000 / k, warmup: 1, duration: 3, drain: 2 },
+    burst: { subscribers: 10_000 / k, events: 300, warmupEvents: 50, cap: quick ? 4 : 8 },
+    stall: {
+      subscribers: 10_000 / k,
+      laggardFraction: 0.1,
+      payload: 1000,
+      rate: 50,
+      warmup: 2, // the first second at 1000 B grows the server's buffers: not steady state yet
+      baseline: 5,
+      stalled: quick ? 6 : 15,
+      drain: 2,
+      settle: 5,
+      fanwireArgs: ['--buffer-size', '100', '--high-water-bytes', '16KiB', '--drop-after-bytes', '64KiB'],
+      smallSockets: { rcvbuf: 4096, mss: 536 },
+    },
+    storm: { subscribers: 10_000 / k, rate: 20, warmup: 1, after: 1, cap: quick ? 10 : 30, drain: 5, concurrency: Infinity },
+    /** `fanwireArgs` only where dist/cli.js knows the flag: the default publish rate limit would be what is measured. */
+    publish: { batches: [1, 100], window: 128, warmup: 1, duration: 3, fanwireArgs: ['--max-publish-rate', '0'] },
+    /** Stop starting new work past this many seconds (the whole bench, build included, must end within 10 minutes). */
+    budgetSeconds: 480,
+  };
+}
+
+/** Which servers a scenario runs on, and why the others are skipped. */
+export function serversFor(scenario) {
+  if (scenario === 'storm') return { servers: FANWIRE, why: 'resume by index (index=last+1&epoch=...) exists only on fanwire; the peers have no event index' };
+  if (scenario === 'publish') return { servers: FANWIRE, why: 'acked publishing (one ack per frame, batches of events) exists only on fanwire; the peers forward frames without replies' };
+  return { servers: ORDER, why: '' };
+}
+
+export function benchUsage() {
+  return `Usage: npm run bench -- [options]        (node load/bench.mjs [options]; npm run bench builds first)
+
+Runs the six scenarios of load/README.md in one run, fanwire against the peers
+(${ALL_SERVERS.join(', ')}), prints a table per scenario with ratios, and writes
+load/results/bench-<time>.json and .svg. Takes about 7 minutes here.
+
+  --scenarios LIST   a subset of ${SCENARIOS.join(',')} (scale, burst and idle share one session per server)
+  --servers LIST     a subset of the servers
+  --quick            subscriber counts / 10, shorter waits: checks that everything runs, measures nothing
+  --budget S         stop starting new runs after S seconds (default 480)`;
+}
+
+export function parseBenchOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: { scenarios: { type: 'string' }, servers: { type: 'string' }, quick: { type: 'boolean' }, budget: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) return { help: true };
+  const list = (v, known, what) => {
+    if (!v) return [...known];
+    const items = v.split(',').map((s) => s.trim()).filter(Boolean);
+    for (const i of items) if (!known.includes(i)) throw new Error(`--${what}: unknown "${i}" (known: ${known.join(', ')})`);
+    return items;
+  };
+  const o = { scenarios: list(values.scenarios, SCENARIOS, 'scenarios'), servers: list(values.servers, ALL_SERVERS, 'servers'), quick: Boolean(values.quick) };
+  o.plan = plan(o.quick);
+  if (values.budget !== undefined) {
+    const b = Number(values.budget);
+    if (!(b > 0)) throw new Error('--budget: seconds > 0');
+    o.plan.budgetSeconds = b;
+  }
+  return o;
+}

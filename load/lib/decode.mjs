@@ -1,0 +1,202 @@
+/**
+ * Subscriber-side decoding of one message, per server kind, into a reused
+ * `Decoded` record (no allocation per message on the fast paths).
+ *
+ * - raw peers: the message is the payload (see payload.mjs).
+ * - fanwire: `{type: 'events', index, events: [{topic, type, key, payload}, ...]}`.
+ *   Every event of a run encodes to the same length (one topic-name length,
+ *   empty type and key, `bin` payload last), so the payloads sit at fixed
+ *   distances and are read in place. Anything else (hello, heartbeat, an
+ *   unexpected shape) goes through msgpackr.
+ * - socketio: engine.io v4 packets in text frames: `0{...}` open, `2` ping,
+ *   `40{...}` namespace joined, `42["e",{"t":<ms>,"s":<seq>,"p":"..."}]` an
+ *   event; the time and sequence are parsed from the bytes right after the
+ *   fixed prefix, without JSON.parse.
+ */
+import { Packr, Unpackr } from 'msgpackr';
+import { binHeader, MIN_PAYLOAD, SEQ_OFFSET, topicName } from './payload.mjs';
+
+const packr = new Packr({ useRecords: false, variableMapSize: true });
+const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
+
+/**
+ * @typedef {object} Decoded
+ * @property {string} kind  'events' | 'hello' | 'heartbeat' | 'eio-open' | 'ping' | 'other'
+ * @property {number} index fanwire item index (events, hello)
+ * @property {number} n     number of events in `times` / `seqs`
+ * @property {Float64Array} times scheduled send times (ms)
+ * @property {Float64Array} seqs  per-topic sequence numbers
+ * @property {string} epoch fanwire hello
+ * @property {boolean} gap  fanwire hello
+ * @property {unknown} value the decoded message (slow paths only)
+ */
+
+/** Events messages that missed the fast path (each a full decode), for the record. */
+export const slowPath = { events: 0 };
+
+/** @returns {Decoded} */
+export function newDecoded() {
+  return { kind: '', index: 0, n: 0, times: new Float64Array(256), seqs: new Float64Array(256), epoch: '', gap: false, value: undefined };
+}
+
+function room(out, n) {
+  if (out.times.length < n) {
+    out.times = new Float64Array(n);
+    out.seqs = new Float64Array(n);
+  }
+}
+
+// {type: 'events', index: ...} as msgpackr (and any sane encoder) writes it:
+// fixmap(3), "type", "events", "index", then the index as an integer.
+const EVENTS_PREFIX = Buffer.from([0x83, 0xa4, ...Buffer.from('type'), 0xa6, ...Buffer.from('events'), 0xa5, ...Buffer.from('index')]);
+const EVENTS_KEY = Buffer.from([0xa6, ...Buffer.from('events')]);
+
+/**
+ * A decoder for fanwire messages of one run.
+ * @param {number} size payload bytes
+ * @param {number} topics topic count (fixes the topic-name length)
+ * @returns {(buf: Buffer, start: number, end: number, out: Decoded) => Decoded}
+ */
+export function fanwireDecoder(size, topics) {
+  const eventLength = packr.pack({ topic: topicName(0, topics), type: '', key: '', payload: Buffer.alloc(size) }).length;
+  const bin = binHeader(size);
+  const binAt = eventLength - size - bin.length; // within one event
+  return (buf, start, end, out) => {
+    if (end - start > EVENTS_PREFIX.length + 10 && buf.compare(EVENTS_PREFIX, 0, EVENTS_PREFIX.length, start, start + EVENTS_PREFIX.length) === 0) {
+      let p = start + EVENTS_PREFIX.length;
+      const t = buf[p];
+      let index = -1;
+      if (t < 0x80) (index = t), (p += 1);
+      else if (t === 0xcc) (index = buf[p + 1]), (p += 2);
+      else if (t === 0xcd) (index = buf.readUInt16BE(p + 1)), (p += 3);
+      else if (t === 0xce) (index = buf.readUInt32BE(p + 1)), (p += 5);
+      if (index >= 0 && buf.compare(EVENTS_KEY, 0, EVENTS_KEY.length, p, p + EVENTS_KEY.length) === 0) {
+        p += EVENTS_KEY.length;
+        const a = buf[p];
+        let n = -1;
+        if (a >= 0x90 && a <= 0x9f) (n = a & 0x0f), (p += 1);
+        else if (a === 0xdc) (n = buf.readUInt16BE(p + 1)), (p += 3);
+        if (n > 0 && end - p === n * eventLength && sameEvents(buf, p, n, eventLength, binAt, bin)) {
+          room(out, n);
+          for (let j = 0; j < n; j++) {
+            const at = p + (j + 1) * eventLength - size;
+            out.times[j] = buf.readDoubleLE(at);
+            out.seqs[j] = buf.readUInt32LE(at + SEQ_OFFSET);
+          }
+          out.kind = 'events';
+          out.index = index;
+          out.n = n;
+          return out;
+        }
+      }
+    }
+    decodeFanwireSlow(buf.subarray(start, end), size, out);
+    if (out.kind === 'events') slowPath.events++;
+    return out;
+  };
+}
+
+function sameEvents(buf, p, n, eventLength, binAt, bin) {
+  for (let j = 0; j < n; j++) {
+    const q = p + j * eventLength;
+    if (buf[q] !== 0x84 || buf[q + binAt] !== bin[0]) return false;
+  }
+  return true;
+}
+
+/** Full MessagePack decode of a fanwire message; also used once per process to check the fast path. */
+export function decodeFanwireSlow(bytes, size, out) {
+  const msg = unpackr.unpack(bytes);
+  out.value = msg;
+  out.kind = 'other';
+  out.n = 0;
+  if (msg?.type === 'hello') {
+    out.kind = 'hello';
+    out.index = msg.index;
+    out.epoch = msg.epoch;
+    out.gap = msg.gap === true;
+  } else if (msg?.type === 'heartbeat') {
+    out.kind = 'heartbeat';
+  } else if (msg?.type === 'events' && Array.isArray(msg.events) && msg.events.every((e) => e?.payload instanceof Uint8Array && e.payload.length === size)) {
+    room(out, msg.events.length);
+    for (const [j, e] of msg.events.entries()) {
+      const b = Buffer.from(e.payload.buffer, e.payload.byteOffset, e.payload.length);
+      out.times[j] = b.readDoubleLE(0);
+      out.seqs[j] = b.readUInt32LE(SEQ_OFFSET);
+    }
+    out.kind = 'events';
+    out.index = msg.index;
+    out.n = msg.events.length;
+  }
+  return out;
+}
+
+/** Raw peer message: the payload itself. */
+export function decodeRaw(buf, start, end, out) {
+  out.n = 0;
+  out.kind = 'other';
+  if (end - start < MIN_PAYLOAD) return out;
+  out.kind = 'events';
+  out.n = 1;
+  out.times[0] = buf.readDoubleLE(start);
+  out.seqs[0] = buf.readUInt32LE(start + SEQ_OFFSET);
+  return out;
+}
+
+const SIO_EVENT = Buffer.from('42["e",{"t":');
+const SIO_SEQ = Buffer.from(',"s":');
+
+/** Reads the decimal number at buf[p..]: returns [value, position after it] or [NaN, p]. */
+function readNumber(buf, p, end) {
+  let int = 0;
+  let digits = 0;
+  while (p < end && buf[p] >= 0x30 && buf[p] <= 0x39) (int = int * 10 + (buf[p++] - 0x30)), digits++;
+  if (digits === 0) return [NaN, p];
+  if (buf[p] !== 0x2e) return [int, p];
+  p++;
+  let frac = 0;
+  let scale = 1;
+  while (p < end && buf[p] >= 0x30 && buf[p] <= 0x39) (frac = frac * 10 + (buf[p++] - 0x30)), (scale *= 10);
+  return [int + frac / scale, p];
+}
+
+/** An engine.io / socket.io text frame. */
+export function decodeSocketio(buf, start, end, out) {
+  out.n = 0;
+  if (end - start > SIO_EVENT.length && buf.compare(SIO_EVENT, 0, SIO_EVENT.length, start, start + SIO_EVENT.length) === 0) {
+    const [t, p] = readNumber(buf, start + SIO_EVENT.length, end);
+    if (!Number.isNaN(t) && buf.compare(SIO_SEQ, 0, SIO_SEQ.length, p, p + SIO_SEQ.length) === 0) {
+      const [s] = readNumber(buf, p + SIO_SEQ.length, end);
+      if (!Number.isNaN(s)) {
+        out.kind = 'events';
+        out.n = 1;
+        out.times[0] = t;
+        out.seqs[0] = s;
+        return out;
+      }
+    }
+  }
+  decodeSocketioSlow(buf.toString('utf8', start, end), out);
+  if (out.kind === 'events') slowPath.events++;
+  return out;
+}
+
+/** The JSON.parse path: every packet type, and the once-per-process check of the fast path. */
+export function decodeSocketioSlow(text, out) {
+  out.n = 0;
+  out.kind = 'other';
+  out.value = text.slice(0, 300);
+  if (text === '2') out.kind = 'ping';
+  else if (text.startsWith('0{')) out.kind = 'eio-open';
+  else if (text.startsWith('40')) out.kind = 'hello';
+  else if (text.startsWith('42')) {
+    const [name, e] = JSON.parse(text.slice(2));
+    if (name === 'e' && typeof e?.t === 'number' && typeof e?.s === 'number') {
+      out.kind = 'events';
+      out.n = 1;
+      out.times[0] = e.t;
+      out.seqs[0] = e.s;
+    }
+  }
+  return out;
+}

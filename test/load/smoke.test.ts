@@ -1,0 +1,118 @@
+/**
+ * The load generator (load/load.mjs) runs for real, so the benchmark harness
+ * cannot rot: 100 subscribers for 1 second against fanwire, which the CLI
+ * starts itself, on each transport. The assertions read the run's JSON
+ * record: deliveries happened, every subscriber got every event in order,
+ * nobody failed to connect, and every process the CLI started is gone.
+ * No rate, latency or duration decides the result.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TRANSPORTS } from '../helpers.js';
+
+const LOAD_CLI = fileURLToPath(new URL('../../load/load.mjs', import.meta.url));
+const SUBSCRIBERS = 100;
+
+/** The fields of load.mjs's JSON record this test reads. */
+interface LoadRecord {
+  ok: boolean;
+  error: string | null;
+  failures?: string[];
+  subscribers: number;
+  connectFailures: number;
+  published: number;
+  received: number;
+  deliveriesPerSec: number;
+  behindAtEnd: number;
+  gaps: number;
+  reorders: number;
+  unexpected: number;
+  perSubscriber: { min: number; max: number };
+  closes: Record<string, number>;
+  fastPathChecks: Array<{ same: boolean }>;
+  pids: { server: number | null; publisher: number; subscribers: number[] };
+}
+
+const running = new Set<ChildProcess>();
+
+/**
+ * Runs the CLI to completion. If it hangs, SIGTERM (on which it stops every
+ * process it started) before vitest's 30 s test timeout, then SIGKILL.
+ */
+function runCli(args: string[]): Promise<{ code: number | null; out: string }> {
+  const child = spawn(process.execPath, [LOAD_CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(child);
+  let out = '';
+  child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const term = setTimeout(() => child.kill('SIGTERM'), 24_000);
+  const kill = setTimeout(() => child.kill('SIGKILL'), 28_000);
+  return new Promise((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      clearTimeout(term);
+      clearTimeout(kill);
+      resolve({ code, out });
+    }),
+  );
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('load generator smoke run', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'fanwire-load-'));
+  afterAll(() => {
+    for (const child of running) child.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  for (const transport of TRANSPORTS) {
+    it(`fanwire-${transport}: ${SUBSCRIBERS} subscribers for 1 s each get every event, in order`, async () => {
+      const file = path.join(dir, `${transport}.json`);
+      const { code, out } = await runCli([
+        '--server', `fanwire-${transport}`,
+        '--subscribers', String(SUBSCRIBERS),
+        '--rate', '50',
+        '--duration', '1',
+        '--warmup', '0.5',
+        '--drain', '15', // a bound on waiting for deliveries, never a pass/fail criterion
+        '--json', file,
+        '--quiet',
+      ]);
+      expect(code, out).toBe(0);
+      const r = JSON.parse(readFileSync(file, 'utf8')) as LoadRecord;
+      expect(r.error, out).toBeNull();
+      expect(r.failures, out).toEqual([]);
+      expect(r.ok).toBe(true);
+
+      expect(r.subscribers).toBe(SUBSCRIBERS);
+      expect(r.connectFailures).toBe(0);
+      expect(r.published).toBeGreaterThan(0);
+      expect(r.deliveriesPerSec).toBeGreaterThan(0);
+      expect(r.received).toBe(r.published * SUBSCRIBERS);
+      expect(r.behindAtEnd).toBe(0);
+      expect(r.perSubscriber).toEqual({ min: r.published, max: r.published });
+      expect(r.gaps).toBe(0);
+      expect(r.reorders).toBe(0);
+      expect(r.unexpected).toBe(0);
+      expect(r.closes).toEqual({});
+      expect(r.fastPathChecks.length).toBeGreaterThan(0);
+      expect(r.fastPathChecks.every((c) => c.same)).toBe(true);
+
+      const pids = [r.pids.server, r.pids.publisher, ...r.pids.subscribers].filter((p): p is number => typeof p === 'number');
+      expect(pids.length).toBeGreaterThanOrEqual(3);
+      expect(pids.filter(isRunning)).toEqual([]);
+    });
+  }
+});
