@@ -28,6 +28,14 @@ export async function stop(child, graceMs = 3000) {
   clearTimeout(timer);
 }
 
+/** Asks a forked worker to finish (`{type: 'stop'}` over IPC), then stops it after `graceMs` if it has not. */
+export async function finish(child, graceMs = 2000) {
+  if (child.connected) child.send({ type: 'stop' });
+  const timer = setTimeout(() => stop(child, graceMs), graceMs);
+  await exited(child);
+  clearTimeout(timer);
+}
+
 function killAll() {
   for (const child of children) {
     try {

@@ -7,7 +7,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { exited, stop, track } from './children.mjs';
+import { finish, track } from './children.mjs';
 import { nowMs, sleep } from './clock.mjs';
 import { eventsOfTopic } from './payload.mjs';
 import { cpuMeter } from './procstat.mjs';
@@ -270,12 +270,7 @@ export async function runLoad(session, o, log) {
     for (const timer of timers) clearTimeout(timer);
     if (o.stall && session.group) session.group.send({ type: 'resume' }, 'laggard');
     session.group?.send({ type: 'window', from: Infinity, to: -Infinity });
-    if (publisher) {
-      if (publisher.connected) publisher.send({ type: 'stop' });
-      const timer = setTimeout(() => stop(publisher, 2000), 2000);
-      await exited(publisher);
-      clearTimeout(timer);
-    }
+    if (publisher) await finish(publisher);
   }
   return result;
 }

@@ -10,7 +10,7 @@
  */
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { exited, stop, track } from './children.mjs';
+import { finish, track } from './children.mjs';
 import { nowMs, sleep } from './clock.mjs';
 import { eventsOfTopic } from './payload.mjs';
 import { cpuMeter } from './procstat.mjs';
@@ -101,12 +101,7 @@ export async function runStorm(session, o, log) {
     result.failures = [err.message];
     log(`!! FAILED: ${err.message}`);
   } finally {
-    if (publisher) {
-      if (publisher.connected) publisher.send({ type: 'stop' });
-      const timer = setTimeout(() => stop(publisher, 2000), 2000);
-      await exited(publisher);
-      clearTimeout(timer);
-    }
+    if (publisher) await finish(publisher);
   }
   return result;
 }
