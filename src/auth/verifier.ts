@@ -1,8 +1,9 @@
 /**
  * Token verification with jose: JWTs signed with an HS256 secret, or with a
  * public key (PEM) or a JWKS file for asymmetric algorithms. A verified token
- * becomes a Grant: who (`sub`), until when (`exp`), and what it may read
- * (`topics`) and write (`publish`).
+ * becomes a Grant: who (`sub`), until when (`exp`), what it may read
+ * (`topics`) and write (`publish`), and whether it may use the operator
+ * endpoints (`ops`).
  */
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
@@ -25,6 +26,8 @@ export interface Grant {
   expiresAt: number | null;
   read: Permission;
   publish: Permission;
+  /** The `ops: true` claim: may read /metrics, /v1/stats and /v1/subscribers. */
+  ops: boolean;
 }
 
 const ASYMMETRIC = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
@@ -68,11 +71,13 @@ export class TokenVerifier {
     const read = patternsOf(payload.topics);
     const publish = patternsOf(payload.publish);
     if (read === null || publish === null) throw new UnauthorizedError('"topics" and "publish" claims must be strings or arrays of strings');
+    if (payload.ops !== undefined && typeof payload.ops !== 'boolean') throw new UnauthorizedError('"ops" claim must be true or false');
     return {
       sub: payload.sub,
       expiresAt: typeof payload.exp === 'number' ? payload.exp * 1000 : null,
       read: new Permission(read),
       publish: new Permission(publish),
+      ops: payload.ops === true,
     };
   }
 }

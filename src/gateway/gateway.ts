@@ -42,7 +42,7 @@ import {
   type UpgradeDecision,
 } from '../transport/index.js';
 import { configProblem, DEFAULT_CONFIG, SUBSCRIBER_MAX_PAYLOAD, type GatewayConfig } from './config.js';
-import { errorReply, routeHttp } from './http-routes.js';
+import { errorReply, operatorRefusal, routeHttp } from './http-routes.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { publishFrame } from './publisher.js';
 import { countBackpressured, laggards, liveTotals, metricsSnapshot } from './reports.js';
@@ -167,7 +167,15 @@ export class Gateway {
     };
     const address = await transport.listen(config.host, config.port);
     if (this.metrics !== null && config.metricsPort !== null) {
-      this.metricsServer = await startMetricsServer(config.host, config.metricsPort, () => this.renderMetrics());
+      this.metricsServer = await startMetricsServer(config.host, config.metricsPort, () => this.renderMetrics(), (authorization) =>
+        this.authorize({ header: (name) => (name === 'authorization' ? authorization : undefined), query: new URLSearchParams() }).then(
+          operatorRefusal,
+          (err: unknown) => {
+            if (isFanwireError(err)) return errorReply(err);
+            throw err;
+          },
+        ),
+      );
     }
     this.accepting = true;
     this.startedAt = Date.now();
@@ -281,6 +289,11 @@ export class Gateway {
         context.kind === 'publisher'
           ? this.openPublisher(conn, context.grant)
           : this.openSubscriber(conn, context.plan, context.request, context.grant),
+      timedOut: (kind) => {
+        const rejections = this.counters.limitRejections;
+        const limit = `${kind}-timeout`;
+        rejections[limit] = (rejections[limit] ?? 0) + 1;
+      },
     };
   }
 
@@ -288,7 +301,7 @@ export class Gateway {
    * The token of a request, verified; null when auth is off. Throws
    * UnauthorizedError (401) for a missing or invalid one.
    */
-  async authorize(req: HttpRequest): Promise<Grant | null> {
+  async authorize(req: Pick<HttpRequest, 'header' | 'query'>): Promise<Grant | null> {
     if (this.verifier === null) return null;
     const token = tokenOf(req.header('authorization'), req.query.get('token'), req.header('sec-websocket-protocol'));
     if (token === null) {

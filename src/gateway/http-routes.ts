@@ -1,13 +1,17 @@
 /**
  * The gateway's plain HTTP endpoints: the dashboard page, health,
  * readiness, stats, laggards, metrics and POST /v1/publish. Every answer is JSON (metrics excepted) and
- * every refusal carries a documented error code (docs/protocol.md).
+ * every refusal carries a documented error code (docs/protocol.md). With auth
+ * on, the operator endpoints (stats, subscribers, metrics) need a token with
+ * the `ops: true` claim; health, readiness and the page stay open for load
+ * balancers and browsers.
  */
 import { readFile } from 'node:fs/promises';
 import type { Grant } from '../auth/index.js';
 import type { EventBuffer } from '../buffer/index.js';
 import {
   BadQueryError,
+  ForbiddenError,
   MethodNotAllowedError,
   NotFoundError,
   ShuttingDownError,
@@ -59,6 +63,27 @@ async function dashboard(): Promise<HttpReply> {
   return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-cache' }, body: html };
 }
 
+/**
+ * Null when `grant` may use the operator endpoints (auth off, or an `ops`
+ * token), else the 403 to answer with.
+ */
+export function operatorRefusal(grant: Grant | null): HttpReply | null {
+  if (grant === null || grant.ops) return null;
+  return errorReply(new ForbiddenError('the operator endpoints (/metrics, /v1/stats, /v1/subscribers) need a token with the claim "ops": true'));
+}
+
+/** Serves an operator endpoint to an `ops` token (or anyone with auth off); else 401/403. */
+async function asOperator(api: HttpApi, req: HttpRequest, serve: () => HttpReply | Promise<HttpReply>): Promise<HttpReply> {
+  let grant: Grant | null;
+  try {
+    grant = await api.authorize(req);
+  } catch (err) {
+    if (isFanwireError(err)) return errorReply(err);
+    throw err;
+  }
+  return operatorRefusal(grant) ?? serve();
+}
+
 export async function routeHttp(api: HttpApi, req: HttpRequest): Promise<HttpReply> {
   switch (req.path) {
     case '/':
@@ -73,20 +98,14 @@ export async function routeHttp(api: HttpApi, req: HttpRequest): Promise<HttpRep
       return api.ready ? jsonReply(200, { status: 'ready' }) : jsonReply(503, { status: 'shutting_down' });
     case '/v1/stats':
       if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
-      return jsonReply(200, api.stats());
-    case '/v1/subscribers': {
+      return asOperator(api, req, () => jsonReply(200, api.stats()));
+    case '/v1/subscribers':
       if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
-      const sort = req.query.get('sort') ?? 'lag';
-      const rawLimit = req.query.get('limit') ?? '50';
-      const limit = /^\d{1,5}$/.test(rawLimit) ? Number(rawLimit) : NaN;
-      if (sort !== 'lag') return errorReply(new BadQueryError(`sort "${sort}" is not supported: use lag`));
-      if (!(limit >= 1 && limit <= 1000)) return errorReply(new BadQueryError(`limit "${rawLimit}" must be an integer from 1 to 1000`));
-      return jsonReply(200, { subscribers: api.laggards(limit), newestIndex: api.buffer.newestIndex, total: api.subscriberCount });
-    }
+      return asOperator(api, req, () => subscribers(api, req));
     case '/metrics':
       if (api.metrics === null || api.config.metricsPort !== null) return errorReply(new NotFoundError(api.metrics === null ? 'metrics are off (--metrics off)' : `metrics are served on --metrics-port ${api.config.metricsPort}`));
       if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
-      return api.renderMetrics();
+      return asOperator(api, req, () => api.renderMetrics());
     case '/v1/publish':
       if (req.method === 'GET') return errorReply(new UpgradeRequiredError('GET /v1/publish is a WebSocket endpoint; POST a frame to publish over HTTP'));
       if (req.method !== 'POST') return errorReply(new MethodNotAllowedError('use POST, or GET with a WebSocket upgrade'));
@@ -97,6 +116,15 @@ export async function routeHttp(api: HttpApi, req: HttpRequest): Promise<HttpRep
     default:
       return errorReply(new NotFoundError(`no route for ${req.path}`));
   }
+}
+
+function subscribers(api: HttpApi, req: HttpRequest): HttpReply {
+  const sort = req.query.get('sort') ?? 'lag';
+  const rawLimit = req.query.get('limit') ?? '50';
+  const limit = /^\d{1,5}$/.test(rawLimit) ? Number(rawLimit) : NaN;
+  if (sort !== 'lag') return errorReply(new BadQueryError(`sort "${sort}" is not supported: use lag`));
+  if (!(limit >= 1 && limit <= 1000)) return errorReply(new BadQueryError(`limit "${rawLimit}" must be an integer from 1 to 1000`));
+  return jsonReply(200, { subscribers: api.laggards(limit), newestIndex: api.buffer.newestIndex, total: api.subscriberCount });
 }
 
 async function httpPublish(api: HttpApi, req: HttpRequest): Promise<HttpReply> {

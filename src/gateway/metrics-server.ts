@@ -1,7 +1,9 @@
 /**
  * /metrics on its own port (`--metrics-port`), for setups that keep scrape
  * traffic off the public listener. A bare node:http server: Prometheus needs
- * one GET, not a WebSocket transport.
+ * one GET, not a WebSocket transport. With auth on it asks for the same
+ * `ops` bearer token as the main port (Prometheus: `authorization:` in the
+ * scrape config).
  */
 import http from 'node:http';
 import type { HttpReply } from '../transport/index.js';
@@ -11,7 +13,10 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-export async function startMetricsServer(host: string, port: number, render: () => Promise<HttpReply>): Promise<MetricsServer> {
+/** Null to serve, or the refusal (401/403) for this Authorization header. */
+export type MetricsGuard = (authorization: string | undefined) => Promise<HttpReply | null>;
+
+export async function startMetricsServer(host: string, port: number, render: () => Promise<HttpReply>, guard: MetricsGuard): Promise<MetricsServer> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/metrics' || req.method !== 'GET') {
@@ -19,16 +24,18 @@ export async function startMetricsServer(host: string, port: number, render: () 
       res.end(JSON.stringify({ code: 'not_found', message: 'this port serves GET /metrics only' }));
       return;
     }
-    render().then(
-      (reply) => {
-        res.writeHead(reply.status, reply.headers);
-        res.end(reply.body);
-      },
-      (err: unknown) => {
-        res.writeHead(500, { 'content-type': 'text/plain' });
-        res.end(String(err));
-      },
-    );
+    guard(req.headers.authorization)
+      .then((refusal) => refusal ?? render())
+      .then(
+        (reply) => {
+          res.writeHead(reply.status, reply.headers);
+          res.end(reply.body);
+        },
+        (err: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain' });
+          res.end(String(err));
+        },
+      );
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

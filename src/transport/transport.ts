@@ -67,6 +67,12 @@ export interface TransportHandlers<C> {
   /** May be async (token verification); the transport holds the handshake meanwhile. */
   upgrade(req: HttpRequest): UpgradeDecision<C> | Promise<UpgradeDecision<C>>;
   open(conn: Connection, context: C): ConnectionHandlers;
+  /**
+   * The transport cut a connection for a timeout: `handshake` (request headers
+   * not complete in time) or `idle` (a WebSocket silent past the idle timeout).
+   * For counting; the connection is already gone.
+   */
+  timedOut?(kind: 'handshake' | 'idle'): void;
 }
 
 export interface ListenAddress {

@@ -53,6 +53,8 @@ const statusLine = (status: number): string => STATUS_TEXT[status] ?? `${status}
 const MESSAGE_TOO_BIG = 1009;
 const NO_FRAMES: readonly Uint8Array[] = [];
 const SEND_DROPPED = 2;
+/** The close text uWS gives (with 1006) when its idle timeout cut a connection. */
+const UWS_IDLE_TIMEOUT = 'WebSocket timed out from inactivity';
 
 interface UserData<C> {
   context: C;
@@ -342,7 +344,10 @@ export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: T
       conn.closed = true;
       open.delete(conn);
       conn.onDrain();
-      data.events?.close(code, Buffer.from(message).toString('utf8'));
+      const reason = Buffer.from(message).toString('utf8');
+      // uWS ends a silent connection itself, reporting it only through this text.
+      if (code === 1006 && reason === UWS_IDLE_TIMEOUT) handlers.timedOut?.('idle');
+      data.events?.close(code, reason);
     },
   });
 

@@ -64,6 +64,9 @@ function unframe(frame: Uint8Array): { payload: Uint8Array; binary: boolean } {
   return { payload: frame.subarray(headerLength), binary: (frame[0]! & 0x0f) === 0x02 };
 }
 
+/** Pending connections the kernel may queue for us. */
+const LISTEN_BACKLOG = 4096;
+
 interface RawSocket {
   cork(): void;
   uncork(): void;
@@ -162,15 +165,16 @@ class WsConnection implements Connection {
     this.ws.terminate();
   }
 
-  /** One idle sweep: cut a peer that stayed silent since the last, else ping it. */
-  sweep(): void {
-    if (this.closed) return;
+  /** One idle sweep: cut a peer that stayed silent since the last (true), else ping it. */
+  sweep(): boolean {
+    if (this.closed) return false;
     if (!this.alive) {
       this.ws.terminate();
-      return;
+      return true;
     }
     this.alive = false;
     if (this.ws.readyState === WebSocket.OPEN) this.ws.ping();
+    return false;
   }
 }
 
@@ -283,7 +287,7 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
   if (idleTimeout > 0) {
     // One timer for all connections: every half timeout, ping the live and cut the silent.
     idleTimer = setInterval(() => {
-      for (const conn of live) conn.sweep();
+      for (const conn of live) if (conn.sweep()) handlers.timedOut?.('idle');
     }, Math.max(50, Math.floor(idleTimeout / 2)));
     idleTimer.unref();
   }
@@ -308,8 +312,11 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Node's headersTimeout (--handshake-timeout) arrives here as a request timeout.
+    const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (timedOut) handlers.timedOut?.('handshake');
+    if (socket.writable) socket.end(timedOut ? 'HTTP/1.1 408 Request Timeout\r\nconnection: close\r\n\r\n' : 'HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy();
   });
 
@@ -381,7 +388,10 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
     listen(host: string, port: number): Promise<ListenAddress> {
       return new Promise((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => {
+        // Node's default backlog (511) overflows when thousands of clients
+        // reconnect at once (a restart or a resume storm); the kernel caps
+        // this at net.core.somaxconn.
+        server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
           server.off('error', reject);
           const address = server.address();
           if (address === null || typeof address === 'string') {

@@ -144,6 +144,37 @@ for (const transport of TRANSPORTS) {
         expect([ok.status, await ok.json()]).toEqual([200, { index: 1 }]);
       });
     });
+
+    describe('operator endpoints', () => {
+      const statusAndCode = async (res: Response): Promise<[number, string | undefined]> => {
+        const text = await res.text();
+        return [res.status, res.headers.get('content-type')?.startsWith('text/plain') ? undefined : (JSON.parse(text) as { code?: string }).code];
+      };
+
+      it('serves /metrics, /v1/stats and /v1/subscribers only to a token with "ops": true (401 without, 403 with another)', async () => {
+        await start();
+        const reader = await token({ topics: '*', publish: '*' });
+        const ops = await token({ ops: true });
+        for (const endpoint of ['/metrics', '/v1/stats', '/v1/subscribers']) {
+          const get = (jwt?: string) => fetch(`${gw!.http}${endpoint}`, { headers: jwt ? { authorization: `Bearer ${jwt}` } : {} });
+          expect(await statusAndCode(await get()), endpoint).toEqual([401, 'unauthorized']);
+          expect(await statusAndCode(await get(reader)), endpoint).toEqual([403, 'forbidden']);
+          expect((await get(ops)).status, endpoint).toBe(200);
+        }
+        // Probes and the page stay open: load balancers carry no tokens.
+        for (const open of ['/healthz', '/readyz', '/']) expect((await fetch(`${gw!.http}${open}`)).status, open).toBe(200);
+      });
+
+      it('asks for the same ops bearer token on --metrics-port', async () => {
+        gw = await startTestGateway({ transport, authSecret: SECRET, metricsPort: 0 });
+        const url = `http://127.0.0.1:${gw.gateway.metricsPort}/metrics`;
+        expect(await statusAndCode(await fetch(url))).toEqual([401, 'unauthorized']);
+        expect(await statusAndCode(await fetch(url, { headers: { authorization: `Bearer ${await token({ topics: '*' })}` } }))).toEqual([403, 'forbidden']);
+        const ok = await fetch(url, { headers: { authorization: `Bearer ${await token({ ops: true })}` } });
+        expect(ok.status).toBe(200);
+        expect(await ok.text()).toContain('fanwire_subscribers');
+      });
+    });
   });
 }
 
