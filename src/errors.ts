@@ -24,6 +24,7 @@ export type ErrorCode =
   | 'not_found'
   | 'method_not_allowed'
   | 'upgrade_required'
+  | 'bad_handshake'
   | 'unauthorized'
   | 'forbidden'
   | 'token_expired'
@@ -132,6 +133,12 @@ export class UpgradeRequiredError extends FanwireError {
   readonly code = 'upgrade_required';
 }
 
+/** A WebSocket handshake that breaks RFC 6455 (missing or malformed key, unsupported version). */
+export class BadHandshakeError extends FanwireError {
+  static readonly code = 'bad_handshake';
+  readonly code = 'bad_handshake';
+}
+
 /** No valid token where auth is on: missing, malformed, badly signed or expired. */
 export class UnauthorizedError extends FanwireError {
   static readonly code = 'unauthorized';
@@ -186,6 +193,7 @@ export const errors = {
   NotFoundError,
   MethodNotAllowedError,
   UpgradeRequiredError,
+  BadHandshakeError,
   UnauthorizedError,
   ForbiddenError,
   TokenExpiredError,

@@ -24,6 +24,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, WireAnswer>> = {
   not_found: { http: 404, close: null },
   method_not_allowed: { http: 405, close: null },
   upgrade_required: { http: 426, close: null },
+  bad_handshake: { http: 400, close: null },
   dropped: { http: null, close: CloseCode.DROPPED },
   unauthorized: { http: 401, close: null },
   forbidden: { http: 403, close: null },

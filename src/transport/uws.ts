@@ -21,7 +21,7 @@
  *   binary is fixed per connection at upgrade (`preparedBinary`).
  */
 import uWS from 'uWebSockets.js';
-import { TooBigError } from '../errors.js';
+import { BadHandshakeError, TooBigError } from '../errors.js';
 import { DrainWaiter } from './drain-waiter.js';
 import type {
   Connection,
@@ -225,6 +225,11 @@ function writeReply(res: uWS.HttpResponse, reply: HttpReply, closeConnection = f
   });
 }
 
+const BAD_HANDSHAKE: HttpReply = {
+  status: 400,
+  body: JSON.stringify({ code: BadHandshakeError.code, message: 'invalid WebSocket handshake: Sec-WebSocket-Key must be 16 bytes in base64 and Sec-WebSocket-Version 13' }),
+};
+
 const internalError = (err: unknown): HttpReply => ({
   status: 500,
   body: JSON.stringify({ code: 'internal', message: err instanceof Error ? err.message : String(err) }),
@@ -236,6 +241,12 @@ export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: T
   let listenSocket: uWS.us_listen_socket | null = null;
 
   app.any('/*', (res, req) => {
+    // uWS passes an upgrade without a valid key here as plain HTTP; answer it
+    // as the ws transport (and the version check below) does.
+    if (req.getHeader('upgrade').toLowerCase() === 'websocket') {
+      writeReply(res, BAD_HANDSHAKE, true);
+      return;
+    }
     const request = new UwsHttpRequest(res, req);
     res.onAborted(() => request.markAborted());
     let reply: Promise<HttpReply> | HttpReply;
@@ -275,7 +286,7 @@ export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: T
       // uWS would answer 101 to a handshake RFC 6455 (and the ws transport) refuse.
       const version = request.header('sec-websocket-version');
       if ((version !== '13' && version !== '8') || !/^[A-Za-z0-9+/]{22}==$/.test(key)) {
-        writeReply(res, { status: 400, body: JSON.stringify({ code: 'bad_handshake', message: 'invalid WebSocket handshake' }) }, true);
+        writeReply(res, BAD_HANDSHAKE, true);
         return;
       }
       let pending;

@@ -94,6 +94,30 @@ for (const transport of TRANSPORTS) {
       await healthy.close();
     });
 
+    it('answers malformed WebSocket handshakes with 400 (426 without an Upgrade) and keeps serving', async () => {
+      gw = await startTestGateway({ transport });
+      const healthy = await Sub.open(gw.ws);
+      const upgrade = 'GET /v1/subscribe HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n';
+      const cases: Array<[string, string, RegExp]> = [
+        ['no key', `${upgrade}Sec-WebSocket-Version: 13\r\n\r\n`, /^HTTP\/1\.1 400 /],
+        ['a key that is not 16 bytes of base64', `${upgrade}Sec-WebSocket-Key: short\r\nSec-WebSocket-Version: 13\r\n\r\n`, /^HTTP\/1\.1 400 /],
+        ['no version', `${upgrade}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`, /^HTTP\/1\.1 400 /],
+        ['version 7', `${upgrade}Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 7\r\n\r\n`, /^HTTP\/1\.1 400 /],
+        ['no Upgrade header', 'GET /v1/subscribe HTTP/1.1\r\nHost: x\r\n\r\n', /^HTTP\/1\.1 426 /],
+      ];
+      for (const [what, request, answer] of cases) {
+        const socket = net.connect(port(), '127.0.0.1');
+        socket.on('error', () => {});
+        let response = '';
+        socket.on('data', (chunk: Buffer) => (response += chunk.toString('latin1')));
+        socket.write(request);
+        await until(() => answer.test(response) || undefined, `the answer to a handshake with ${what} (got ${JSON.stringify(response.slice(0, 40))})`);
+        socket.destroy();
+      }
+      await stillServing(healthy, 3);
+      await healthy.close();
+    });
+
     it(`closes a slowloris connection that dribbles its handshake (${transport === 'ws' ? 'past --handshake-timeout' : "uWS's own HTTP timer"})`, async () => {
       gw = await startTestGateway({ transport, handshakeTimeoutMs: 300 });
       const healthy = await Sub.open(gw.ws);

@@ -194,6 +194,7 @@ describe('errors', () => {
       new errors.NotFoundError('x'),
       new errors.MethodNotAllowedError('x'),
       new errors.UpgradeRequiredError('x'),
+      new errors.BadHandshakeError('x'),
       new errors.UnauthorizedError('x'),
       new errors.ForbiddenError('x'),
       new errors.TokenExpiredError(),
