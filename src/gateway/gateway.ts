@@ -48,7 +48,7 @@ import { errorReply, routeHttp } from './http-routes.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { ClusterNode } from './cluster-node.js';
 import { acceptFrame, isReply, publishFrame, rejectFrame, validateFrame } from './publisher.js';
-import { ReplyQueue } from './reply-queue.js';
+import { ProducerConnection } from './producer.js';
 import { countBackpressured, laggards, liveTotals, metricsSnapshot } from './reports.js';
 import { GatewayCounters } from './stats.js';
 import type { SubscriberReport, Subscription } from './subscription.js';
@@ -67,12 +67,6 @@ export interface GatewayOptions extends Partial<GatewayConfig> {
 /** What GET /readyz reports: 200 only for `ready`. */
 export type ReadyStatus = 'ready' | 'shutting_down' | 'cluster_unavailable';
 
-/**
- * Cluster mode: replies a producer connection may be owed (frames waiting
- * for JetStream) before the gateway stops reading its frames, where the
- * transport can pause.
- */
-const MAX_REPLIES_OWED = 1024;
 
 type UpgradeContext =
   | { kind: 'publisher'; grant: Grant | null }
@@ -109,8 +103,8 @@ export class Gateway {
   private readonly filters = new FilterRegistry();
   private frames!: FrameCache<Event>;
   private readonly subscriptions = new Set<Subscription>();
-  /** Producers connected over WebSocket, with the replies each is owed. */
-  private readonly publishers = new Map<Connection, ReplyQueue<PublisherReply>>();
+  /** Producers connected over WebSocket. */
+  private readonly publishers = new Map<Connection, ProducerConnection>();
   /** Cluster mode's link to the shared log; null in embedded mode. */
   cluster: ClusterNode | null = null;
   /** Cluster publishes not answered yet (WebSocket and HTTP). */
@@ -253,7 +247,7 @@ export class Gateway {
     if (this.cluster !== null) {
       // Producers get the replies they are owed, and subscribers here every
       // item this node acked, before anyone is closed.
-      while ((this.publishesInFlight > 0 || [...this.publishers.values()].some((q) => q.waiting > 0)) && Date.now() < deadline) {
+      while ((this.publishesInFlight > 0 || [...this.publishers.values()].some((p) => p.owed > 0)) && Date.now() < deadline) {
         await new Promise((resolve) => setTimeout(resolve, 10));
       }
       await this.cluster.caughtUpWithAcks(deadline);
@@ -474,70 +468,10 @@ export class Gateway {
   private openPublisher(conn: Connection, grant: Grant | null) {
     const cancelExpiry = this.expireWith(conn, grant);
     this.logger.debug({ remote: conn.remoteAddress }, 'publisher connected');
-    /** Waiting for the producer to read its replies. */
-    let unreadPaused = false;
-    /** Reading of its frames is paused (for either reason). */
-    let paused = false;
-    let cut = false;
-    const rate = this.config.maxPublishRate;
-    // Token bucket: up to `rate` frames in a burst, refilled at `rate` per second.
-    let tokens = rate;
-    let refilledAt = performance.now();
-    // Stop reading frames while the producer leaves replies unread, or (cluster
-    // mode) while too many of its frames wait for JetStream; where the
-    // transport can pause.
-    const flow = (): void => {
-      const stop = unreadPaused || replies.waiting >= MAX_REPLIES_OWED;
-      if (stop === paused || conn.closed) return;
-      paused = stop;
-      if (stop) conn.pause();
-      else conn.resume();
-    };
-    const write = (reply: PublisherReply, binary: boolean): void => {
-      if (cut || conn.closed) return;
-      conn.send(binary ? encodeMsgpack(reply) : encodeJson(reply), binary);
-      // A producer that does not read its replies must not make us buffer
-      // them without bound: pause its frames until it catches up, and cut it
-      // past the drop limit.
-      const unread = conn.bufferedAmount();
-      if (unread > this.config.dropAfterBytes) {
-        cut = true;
-        conn.close(CloseCode.POLICY_VIOLATION, 'producer is not reading its replies');
-        return;
-      }
-      if (!unreadPaused && unread > this.config.highWaterBytes) {
-        unreadPaused = true;
-        flow();
-        void conn.waitDrain().then(() => {
-          unreadPaused = false;
-          flow();
-        });
-      }
-    };
-    // Replies go out in frame order, also when some wait for JetStream (cluster mode).
-    const replies = new ReplyQueue<PublisherReply>(write, flow);
-    this.publishers.set(conn, replies);
+    const producer = new ProducerConnection(conn, this.config, this.counters, (data, binary) => this.publish(data, binary, grant));
+    this.publishers.set(conn, producer);
     return {
-      message: (data: Uint8Array, binary: boolean): void => {
-        // Once cut, later frames are neither appended nor answered: the producer
-        // knows from the missing acks exactly what did not happen.
-        if (cut) return;
-        if (rate > 0) {
-          const now = performance.now();
-          tokens = Math.min(rate, tokens + ((now - refilledAt) * rate) / 1000);
-          refilledAt = now;
-        }
-        if (rate > 0 && tokens < 1) {
-          const rejections = this.counters.limitRejections;
-          rejections['max-publish-rate'] = (rejections['max-publish-rate'] ?? 0) + 1;
-          this.counters.publishErrors.rate_limited = (this.counters.publishErrors.rate_limited ?? 0) + 1;
-          replies.push({ type: 'error', code: 'rate_limited', message: `more than ${rate} frames per second (--max-publish-rate); not appended` }, binary);
-          return;
-        }
-        tokens -= 1;
-        replies.push(this.publish(data, binary, grant), binary);
-        if (replies.waiting >= MAX_REPLIES_OWED) flow();
-      },
+      message: (data: Uint8Array, binary: boolean): void => producer.message(data, binary),
       close: (code: number): void => {
         cancelExpiry();
         this.publishers.delete(conn);

@@ -22,7 +22,6 @@ interface Slot<R> {
 
 export class ReplyQueue<R> {
   private readonly slots: Slot<R>[] = [];
-  private idleWaiters: Array<() => void> = [];
   private readonly write: (reply: R, binary: boolean) => void;
   private readonly onFlushed: () => void;
 
@@ -55,22 +54,11 @@ export class ReplyQueue<R> {
     });
   }
 
-  /** Resolves once every reply owed so far has been written. */
-  idle(): Promise<void> {
-    if (this.slots.length === 0) return Promise.resolve();
-    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-  }
-
   private flush(): void {
     const { slots } = this;
     while (slots.length > 0 && slots[0]!.ready) {
       const slot = slots.shift()!;
       this.write(slot.reply as R, slot.binary);
-    }
-    if (slots.length === 0 && this.idleWaiters.length > 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
-      for (const resolve of waiters) resolve();
     }
     this.onFlushed();
   }

@@ -15,9 +15,9 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { describe, it } from 'vitest';
 
-/** The binary: $NATS_SERVER, else on PATH, else Debian's /usr/sbin (not on a normal user's PATH). */
+/** The binary: $NATS_SERVER (`none`: act as if missing), else on PATH, else Debian's /usr/sbin (not on a normal user's PATH). */
 export const NATS_SERVER_BIN: string | null = (() => {
-  if (process.env.NATS_SERVER) return process.env.NATS_SERVER;
+  if (process.env.NATS_SERVER) return process.env.NATS_SERVER === "none" ? null : process.env.NATS_SERVER;
   for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin']) {
     if (dir !== '' && existsSync(join(dir, 'nats-server'))) return join(dir, 'nats-server');
   }
