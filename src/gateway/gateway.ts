@@ -67,7 +67,6 @@ export interface GatewayOptions extends Partial<GatewayConfig> {
 /** What GET /readyz reports: 200 only for `ready`. */
 export type ReadyStatus = 'ready' | 'shutting_down' | 'cluster_unavailable';
 
-
 type UpgradeContext =
   | { kind: 'publisher'; grant: Grant | null }
   | { kind: 'subscriber'; plan: StartPlan; request: SubscribeRequest; grant: Grant | null };
@@ -105,8 +104,7 @@ export class Gateway {
   private readonly subscriptions = new Set<Subscription>();
   /** Producers connected over WebSocket. */
   private readonly publishers = new Map<Connection, ProducerConnection>();
-  /** Cluster mode's link to the shared log; null in embedded mode. */
-  cluster: ClusterNode | null = null;
+  private clusterNode: ClusterNode | null = null;
   /** Cluster publishes not answered yet (WebSocket and HTTP). */
   private publishesInFlight = 0;
   private readonly onFatal: ((err: Error) => void) | null;
@@ -160,6 +158,11 @@ export class Gateway {
     return this.currentEpoch;
   }
 
+  /** Cluster mode's link to the shared log (set by start); null in embedded mode. */
+  get cluster(): ClusterNode | null {
+    return this.clusterNode;
+  }
+
   /**
    * Loads the transport (`--transport`), binds the port and starts serving.
    * In cluster mode it first joins the shared log and backfills the buffer,
@@ -178,11 +181,11 @@ export class Gateway {
     const selection = await selectTransport(config.transport);
     if (config.cluster !== null) {
       try {
-        this.cluster = await ClusterNode.start(config, this.buffer, this.logger, (detail) => this.fail(new Error(`cluster: ${detail}`)));
+        this.clusterNode = await ClusterNode.start(config, this.buffer, this.logger, (detail) => this.fail(new Error(`cluster: ${detail}`)));
       } catch (err) {
         throw new Error(`cluster mode: ${(err as Error).message}`, { cause: err });
       }
-      this.currentEpoch = this.cluster.epoch;
+      this.currentEpoch = this.clusterNode.epoch;
     }
     try {
       return await this.listen(selection);
