@@ -13,6 +13,7 @@ function produce(pub: Pub, window = 8) {
   const errors: Message[] = [];
   let stopped = false;
   let sent = 0;
+  let seenErrors = 0;
   const done = (async () => {
     const inFlight = new Set<Promise<void>>();
     while (!stopped && pub.closed === null) {
@@ -24,8 +25,11 @@ function produce(pub: Pub, window = 8) {
       const tracked = p.finally(() => inFlight.delete(tracked));
       inFlight.add(tracked);
       if (inFlight.size >= window) await Promise.race(inFlight);
-      // Let readers on this process run between frames (see FIELD-NOTES: a starved reader looks like a laggard).
-      await new Promise((resolve) => setImmediate(resolve));
+      // Back off after errors, as a client would (and stay under --max-publish-rate);
+      // otherwise let readers on this process run between frames (FIELD-NOTES: a starved reader looks like a laggard).
+      const newError = errors.length > seenErrors;
+      seenErrors = errors.length;
+      await new Promise((resolve) => (newError ? setTimeout(resolve, 20) : setImmediate(resolve)));
     }
     await Promise.all(inFlight);
   })();
