@@ -8,13 +8,14 @@
  */
 import path from 'node:path';
 import { benchUsage, FANWIRE, ORDER, parseBenchOptions, serversFor } from './lib/bench-plan.mjs';
-import { burstTable, idleTable, publishTable, scaleTable, stallTable, stormTable, targets, targetsTable } from './lib/bench-report.mjs';
+import { burstTable, clusterTable, idleTable, publishTable, scaleTable, stallTable, stormTable, targets, targetsTable } from './lib/bench-report.mjs';
 import { cleanupOnExit } from './lib/children.mjs';
 import { sleep } from './lib/clock.mjs';
 import { checkLimits } from './lib/limits.mjs';
 import { cpuMeter } from './lib/procstat.mjs';
 import { machine } from './lib/report.mjs';
 import { RESULTS_DIR, stamp, writeAtomic, writeRecord } from './lib/results.mjs';
+import { clusterScenario } from './lib/scenario-cluster.mjs';
 import { fanoutScenarios } from './lib/scenario-fanout.mjs';
 import { publishScenario, stormScenario } from './lib/scenario-fanwire.mjs';
 import { stallScenario } from './lib/scenario-stall.mjs';
@@ -43,7 +44,7 @@ async function main() {
 
   const createdAt = new Date().toISOString();
   /** Reported rows per scenario; `fanoutRuns` keeps every burst and scale run (both of an interleaved pair). */
-  const scenarios = { idle: [], burst: [], scale: [], stall: [], storm: [], publish: [], fanoutRuns: [] };
+  const scenarios = { idle: [], burst: [], scale: [], stall: [], storm: [], publish: [], fanoutRuns: [], cluster: null };
   const skipped = [];
   const want = (s) => o.scenarios.includes(s);
   const specFor = (name, extra = []) => {
@@ -109,6 +110,20 @@ async function main() {
     }
   }
 
+  // Cluster mode (only when named): one transport, single node vs one and two cluster nodes.
+  if (want('cluster')) {
+    const server = o.servers.find((n) => FANWIRE.includes(n));
+    if (!server) skip('cluster: no fanwire server among --servers');
+    else if (!specFor(server)) {
+      // specFor recorded why
+    } else if (!budget.enough(60)) skip('cluster: out of time budget');
+    else {
+      scenarios.cluster = await clusterScenario(p, fanwire, server, budget, (name) => logFor('cluster', name));
+      for (const s of scenarios.cluster.skipped) skip(s);
+      for (const e of scenarios.cluster.errors) skipped.push(`cluster session failed: ${e}`);
+    }
+  }
+
   const wallSeconds = elapsed();
   const record = { benchmark: 'bench', createdAt, wallSeconds, machine: { ...machine(), otherCpuPercentAtStart: otherCpuAtStart }, quick: o.quick, plan: p, fanwire, scenarios, skipped };
   record.targets = targets(record, p);
@@ -131,7 +146,8 @@ async function main() {
   if (scenarios.storm.length) sections.push(stormTable(scenarios.storm, p));
   if (scenarios.publish.length) sections.push(publishTable(scenarios.publish, Boolean(fanwire.flags?.includes('--max-publish-rate'))));
   if (scenarios.idle.length) sections.push(idleTable(scenarios.idle));
-  sections.push(targetsTable(record.targets));
+  if (scenarios.cluster?.throughput.length || scenarios.cluster?.latency.length) sections.push(clusterTable(scenarios.cluster, p));
+  if (o.scenarios.some((s) => s !== 'cluster')) sections.push(targetsTable(record.targets));
   if (skipped.length) sections.push(['Skipped', '', ...skipped.map((s) => `  ${s}`)].join('\n'));
   const other = [...scenarios.scale, ...scenarios.burst].map((r) => r.cpuPercent?.otherProcesses).filter(Number.isFinite);
   const noisy = other.length ? Math.max(...other) : 0;
@@ -139,7 +155,7 @@ async function main() {
   console.log(`Machine: ${record.machine.cpus} x ${record.machine.cpuModel}, ${record.machine.memGiB} GiB, Node ${record.machine.node}; other processes: ${otherCpuAtStart.toFixed(0)}% of a core at start, up to ${noisy.toFixed(0)}% during a measured window`);
   console.log(`Wall time ${(wallSeconds / 60).toFixed(1)} min. Record: ${path.relative(process.cwd(), file)}${svgFile ? `; chart: ${path.relative(process.cwd(), svgFile)}` : ''}`);
 
-  const failed = [...scenarios.fanoutRuns, ...scenarios.storm, ...scenarios.publish, ...scenarios.stall.flatMap((x) => [x.baseline, x.stalled]).filter(Boolean)].filter((r) => r.failures?.length);
+  const failed = [...scenarios.fanoutRuns, ...(scenarios.cluster?.all ?? []), ...scenarios.storm, ...scenarios.publish, ...scenarios.stall.flatMap((x) => [x.baseline, x.stalled]).filter(Boolean)].filter((r) => r.failures?.length);
   if (failed.length) {
     console.log(`\nFAILURE in ${failed.length} run(s): ${failed.map((r) => `${r.server} ${r.kind}: ${r.failures.join('; ')}`).join(' | ')}`);
     process.exitCode = 1;

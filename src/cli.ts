@@ -43,7 +43,12 @@ async function main(): Promise<void> {
     if (err.code === 'EPIPE') logger.level = 'silent';
     else throw err;
   });
-  const gateway = new Gateway({ ...options.config, logger });
+  // Cluster mode: a node whose stream was replaced under it stops (subscribers
+  // get 1001 and resume elsewhere) and exits 1, for its supervisor to restart.
+  const onFatal = (): void => {
+    gateway.stop().finally(() => process.exit(1));
+  };
+  const gateway = new Gateway({ ...options.config, logger, onFatal });
   // Handlers go in before the port is bound: whoever reads "fanwire listening"
   // may signal at once, and the default action would skip the graceful stop.
   let signals = 0;
@@ -89,6 +94,7 @@ async function main(): Promise<void> {
       compression: config.compression,
       auth: config.authSecret ? 'hs256 secret' : config.authPublicKeyFile ? `public key ${config.authPublicKeyFile}` : config.authJwksFile ? `jwks ${config.authJwksFile}` : 'off',
       epoch: gateway.epoch,
+      cluster: config.cluster === null ? 'off' : { servers: config.cluster, stream: config.clusterStream, subject: config.clusterSubject, lastSequence: gateway.cluster?.lastSequence },
       bufferSize: config.bufferSize,
       bufferTtlMs: config.bufferTtlMs,
       heartbeatMs: config.heartbeatMs,

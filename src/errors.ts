@@ -29,7 +29,8 @@ export type ErrorCode =
   | 'forbidden'
   | 'token_expired'
   | 'limit_exceeded'
-  | 'rate_limited';
+  | 'rate_limited'
+  | 'unavailable';
 
 const BRAND = Symbol.for('fanwire.error');
 
@@ -180,6 +181,17 @@ export class RateLimitedError extends FanwireError {
   readonly code = 'rate_limited';
 }
 
+/**
+ * Cluster mode: the shared log (NATS JetStream) could not take the frame
+ * (not connected, or no ack in time), so nothing was acked. Safe to retry;
+ * see docs/cluster.md for the one case where a timed-out frame may still
+ * have been stored.
+ */
+export class UnavailableError extends FanwireError {
+  static readonly code = 'unavailable';
+  readonly code = 'unavailable';
+}
+
 /** Every error class, keyed by code, for callers that want one import. */
 export const errors = {
   DroppedError,
@@ -199,4 +211,5 @@ export const errors = {
   TokenExpiredError,
   LimitExceededError,
   RateLimitedError,
+  UnavailableError,
 } as const;

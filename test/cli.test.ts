@@ -1,7 +1,8 @@
 /** The `fanwire` command as users run it: flags, environment, exit codes, signals. */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { parseCli } from '../src/cli/options.js';
+import { readFileSync } from 'node:fs';
+import { FLAGS, parseCli } from '../src/cli/options.js';
 import { CLI, Pub, Sub, TRANSPORTS, getJson, spawnGateway, until } from './helpers.js';
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -22,6 +23,12 @@ describe('fanwire CLI', () => {
       [['--no-such-flag'], 'no-such-flag'],
       [['--transport', 'tcp'], '--transport'],
       [['--compression', 'maybe'], '--compression'],
+      [['--cluster', 'http://10.0.0.1:4222'], '--cluster'],
+      [['--cluster', 'nats://10.0.0.1:99999'], '--cluster'],
+      [['--cluster', 'nats://10.0.0.1:4222', '--cluster-user', 'gw'], '--cluster-password'],
+      [['--cluster', 'nats://10.0.0.1:4222', '--cluster-subject', 'fanwire.*'], '--cluster-subject'],
+      [['--cluster', 'nats://10.0.0.1:4222', '--cluster-stream', 'a.b'], '--cluster-stream'],
+      [['--cluster-token', 's3cret'], '--cluster'],
     ];
     for (const [args, named] of bad) {
       it(`exits 1 with a one-line error naming ${named} for ${args.join(' ')}`, () => {
@@ -51,6 +58,23 @@ describe('fanwire CLI', () => {
       const { config } = parseCli(['--buffer-ttl', '1.5m', '--heartbeat', '250ms', '--high-water-bytes', '512KiB', '--drop-after-bytes', '3000000'], {});
       expect([config.bufferTtlMs, config.heartbeatMs, config.highWaterBytes, config.dropAfterBytes]).toEqual([90_000, 250, 524_288, 3_000_000]);
       expect(parseCli(['--heartbeat', '3'], {}).config.heartbeatMs).toBe(3000);
+    });
+
+    it('reads --cluster as a list of NATS servers, with the stream and subject defaults', () => {
+      const { config } = parseCli(['--cluster', 'nats://10.0.0.1:4222, tls://nats.example.com:4222,10.0.0.3'], {});
+      expect(config.cluster).toEqual(['nats://10.0.0.1:4222', 'tls://nats.example.com:4222', '10.0.0.3']);
+      expect([config.clusterStream, config.clusterSubject]).toEqual(['FANWIRE', 'fanwire.events']);
+      expect(parseCli([], {}).config.cluster).toBeNull(); // embedded mode by default
+      expect(parseCli([], { FANWIRE_CLUSTER: 'nats://n:4222', FANWIRE_CLUSTER_TOKEN: 't' }).config).toMatchObject({ cluster: ['nats://n:4222'], clusterToken: 't' });
+    });
+
+    it('documents every flag and its variable in the README configuration table', () => {
+      const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+      const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 5));
+      for (const spec of FLAGS) {
+        expect(table, `--${spec.flag}`).toContain(`\`--${spec.flag}\``);
+        expect(table, spec.env).toContain(`\`${spec.env}\``);
+      }
     });
 
     it('prints help with every flag and exits 0', () => {

@@ -6,6 +6,8 @@ import { parseArgs } from 'node:util';
 import { ALL_SERVERS } from './servers.mjs';
 
 export const SCENARIOS = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle'];
+/** Run only when asked for (`--scenarios cluster`): it needs nats-server. */
+export const OPTIONAL_SCENARIOS = ['cluster'];
 export const FANWIRE = ['fanwire-uws', 'fanwire-ws'];
 
 /** Run order of the servers; the stall scenario runs it backwards (A B C D E, then E D C B A). */
@@ -36,6 +38,8 @@ export function plan(quick) {
     storm: { subscribers: 10_000 / k, rate: 20, warmup: 1, after: 1, cap: quick ? 10 : 30, drain: 5, concurrency: Infinity },
     /** `fanwireArgs` only where dist/cli.js knows the flag: the default publish rate limit would be what is measured. */
     publish: { batches: [1, 100], window: 128, warmup: 1, duration: 3, fanwireArgs: ['--max-publish-rate', '0'] },
+    /** Cluster mode (issue 8): single node vs one and two cluster nodes on a local nats-server; then a light load for the path's own latency. */
+    cluster: { subscribers: 2_000 / k, deliveriesPerSec: 1_000_000 / k, warmup: 1, duration: 3, drain: 3, latency: { subscribers: 100 / (quick ? 5 : 1), rate: 200 } },
     /** Stop starting new work past this many seconds (the whole bench, build included, must end within 10 minutes). */
     budgetSeconds: 480,
   };
@@ -55,7 +59,9 @@ Runs the six scenarios of load/README.md in one run, fanwire against the peers
 (${ALL_SERVERS.join(', ')}), prints a table per scenario with ratios, and writes
 load/results/bench-<time>.json and .svg. Takes about 7 minutes here.
 
-  --scenarios LIST   a subset of ${SCENARIOS.join(',')} (scale, burst and idle share one session per server)
+  --scenarios LIST   a subset of ${SCENARIOS.join(',')} (scale, burst and idle share one session per server),
+                     or ${OPTIONAL_SCENARIOS.join(',')} (only when named: one vs two cluster nodes on a local
+                     nats-server, needs nats-server; skipped with a note without it)
   --servers LIST     a subset of the servers
   --quick            subscriber counts / 10, shorter waits: checks that everything runs, measures nothing
   --budget S         stop starting new runs after S seconds (default 480)`;
@@ -73,7 +79,8 @@ export function parseBenchOptions(argv) {
     for (const i of items) if (!known.includes(i)) throw new Error(`--${what}: unknown "${i}" (known: ${known.join(', ')})`);
     return items;
   };
-  const o = { scenarios: list(values.scenarios, SCENARIOS, 'scenarios'), servers: list(values.servers, ALL_SERVERS, 'servers'), quick: Boolean(values.quick) };
+  const named = list(values.scenarios, [...SCENARIOS, ...OPTIONAL_SCENARIOS], 'scenarios');
+  const o = { scenarios: values.scenarios ? named : [...SCENARIOS], servers: list(values.servers, ALL_SERVERS, 'servers'), quick: Boolean(values.quick) };
   o.plan = plan(o.quick);
   if (values.budget !== undefined) {
     const b = Number(values.budget);

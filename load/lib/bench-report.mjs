@@ -116,6 +116,34 @@ export function publishTable(publish, limitOff) {
   return [`Scenario 5: publish path, one producer, acked, ${w} frames in flight, no subscribers (fanwire only: the peers do not acknowledge)${limit}`, '', textTable(head, body, [0, 7])].join('\n');
 }
 
+/** Cluster mode: single embedded node vs one and two cluster nodes, at load and at light load. */
+export function clusterTable(cluster, p) {
+  const c = p.cluster;
+  const cpuOf = (r) => (r.clusterCpu ? `${r.clusterCpu.nodes.map((x) => num(x)).join('+')} / ${num(r.clusterCpu.nats)}` : '-');
+  const setupName = { single: 'single node (embedded)', 'cluster-1': 'one cluster node', 'cluster-2': 'two cluster nodes' };
+  const rowsOf = (rows) =>
+    rows.map((r) =>
+      r.error
+        ? [setupName[r.server] ?? r.server, runs(r), '', 'FAILED', '', '', '', '', '', r.error.slice(0, 60)]
+        : [setupName[r.server] ?? r.server, runs(r), num(r.subscribers), num(r.deliveriesPerSec), num((100 * r.deliveriesPerSec) / r.offeredPerSec, 1), ms(r.latency.p50Ms), ms(r.latency.p99Ms), ms(r.latency.maxMs), cpuOf(r), anomalies(r)],
+    );
+  const head = ['setup', 'runs', 'subs', 'deliveries/s', '% offered', 'p50 ms', 'p99 ms', 'max ms', 'CPU nodes / nats %', 'gaps/reorders'];
+  const s = byServer(cluster.throughput);
+  const l = byServer(cluster.latency);
+  const vs = (rows, get, a, b) => (rows[a] && rows[b] ? ratio(get(rows[a]) / get(rows[b])) : '-');
+  return [
+    `Cluster mode (${cluster.server}, ${cluster.nats?.version ?? 'nats-server'} on the same machine; every node, nats-server and the load client share its cores). Latency is publish (scheduled send) to delivery, through JetStream for the cluster setups; "best of 2" interleaved A B C C B A`,
+    '',
+    `  at ${num(c.deliveriesPerSec)} deliveries/s offered to ${num(c.subscribers)} subscribers (two nodes: half on each; the publisher on the first):`,
+    textTable(head, rowsOf(cluster.throughput), [0, 9]),
+    `  two cluster nodes / single node: deliveries/s ${vs(s, (r) => r.deliveriesPerSec, 'cluster-2', 'single')}, p99 ${vs(s, (r) => r.latency.p99Ms, 'cluster-2', 'single')}`,
+    '',
+    `  light load, ${c.latency.rate} events/s to ${num(c.latency.subscribers)} subscribers (the path's own latency, little queueing):`,
+    textTable(head, rowsOf(cluster.latency), [0, 9]),
+    `  publish-to-deliver p50 / p99: single ${ms(l.single?.latency.p50Ms)} / ${ms(l.single?.latency.p99Ms)} ms, one cluster node ${ms(l['cluster-1']?.latency.p50Ms)} / ${ms(l['cluster-1']?.latency.p99Ms)} ms, two cluster nodes ${ms(l['cluster-2']?.latency.p50Ms)} / ${ms(l['cluster-2']?.latency.p99Ms)} ms`,
+  ].join('\n');
+}
+
 export function idleTable(idle) {
   const head = ['server', 'subscribers', 'RSS before MiB', 'RSS idle MiB', 'KB per subscriber'];
   const body = idle.map((r) => [r.server, num(r.subscribers), num(r.beforeKb / 1024), num(r.idleKb / 1024), num(r.perSubscriberKb, 2)]);

@@ -79,7 +79,9 @@ export async function runLoad(session, o, log) {
     publisher.send({ type: 'connect', url: `ws://${session.target.host}:${session.target.port}/v1/publish`, mode: session.mode === 'fanwire' ? 'fanwire' : 'raw', size: session.target.size, topics, batch: o.batch });
     await opened;
 
-    const pids = [session.pid, publisher.pid, ...group.pids];
+    // Processes that are part of the server under test besides its main one (cluster: other nodes, nats-server): not "other".
+    const extraPids = session.extraPids?.() ?? [];
+    const pids = [session.pid, publisher.pid, ...group.pids, ...extraPids];
     result.pids = { server: session.pid, publisher: publisher.pid, subscribers: group.pids };
     const nHealthy = group.healthyPids.length;
     let from;
@@ -243,7 +245,8 @@ export async function runLoad(session, o, log) {
         server: cpu.perPid[0],
         publisher: cpu.perPid[1],
         subscribers: cpu.perPid.slice(2, 2 + nHealthy),
-        laggards: cpu.perPid[2 + nHealthy] ?? null,
+        laggards: group.pids.length > nHealthy ? cpu.perPid[2 + nHealthy] : null,
+        extra: cpu.perPid.slice(2 + group.pids.length),
         otherProcesses: cpu.other,
         steal: cpu.steal,
       },

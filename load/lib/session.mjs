@@ -22,6 +22,7 @@ import { SubscriberGroup } from './subscriber-group.mjs';
  * @property {number} [laggards]
  * @property {{rcvbuf: number, mss: number} | null} [smallSockets]
  * @property {number} [serverPid]  with `url`: read this process's RSS and CPU
+ * @property {number[]} [extraPorts] more servers (cluster nodes) to spread the subscriber processes over
  * @property {(line: string) => void} log
  */
 
@@ -79,6 +80,7 @@ export class Session {
     }
     this.rssBeforeKb = this.rss();
     this.target = { host, port, mode: this.mode, size: this.o.payload, topics: this.o.topics, timeoutMs: 20_000 };
+    if (this.o.extraPorts?.length) this.target.ports = [port, ...this.o.extraPorts];
     this.group = new SubscriberGroup(this.target, { procs: this.o.procs, laggards: this.o.laggards ?? 0, smallSockets: this.o.smallSockets ?? null });
   }
 

@@ -97,8 +97,10 @@ export class SubscriberGroup {
       const w = this.addWorker('laggard', child, this.laggardCount);
       w.child.send({ type: 'start', target, count: this.laggardCount, first, concurrency: opts.concurrency ?? 64 });
     }
+    // With `target.ports` (cluster nodes), healthy process i connects to ports[i mod n].
+    const targetOf = (i) => (target.ports ? { ...target, port: target.ports[i % target.ports.length] } : target);
     for (const [i, w] of this.workers.entries()) {
-      if (w.role === 'healthy') w.child.send({ type: 'start', target, count: 0, first: i * 100_000, concurrency: opts.concurrency ?? 64 });
+      if (w.role === 'healthy') w.child.send({ type: 'start', target: targetOf(i), count: 0, first: i * 100_000, concurrency: opts.concurrency ?? 64 });
     }
   }
 

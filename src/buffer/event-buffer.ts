@@ -10,7 +10,11 @@
  *                      reader at 9 ---'             '--- parked readers await the
  *                      (drains on wake)                  one shared Waker promise
  *
- * - Indexes start at 1 and grow by exactly 1 per append.
+ * - Indexes start at 1 and grow by 1 per append, unless the appender names
+ *   them: `append(events, bytes, index)` takes any index above the newest
+ *   (a replicated log whose sequence may skip), and `rebase(index)` moves an
+ *   untouched buffer's anchor so the first item need not be 1 (a node that
+ *   joins a log part-way). Either way indexes only ever increase.
  * - At most `maxSize` items are retained. Appending past it advances the head
  *   and marks the evicted item dropped; a reader still holding a dropped item
  *   gets `DroppedError` from `next()` (it fell `maxSize` items behind). Evicted
@@ -62,6 +66,8 @@ export class EventBuffer<E> {
   /** Sum of the `bytes` of retained items. */
   private bytes = 0;
   private closedWith: Error | null = null;
+  /** Set by the first append; `rebase` is refused after it. */
+  private appended = false;
   private pruneTimer: NodeJS.Timeout | null = null;
 
   constructor(options: EventBufferOptions) {
@@ -85,13 +91,20 @@ export class EventBuffer<E> {
   /**
    * Appends one item holding `events` under the next index and returns it.
    * `bytes` is what the item weighs for `retainedBytes` (the caller's measure,
-   * e.g. the producer frame's size).
+   * e.g. the producer frame's size). `index` defaults to the newest index + 1;
+   * an appender that numbers items itself (a replicated log's sequence) may
+   * skip indexes but never go back: a non-increasing index is a RangeError.
    * The caller must not mutate `events` afterwards: readers share them.
    * Throws the buffer's error once `appendError` has closed it.
    */
-  append(events: readonly E[], bytes = 0): BufferItem<E> {
+  append(events: readonly E[], bytes = 0, index = this.tail.index + 1): BufferItem<E> {
     if (this.closedWith !== null) throw this.closedWith;
-    const item = new BufferItem<E>(this.tail.index + 1, events, null, this.now(), new BufferLink<E>(this.waker), bytes);
+    // One comparison on the hot path; a default index always passes it.
+    if (!(index > this.tail.index) || !Number.isSafeInteger(index)) {
+      throw new RangeError(`index ${index} must be an integer above the newest index (${this.tail.index})`);
+    }
+    this.appended = true;
+    const item = new BufferItem<E>(index, events, null, this.now(), new BufferLink<E>(this.waker), bytes);
     this.bytes += bytes;
     this.link(item);
     if (this.size === 0) {
@@ -106,6 +119,23 @@ export class EventBuffer<E> {
     }
     this.waker.notify();
     return item;
+  }
+
+  /**
+   * Re-anchors a buffer nothing was ever appended to, as if `index` were the
+   * newest index: `newestIndex` becomes `index`, `oldestIndex` `index + 1`,
+   * and the next default append gets `index + 1`. For a reader of a log that
+   * starts part-way (its first retained sequence is above 1), so resume
+   * requests below that are told they missed something. The anchor keeps the
+   * old sentinel's link, so a reader already parked on it still sees the
+   * first append. Throws a RangeError after any append or once closed.
+   */
+  rebase(index: number): void {
+    if (this.appended || this.closedWith !== null) throw new RangeError('rebase is only valid before the first append');
+    if (!Number.isSafeInteger(index) || index < 0) throw new RangeError(`rebase index must be an integer >= 0, got ${index}`);
+    const anchor = new BufferItem<E>(index, null, null, this.now(), this.tail.link);
+    this.head = anchor;
+    this.tail = anchor;
   }
 
   /**
@@ -141,7 +171,7 @@ export class EventBuffer<E> {
     return this.head;
   }
 
-  /** Newest item (the sentinel before the first append). */
+  /** Newest item (the sentinel, or the `rebase` anchor, before the first append). */
   tailItem(): BufferItem<E> {
     return this.tail;
   }
@@ -156,7 +186,7 @@ export class EventBuffer<E> {
     return this.size;
   }
 
-  /** Index of the newest appended item; 0 before the first append (the error item reuses its predecessor's index). */
+  /** Index of the newest appended item; before the first append 0, or the `rebase` index (the error item reuses its predecessor's index). */
   get newestIndex(): number {
     return this.tail.index;
   }

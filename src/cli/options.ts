@@ -12,7 +12,7 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics' | 'flag' | 'origins';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics' | 'flag' | 'origins' | 'servers';
 
 interface FlagSpec {
   flag: string;
@@ -53,6 +53,13 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'handshake-timeout', env: 'FANWIRE_HANDSHAKE_TIMEOUT', kind: 'duration', key: 'handshakeTimeoutMs', min: 0, help: 'close connections whose request headers take longer (ws transport; uws has its own timer)' },
   { flag: 'tls-cert', env: 'FANWIRE_TLS_CERT', kind: 'string', key: 'tlsCertFile', help: 'PEM certificate chain file: serve https and wss (with --tls-key)' },
   { flag: 'tls-key', env: 'FANWIRE_TLS_KEY', kind: 'string', key: 'tlsKeyFile', help: 'PEM private key file for --tls-cert' },
+  { flag: 'cluster', env: 'FANWIRE_CLUSTER', kind: 'servers', key: 'cluster', help: 'cluster mode: comma-separated NATS URLs (nats://host:port) of the shared JetStream log' },
+  { flag: 'cluster-stream', env: 'FANWIRE_CLUSTER_STREAM', kind: 'string', key: 'clusterStream', help: 'JetStream stream name (created when missing; default FANWIRE)' },
+  { flag: 'cluster-subject', env: 'FANWIRE_CLUSTER_SUBJECT', kind: 'string', key: 'clusterSubject', help: 'subject frames are published to (default fanwire.events)' },
+  { flag: 'cluster-creds', env: 'FANWIRE_CLUSTER_CREDS', kind: 'string', key: 'clusterCredsFile', help: 'NATS credentials file (JWT and NKey seed)' },
+  { flag: 'cluster-user', env: 'FANWIRE_CLUSTER_USER', kind: 'string', key: 'clusterUser', help: 'NATS user (with --cluster-password)' },
+  { flag: 'cluster-password', env: 'FANWIRE_CLUSTER_PASSWORD', kind: 'string', key: 'clusterPassword', help: 'NATS password (with --cluster-user)' },
+  { flag: 'cluster-token', env: 'FANWIRE_CLUSTER_TOKEN', kind: 'string', key: 'clusterToken', help: 'NATS authentication token' },
   { flag: 'log-level', env: 'FANWIRE_LOG_LEVEL', kind: 'level', help: 'fatal, error, warn, info, debug, trace or silent' },
 ];
 
@@ -95,6 +102,15 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
       const origins = raw.split(',').map((o) => o.trim()).filter((o) => o !== '');
       if (origins.length === 0 || origins.some((o) => !/^https?:\/\/[^/\s]+$/.test(o))) bad('must be comma-separated origins like https://app.example.com');
       return origins as never;
+    }
+    case 'servers': {
+      const servers = raw.split(',').map((u) => u.trim()).filter((u) => u !== '');
+      const valid = (u: string): boolean => {
+        const m = /^(?:(nats|tls):\/\/)?(?:[^@/\s]+@)?(\[[0-9a-f:.]+\]|[a-z0-9.-]+)(?::(\d{1,5}))?$/i.exec(u);
+        return m !== null && (m[3] === undefined || Number(m[3]) <= 65_535);
+      };
+      if (servers.length === 0 || !servers.every(valid)) bad('must be comma-separated NATS URLs like nats://10.0.0.1:4222,nats://10.0.0.2:4222');
+      return servers as never;
     }
     case 'switch':
       if (raw === 'on' || raw === 'true' || raw === '1') return 1;

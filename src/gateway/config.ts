@@ -59,6 +59,21 @@ export interface GatewayConfig {
   /** PEM certificate chain and private key files: serve https and wss. Both or neither. */
   tlsCertFile: string | null;
   tlsKeyFile: string | null;
+  /** Cluster mode: NATS server URLs of the shared JetStream log; null: embedded in-memory mode. */
+  cluster: string[] | null;
+  /** JetStream stream name (created when missing). */
+  clusterStream: string;
+  /** Subject producer frames are published to; the stream must capture it. */
+  clusterSubject: string;
+  /** NATS credentials file (JWT + NKey seed). */
+  clusterCredsFile: string | null;
+  /** NATS user and password (both or neither). */
+  clusterUser: string | null;
+  clusterPassword: string | null;
+  /** NATS authentication token. */
+  clusterToken: string | null;
+  /** How long start() keeps trying to reach NATS, and then to backfill, before it fails. */
+  clusterStartTimeoutMs: number;
 }
 
 export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
@@ -91,6 +106,14 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   handshakeTimeoutMs: 10_000,
   tlsCertFile: null,
   tlsKeyFile: null,
+  cluster: null,
+  clusterStream: 'FANWIRE',
+  clusterSubject: 'fanwire.events',
+  clusterCredsFile: null,
+  clusterUser: null,
+  clusterPassword: null,
+  clusterToken: null,
+  clusterStartTimeoutMs: 30_000,
 };
 
 /** Largest message a subscriber may send before being closed with 1009 (any message gets 1008). */
@@ -100,6 +123,18 @@ export const SUBSCRIBER_MAX_PAYLOAD = 64 * 1024;
 export function configProblem(config: GatewayConfig): string | null {
   if ((config.tlsCertFile === null) !== (config.tlsKeyFile === null)) {
     return '--tls-cert and --tls-key go together';
+  }
+  if ((config.clusterUser === null) !== (config.clusterPassword === null)) {
+    return '--cluster-user and --cluster-password go together';
+  }
+  const credentials = [config.clusterCredsFile, config.clusterUser, config.clusterToken].filter((c) => c !== null).length;
+  if (credentials > 1) return 'use one of --cluster-creds, --cluster-user/--cluster-password and --cluster-token';
+  if (config.cluster === null && credentials > 0) return '--cluster-creds, --cluster-user and --cluster-token need --cluster';
+  if (!/^[^\s.*>/\\]{1,255}$/.test(config.clusterStream)) {
+    return `--cluster-stream "${config.clusterStream}" must be 1-255 characters without whitespace, ".", "*", ">", "/" or "\\"`;
+  }
+  if (!/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(config.clusterSubject)) {
+    return `--cluster-subject "${config.clusterSubject}" must be a literal NATS subject (dot-separated tokens, no wildcards or whitespace)`;
   }
   if (config.dropAfterBytes <= config.highWaterBytes) {
     return `--drop-after-bytes (${config.dropAfterBytes}) must be larger than --high-water-bytes (${config.highWaterBytes})`;

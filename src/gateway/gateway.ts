@@ -15,6 +15,7 @@ import {
   IndexGoneError,
   LimitExceededError,
   UnauthorizedError,
+  UnavailableError,
   isFanwireError,
   NotFoundError,
   ShuttingDownError,
@@ -30,6 +31,7 @@ import {
   parseSubscribeQuery,
   type Event,
   type Format,
+  type PublisherReply,
   type SubscribeRequest,
 } from '../protocol/index.js';
 import {
@@ -44,7 +46,9 @@ import {
 import { configProblem, DEFAULT_CONFIG, SUBSCRIBER_MAX_PAYLOAD, type GatewayConfig } from './config.js';
 import { errorReply, operatorRefusal, routeHttp } from './http-routes.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
-import { publishFrame } from './publisher.js';
+import { ClusterNode } from './cluster-node.js';
+import { acceptFrame, isReply, publishFrame, rejectFrame, validateFrame } from './publisher.js';
+import { ProducerConnection } from './producer.js';
 import { countBackpressured, laggards, liveTotals, metricsSnapshot } from './reports.js';
 import { GatewayCounters } from './stats.js';
 import type { SubscriberReport, Subscription } from './subscription.js';
@@ -52,7 +56,16 @@ import { closeFrameFor, helloMessage, planStart, type StartPlan } from './subscr
 
 export interface GatewayOptions extends Partial<GatewayConfig> {
   logger?: Logger;
+  /**
+   * Cluster mode: the node cannot go on (its stream was deleted and created
+   * again under it). Without a handler the gateway stops itself; the CLI
+   * stops and exits 1 so a supervisor restarts it on the new stream.
+   */
+  onFatal?: (err: Error) => void;
 }
+
+/** What GET /readyz reports: 200 only for `ready`. */
+export type ReadyStatus = 'ready' | 'shutting_down' | 'cluster_unavailable';
 
 type UpgradeContext =
   | { kind: 'publisher'; grant: Grant | null }
@@ -77,7 +90,8 @@ export type { SubscriberReport } from './subscription.js';
 
 export class Gateway {
   readonly config: Readonly<GatewayConfig>;
-  readonly epoch = randomBytes(8).toString('hex');
+  /** Random per process in embedded mode; derived from the stream in cluster mode (set by start). */
+  private currentEpoch = randomBytes(8).toString('hex');
   readonly buffer: EventBuffer<Event>;
   readonly counters = new GatewayCounters();
   readonly logger: Logger;
@@ -88,7 +102,12 @@ export class Gateway {
   private readonly filters = new FilterRegistry();
   private frames!: FrameCache<Event>;
   private readonly subscriptions = new Set<Subscription>();
-  private readonly publishers = new Set<Connection>();
+  /** Producers connected over WebSocket. */
+  private readonly publishers = new Map<Connection, ProducerConnection>();
+  private clusterNode: ClusterNode | null = null;
+  /** Cluster publishes not answered yet (WebSocket and HTTP). */
+  private publishesInFlight = 0;
+  private readonly onFatal: ((err: Error) => void) | null;
   /** Prometheus metrics; null with `metrics: false`. */
   readonly metrics: GatewayMetrics | null;
   private metricsServer: MetricsServer | null = null;
@@ -110,8 +129,9 @@ export class Gateway {
   private startedAt = Date.now();
 
   constructor(options: GatewayOptions = {}) {
-    const { logger, ...config } = options;
+    const { logger, onFatal, ...config } = options;
     this.config = { ...DEFAULT_CONFIG, ...config };
+    this.onFatal = onFatal ?? null;
     const problem = configProblem(this.config);
     if (problem !== null) throw new RangeError(problem);
     this.logger = logger ?? pino({ level: 'silent' });
@@ -125,13 +145,30 @@ export class Gateway {
         else this.counters.evictedTtl += count;
       },
     });
-    this.metrics = this.config.metrics ? new GatewayMetrics(this.buffer, { latencyTopics: this.config.metricsTopics }) : null;
+    this.metrics = this.config.metrics
+      ? new GatewayMetrics(this.buffer, { latencyTopics: this.config.metricsTopics, cluster: this.config.cluster !== null })
+      : null;
+  }
+
+  /**
+   * Names the buffer's lifetime (docs/protocol.md). Embedded: random per
+   * process. Cluster: derived from the stream, the same on every node.
+   */
+  get epoch(): string {
+    return this.currentEpoch;
+  }
+
+  /** Cluster mode's link to the shared log (set by start); null in embedded mode. */
+  get cluster(): ClusterNode | null {
+    return this.clusterNode;
   }
 
   /**
    * Loads the transport (`--transport`), binds the port and starts serving.
-   * Resolves with the bound address; rejects with TransportUnavailableError
-   * when `uws` is asked for and does not load.
+   * In cluster mode it first joins the shared log and backfills the buffer,
+   * so nothing is served before resume works. Resolves with the bound
+   * address; rejects with TransportUnavailableError when `uws` is asked for
+   * and does not load, or when the cluster cannot be joined.
    */
   async start(): Promise<{ host: string; port: number }> {
     const { config } = this;
@@ -142,6 +179,24 @@ export class Gateway {
       );
     }
     const selection = await selectTransport(config.transport);
+    if (config.cluster !== null) {
+      try {
+        this.clusterNode = await ClusterNode.start(config, this.buffer, this.logger, (detail) => this.fail(new Error(`cluster: ${detail}`)));
+      } catch (err) {
+        throw new Error(`cluster mode: ${(err as Error).message}`, { cause: err });
+      }
+      this.currentEpoch = this.clusterNode.epoch;
+    }
+    try {
+      return await this.listen(selection);
+    } catch (err) {
+      await this.cluster?.stop();
+      throw err;
+    }
+  }
+
+  private async listen(selection: Awaited<ReturnType<typeof selectTransport>>): Promise<{ host: string; port: number }> {
+    const { config } = this;
     const transport = selection.create<UpgradeContext>(this.handlers(), {
       maxPayloadBytes: Math.max(config.maxFrameBytes, SUBSCRIBER_MAX_PAYLOAD),
       // The gateway drops a subscriber past dropAfterBytes; a cursor writes at most one
@@ -199,20 +254,71 @@ export class Gateway {
     this.accepting = false;
     this.transport?.stopAccepting();
     if (this.heartbeatTimer !== null) clearInterval(this.heartbeatTimer);
+    const deadline = Date.now() + this.config.shutdownTimeoutMs;
+    if (this.cluster !== null) {
+      // Producers get the replies they are owed, and subscribers here every
+      // item this node acked, before anyone is closed.
+      while ((this.publishesInFlight > 0 || [...this.publishers.values()].some((p) => p.owed > 0)) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      await this.cluster.caughtUpWithAcks(deadline);
+      await this.cluster.stopFollowing();
+    }
     // Every cursor reaches this error item and closes its subscriber with 1001.
     this.buffer.appendError(new ShuttingDownError());
-    for (const conn of this.publishers) conn.close(CloseCode.GOING_AWAY, 'shutting down');
-    const deadline = Date.now() + this.config.shutdownTimeoutMs;
+    for (const conn of this.publishers.keys()) conn.close(CloseCode.GOING_AWAY, 'shutting down');
     while ((this.subscriptions.size > 0 || this.publishers.size > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     await this.transport?.close();
     await this.metricsServer?.close();
     this.buffer.close();
+    await this.cluster?.stop();
   }
 
+  /** Cluster mode: the node cannot go on; see GatewayOptions.onFatal. */
+  private fail(err: Error): void {
+    this.logger.error({ err }, 'fatal');
+    if (this.onFatal !== null) this.onFatal(err);
+    else void this.stop();
+  }
+
+  /** Accepting connections and frames (false once stopping). */
   get ready(): boolean {
     return this.accepting;
+  }
+
+  /** What GET /readyz reports: not ready while stopping, or in cluster mode while the shared log is unreachable. */
+  get readyStatus(): ReadyStatus {
+    if (!this.accepting) return 'shutting_down';
+    if (this.cluster !== null && !this.cluster.connected) return 'cluster_unavailable';
+    return 'ready';
+  }
+
+  /**
+   * One producer frame, from WebSocket or HTTP: validated, then appended
+   * (embedded mode: the reply is ready at once) or published to the shared
+   * log (cluster mode: the reply, a promise that never rejects, waits for
+   * JetStream's ack; validation errors are still answered at once).
+   */
+  publish(data: Uint8Array, binary: boolean, grant: Grant | null): PublisherReply | Promise<PublisherReply> {
+    const { config, counters, cluster } = this;
+    if (cluster === null) return publishFrame(this.buffer, counters, data, binary, grant?.publish ?? null, config.maxBatchEvents);
+    const frame = validateFrame(counters, data, binary, grant?.publish ?? null, config.maxBatchEvents);
+    if (isReply(frame)) return frame;
+    if (!this.accepting) return rejectFrame(counters, new ShuttingDownError(), frame.id);
+    this.publishesInFlight++;
+    return cluster.publish(frame.events).then(
+      (seq) => {
+        this.publishesInFlight--;
+        return acceptFrame(counters, frame, seq);
+      },
+      (err: unknown) => {
+        this.publishesInFlight--;
+        const error = isFanwireError(err) ? err : new UnavailableError((err as Error).message);
+        return rejectFrame(counters, error, frame.id);
+      },
+    );
   }
 
   get subscriberCount(): number {
@@ -227,6 +333,7 @@ export class Gateway {
       transport: this.transportName,
       uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
       ready: this.accepting,
+      ...(this.cluster !== null ? { cluster: this.cluster.stats() } : {}),
       buffer: {
         items: this.buffer.length,
         maxItems: this.buffer.maxSize,
@@ -261,6 +368,7 @@ export class Gateway {
       transport: this.transportName,
       publishers: this.publishers.size,
     });
+    if (this.cluster !== null) snapshot.cluster = this.cluster.stats();
     return metrics.render(snapshot).then((body) => ({ status: 200, headers: { 'content-type': metrics.contentType }, body }));
   }
 
@@ -374,54 +482,12 @@ export class Gateway {
   }
 
   private openPublisher(conn: Connection, grant: Grant | null) {
-    this.publishers.add(conn);
     const cancelExpiry = this.expireWith(conn, grant);
     this.logger.debug({ remote: conn.remoteAddress }, 'publisher connected');
-    let paused = false;
-    let cut = false;
-    const rate = this.config.maxPublishRate;
-    // Token bucket: up to `rate` frames in a burst, refilled at `rate` per second.
-    let tokens = rate;
-    let refilledAt = performance.now();
+    const producer = new ProducerConnection(conn, this.config, this.counters, (data, binary) => this.publish(data, binary, grant));
+    this.publishers.set(conn, producer);
     return {
-      message: (data: Uint8Array, binary: boolean): void => {
-        // Once cut, later frames are neither appended nor answered: the producer
-        // knows from the missing acks exactly what did not happen.
-        if (cut) return;
-        let reply;
-        if (rate > 0) {
-          const now = performance.now();
-          tokens = Math.min(rate, tokens + ((now - refilledAt) * rate) / 1000);
-          refilledAt = now;
-        }
-        if (rate > 0 && tokens < 1) {
-          const rejections = this.counters.limitRejections;
-          rejections['max-publish-rate'] = (rejections['max-publish-rate'] ?? 0) + 1;
-          this.counters.publishErrors.rate_limited = (this.counters.publishErrors.rate_limited ?? 0) + 1;
-          reply = { type: 'error', code: 'rate_limited', message: `more than ${rate} frames per second (--max-publish-rate); not appended` } as const;
-        } else {
-          tokens -= 1;
-          reply = publishFrame(this.buffer, this.counters, data, binary, grant?.publish ?? null, this.config.maxBatchEvents);
-        }
-        conn.send(binary ? encodeMsgpack(reply) : encodeJson(reply), binary);
-        // A producer that does not read its replies must not make us buffer
-        // them without bound: stop reading its frames until it catches up
-        // (where the transport can pause), and cut it past the drop limit.
-        const unread = conn.bufferedAmount();
-        if (unread > this.config.dropAfterBytes) {
-          cut = true;
-          conn.close(CloseCode.POLICY_VIOLATION, 'producer is not reading its replies');
-          return;
-        }
-        if (!paused && unread > this.config.highWaterBytes) {
-          paused = true;
-          conn.pause();
-          void conn.waitDrain().then(() => {
-            paused = false;
-            conn.resume();
-          });
-        }
-      },
+      message: (data: Uint8Array, binary: boolean): void => producer.message(data, binary),
       close: (code: number): void => {
         cancelExpiry();
         this.publishers.delete(conn);

@@ -21,16 +21,17 @@ import {
   type FanwireError,
 } from '../errors.js';
 import type { GatewayMetrics } from '../metrics/index.js';
-import { httpStatusOf, type Event } from '../protocol/index.js';
+import { httpStatusOf, type Event, type PublisherReply } from '../protocol/index.js';
 import type { HttpReply, HttpRequest } from '../transport/index.js';
 import type { GatewayConfig } from './config.js';
-import { publishFrame } from './publisher.js';
 import type { GatewayCounters } from './stats.js';
 import type { SubscriberReport } from './subscription.js';
 
 /** What the routes need from the gateway. */
 export interface HttpApi {
   readonly ready: boolean;
+  /** GET /readyz: 200 only for "ready". */
+  readonly readyStatus: string;
   readonly config: Readonly<GatewayConfig>;
   readonly buffer: EventBuffer<Event>;
   readonly counters: GatewayCounters;
@@ -40,6 +41,8 @@ export interface HttpApi {
   laggards(limit: number): SubscriberReport[];
   renderMetrics(): Promise<HttpReply>;
   authorize(req: HttpRequest): Promise<Grant | null>;
+  /** Validates and appends (or, in cluster mode, publishes) one frame. */
+  publish(data: Uint8Array, binary: boolean, grant: Grant | null): PublisherReply | Promise<PublisherReply>;
 }
 
 const MSGPACK_TYPES = new Set(['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack']);
@@ -95,7 +98,7 @@ export async function routeHttp(api: HttpApi, req: HttpRequest): Promise<HttpRep
       return jsonReply(200, { status: 'ok' });
     case '/readyz':
       if (req.method !== 'GET' && req.method !== 'HEAD') return errorReply(new MethodNotAllowedError('use GET'));
-      return api.ready ? jsonReply(200, { status: 'ready' }) : jsonReply(503, { status: 'shutting_down' });
+      return jsonReply(api.readyStatus === 'ready' ? 200 : 503, { status: api.readyStatus });
     case '/v1/stats':
       if (req.method !== 'GET') return errorReply(new MethodNotAllowedError('use GET'));
       return asOperator(api, req, () => jsonReply(200, api.stats()));
@@ -146,7 +149,7 @@ async function httpPublish(api: HttpApi, req: HttpRequest): Promise<HttpReply> {
     if (isFanwireError(err)) return errorReply(err);
     throw err;
   }
-  const reply = publishFrame(api.buffer, api.counters, body, binary, grant?.publish ?? null, api.config.maxBatchEvents);
+  const reply = await api.publish(body, binary, grant);
   if (reply.type === 'error') {
     const { type: _type, ...rest } = reply;
     return jsonReply(httpStatusOf(reply.code), rest);

@@ -1,26 +1,39 @@
 /**
  * The producer side: one frame in, one append, one reply out. Shared by the
  * WebSocket publisher and `POST /v1/publish`, so both answer identically.
+ *
+ * Validation (`validateFrame`: decode, parse, permissions, limits) is
+ * separate from appending, because in cluster mode the append is a publish
+ * to the shared log that is answered later; `publishFrame` is both at once,
+ * for embedded mode.
  */
 import type { EventBuffer } from '../buffer/index.js';
 import type { Permission } from '../auth/index.js';
 import { ForbiddenError, isFanwireError, type FanwireError } from '../errors.js';
-import { decodeFrame, frameIdOf, parsePublishFrame, type Event, type PublisherReply } from '../protocol/index.js';
+import { decodeFrame, frameIdOf, parsePublishFrame, type Event, type FrameId, type PublisherReply } from '../protocol/index.js';
 import type { GatewayCounters } from './stats.js';
 
-export function publishFrame(
-  buffer: EventBuffer<Event>,
+/** A frame that passed every check: what to append, and the id to echo. */
+export interface AcceptedFrame {
+  events: Event[];
+  id: FrameId | undefined;
+}
+
+/**
+ * Decodes and checks one producer frame. Returns the accepted frame, or the
+ * error reply for it (counted by code). Appends nothing.
+ */
+export function validateFrame(
   counters: GatewayCounters,
   data: Uint8Array,
   binary: boolean,
   /** What the producer's token may write; null when auth is off. */
   permission: Permission | null = null,
   maxEvents = Number.MAX_SAFE_INTEGER,
-): PublisherReply {
-  let value: unknown;
-  let id;
+): AcceptedFrame | PublisherReply {
+  let id: FrameId | undefined;
   try {
-    value = decodeFrame(data, binary);
+    const value = decodeFrame(data, binary);
     id = frameIdOf(value);
     const frame = parsePublishFrame(value, maxEvents);
     if (permission !== null) {
@@ -30,19 +43,48 @@ export function publishFrame(
         }
       }
     }
-    const item = buffer.append(frame.events, data.byteLength);
-    counters.framesPublished++;
-    counters.eventsPublished += frame.events.length;
-    return id === undefined ? { type: 'ack', index: item.index } : { type: 'ack', index: item.index, id };
+    return { events: frame.events, id };
   } catch (err) {
     if (!isFanwireError(err)) throw err;
-    counters.publishErrors[err.code] = (counters.publishErrors[err.code] ?? 0) + 1;
-    return errorReply(err, id);
+    return rejectFrame(counters, err, id);
   }
 }
 
-function errorReply(err: FanwireError, id: string | number | undefined): PublisherReply {
-  return id === undefined
-    ? { type: 'error', code: err.code, message: err.message }
-    : { type: 'error', code: err.code, message: err.message, id };
+/** True for a validation result that is a reply (the frame was rejected). */
+export function isReply(result: AcceptedFrame | PublisherReply): result is PublisherReply {
+  return 'type' in result;
+}
+
+/** The ack for an accepted frame, counted. */
+export function acceptFrame(counters: GatewayCounters, frame: AcceptedFrame, index: number): PublisherReply {
+  counters.framesPublished++;
+  counters.eventsPublished += frame.events.length;
+  return frame.id === undefined ? { type: 'ack', index } : { type: 'ack', index, id: frame.id };
+}
+
+/** The error reply for a rejected frame, counted by code. */
+export function rejectFrame(counters: GatewayCounters, err: FanwireError, id: FrameId | undefined): PublisherReply {
+  counters.publishErrors[err.code] = (counters.publishErrors[err.code] ?? 0) + 1;
+  return id === undefined ? { type: 'error', code: err.code, message: err.message } : { type: 'error', code: err.code, message: err.message, id };
+}
+
+/** Embedded mode: validate, append to the local buffer, reply. */
+export function publishFrame(
+  buffer: EventBuffer<Event>,
+  counters: GatewayCounters,
+  data: Uint8Array,
+  binary: boolean,
+  permission: Permission | null = null,
+  maxEvents = Number.MAX_SAFE_INTEGER,
+): PublisherReply {
+  const frame = validateFrame(counters, data, binary, permission, maxEvents);
+  if (isReply(frame)) return frame;
+  let index: number;
+  try {
+    index = buffer.append(frame.events, data.byteLength).index;
+  } catch (err) {
+    if (!isFanwireError(err)) throw err;
+    return rejectFrame(counters, err, frame.id);
+  }
+  return acceptFrame(counters, frame, index);
 }

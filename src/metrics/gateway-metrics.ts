@@ -42,11 +42,24 @@ export interface MetricsSnapshot {
   upgradesRefused: Readonly<Record<string, number>>;
   /** Events behind the newest item, one entry per live subscriber, any order. */
   lags: number[];
+  /** Cluster mode only. */
+  cluster?: ClusterMetricsSnapshot;
+}
+
+/** What cluster mode reports at each scrape (state of the shared log's connection and reader). */
+export interface ClusterMetricsSnapshot {
+  connected: boolean;
+  lastSequence: number;
+  publishErrors: number;
+  reconnects: number;
+  consumerRestarts: number;
 }
 
 export interface MetricsOptions {
   /** Topics that get their own `topic` label on the delivery latency histogram; others are "other". */
   latencyTopics?: readonly string[];
+  /** Cluster mode: register the fanwire_cluster_* metrics. */
+  cluster?: boolean;
 }
 
 /** Lag buckets: 0, then powers of two up to the largest sane buffer. */
@@ -66,6 +79,8 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
   private readonly latencyOther: ReturnType<BucketHistogram['child']> | null;
   private readonly gauges: Record<string, Gauge>;
   private readonly counters: Record<string, Counter>;
+  /** Cluster mode only; read from the snapshot at scrape, like the rest. */
+  private readonly clusterMetrics: { connected: Gauge; sequence: Gauge; publishErrors: Counter; reconnects: Counter; restarts: Counter } | null;
   private clockValue = 0;
   private clockUses = 0;
   private clockFresh = false;
@@ -104,6 +119,15 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
       limits: counter('fanwire_limit_rejections_total', 'Connections, frames or producers refused or cut by a limit, by limit flag.', ['limit']),
       refused: counter('fanwire_upgrades_refused_total', 'WebSocket upgrades refused, by error code (bad_query, unauthorized, forbidden, limit_exceeded, ...).', ['code']),
     };
+    this.clusterMetrics = options.cluster
+      ? {
+          connected: gauge('fanwire_cluster_connected', 'Cluster mode: 1 while connected to NATS (the shared log), else 0.'),
+          sequence: gauge('fanwire_cluster_last_sequence', 'Cluster mode: last stream sequence appended to this node\'s buffer.'),
+          publishErrors: counter('fanwire_cluster_publish_errors_total', 'Cluster mode: frames JetStream did not store (not connected, timeout, refused).'),
+          reconnects: counter('fanwire_cluster_reconnects_total', 'Cluster mode: times the NATS connection was re-established.'),
+          restarts: counter('fanwire_cluster_consumer_restarts_total', 'Cluster mode: times the stream reader was recreated (after reconnects or silence).'),
+        }
+      : null;
     this.lag = new BucketHistogram('fanwire_subscriber_lag_events', 'Events a subscriber was behind the newest item when its cursor woke to write, observed once per write.', LAG_BUCKETS);
     const topics = options.latencyTopics ?? [];
     this.latency = new BucketHistogram(
@@ -185,6 +209,14 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
     setLabelled(c.evictions!, 'cause', snapshot.evicted);
     setLabelled(c.limits!, 'limit', snapshot.limitRejections);
     setLabelled(c.refused!, 'code', snapshot.upgradesRefused);
+    const cm = this.clusterMetrics;
+    if (cm !== null && snapshot.cluster !== undefined) {
+      cm.connected.set(snapshot.cluster.connected ? 1 : 0);
+      cm.sequence.set(snapshot.cluster.lastSequence);
+      setCounter(cm.publishErrors, snapshot.cluster.publishErrors);
+      setCounter(cm.reconnects, snapshot.cluster.reconnects);
+      setCounter(cm.restarts, snapshot.cluster.consumerRestarts);
+    }
     return this.registry.metrics();
   }
 

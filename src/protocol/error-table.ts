@@ -31,6 +31,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, WireAnswer>> = {
   token_expired: { http: null, close: CloseCode.TOKEN_EXPIRED },
   limit_exceeded: { http: 429, close: null },
   rate_limited: { http: null, close: null },
+  unavailable: { http: 503, close: null },
 };
 
 export function httpStatusOf(code: ErrorCode): number {

@@ -50,6 +50,63 @@ describe('EventBuffer', () => {
       }
       expect(count).toBe(20);
     });
+
+    it('takes an explicit index above the newest, so a replicated log may skip sequences', () => {
+      const buf = new EventBuffer<string>({ maxSize: 10 });
+      expect(buf.append(['a'], 0, 3).index).toBe(3);
+      expect(buf.append(['b'], 0, 7).index).toBe(7);
+      expect(buf.append(['c']).index).toBe(8); // the default is still newest + 1
+      expect([buf.oldestIndex, buf.newestIndex, buf.length]).toEqual([3, 8, 3]);
+      const walked: number[] = [];
+      for (let item: BufferItem<string> | null = buf.headItem(); item !== null; item = item.nextNoBlock()) walked.push(item.index);
+      expect(walked).toEqual([3, 7, 8]);
+    });
+
+    it('refuses an index that is not above the newest with a RangeError, appending nothing', () => {
+      const buf = new EventBuffer<string>({ maxSize: 10 });
+      buf.append(['a'], 0, 5);
+      for (const bad of [5, 4, 0, -1, 5.5, Number.NaN]) {
+        expect(() => buf.append(['x'], 0, bad), `index ${bad}`).toThrow(RangeError);
+      }
+      expect([buf.newestIndex, buf.length]).toEqual([5, 1]);
+    });
+
+    it('finds the closest retained item across skipped indexes', () => {
+      const buf = new EventBuffer<number>({ maxSize: 10 });
+      for (const index of [2, 4, 9]) buf.append([index], 0, index);
+      expect(buf.startAtClosest(3)).toMatchObject({ item: { index: 4 }, offset: 1 });
+      expect(buf.startAtClosest(5)).toMatchObject({ item: { index: 9 }, offset: 4 });
+      expect(buf.startAtClosest(1)).toMatchObject({ item: { index: 2 }, offset: 1 });
+    });
+  });
+
+  describe('rebase', () => {
+    it('re-anchors an empty buffer so oldest and newest name the log position it starts at', () => {
+      const buf = new EventBuffer<string>({ maxSize: 10 });
+      buf.rebase(41);
+      expect([buf.newestIndex, buf.oldestIndex, buf.length]).toEqual([41, 42, 0]);
+      expect(buf.append(['a']).index).toBe(42);
+      expect([buf.oldestIndex, buf.newestIndex]).toEqual([42, 42]);
+    });
+
+    it('still delivers the first append to a reader that parked on the old anchor', async () => {
+      const buf = new EventBuffer<string>({ maxSize: 10 });
+      const parked = buf.tailItem().next();
+      buf.rebase(100);
+      buf.append(['a'], 0, 105);
+      expect((await parked).index).toBe(105);
+    });
+
+    it('is refused with a RangeError once anything was appended, or after appendError', () => {
+      const buf = new EventBuffer<string>({ maxSize: 1 });
+      buf.append(['a']);
+      buf.append(['b']); // evicts a: the buffer is not empty, and was appended to
+      expect(() => buf.rebase(10)).toThrow(RangeError);
+      const closed = new EventBuffer<string>({ maxSize: 1 });
+      closed.appendError(new ShuttingDownError());
+      expect(() => closed.rebase(10)).toThrow(RangeError);
+      expect(() => new EventBuffer<string>({ maxSize: 1 }).rebase(-1)).toThrow(RangeError);
+    });
   });
 
   describe('concurrent readers', () => {

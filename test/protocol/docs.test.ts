@@ -200,6 +200,7 @@ describe('errors', () => {
       new errors.TokenExpiredError(),
       new errors.LimitExceededError('max-subscribers', 'x'),
       new errors.RateLimitedError('x'),
+      new errors.UnavailableError('x'),
     ];
     expect(instances.map((err) => err.code).sort()).toEqual([...tableCodes].sort());
     for (const err of instances) {

@@ -1,0 +1,203 @@
+/**
+ * ClusterNode: the gateway's side of cluster mode, between the local buffer
+ * and the shared log (src/cluster).
+ *
+ *   producer frame --validate--> publish({events}) --> JetStream --ack seq--> reply
+ *                                                         |
+ *   every node:   buffer.append(events, bytes, seq) <-- Follower (ordered, from the last seq)
+ *
+ * A node never appends what it publishes directly: every node, the
+ * publishing one included, appends only what it reads back from the stream,
+ * under the stream sequence. So an index names the same item on every node,
+ * and nodes cannot diverge.
+ *
+ * A stream message is a MessagePack producer batch frame (`{events: [...]}`),
+ * encoded once by the publishing node. Messages are validated again when
+ * read, like any producer frame, so whatever else writes to the subject
+ * cannot put anything into the buffer that a producer could not.
+ *
+ * On start it backfills: it anchors the empty buffer just below the oldest
+ * sequence it will hold (the last `--buffer-size` messages, or the stream's
+ * first if fewer) and reads up to the stream's end before the gateway
+ * listens, so resume works for indexes this node never saw live.
+ */
+import type { EventBuffer } from '../buffer/index.js';
+import { Follower, JetStreamLog, type ClusterLogger } from '../cluster/index.js';
+import { InvalidFrameError, isFanwireError, UnavailableError } from '../errors.js';
+import { decodeFrame, encodeMsgpack, parsePublishFrame, type Event } from '../protocol/index.js';
+import type { GatewayConfig } from './config.js';
+
+/** Room left for headers (the expected-stream header) under the server's max_payload. */
+const HEADER_ROOM = 1024;
+/** Messages kept by a stream this node creates: at least the buffer, and plenty for resume on restart. */
+const DEFAULT_STREAM_MAX_MSGS = 1_000_000;
+
+export interface ClusterStats {
+  servers: readonly string[];
+  stream: string;
+  subject: string;
+  connected: boolean;
+  /** Last stream sequence appended to this node's buffer. */
+  lastSequence: number;
+  /** Highest sequence this node acked to a producer. */
+  lastAcked: number;
+  streamCreated: string;
+  publishErrors: number;
+  reconnects: number;
+  consumerRestarts: number;
+  /** Stream messages that were not valid frames and were skipped. */
+  skipped: number;
+}
+
+export class ClusterNode {
+  readonly log: JetStreamLog;
+  private follower: Follower | null = null;
+  private readonly buffer: EventBuffer<Event>;
+  private readonly logger: ClusterLogger;
+  private highestAcked = 0;
+  private skipped = 0;
+  private stopped = false;
+
+  private constructor(log: JetStreamLog, buffer: EventBuffer<Event>, logger: ClusterLogger) {
+    this.log = log;
+    this.buffer = buffer;
+    this.logger = logger;
+  }
+
+  /**
+   * Connects, finds or creates the stream, anchors `buffer` and backfills it.
+   * Rejects (and leaves nothing open) when NATS cannot be reached or the
+   * backfill does not finish within `clusterStartTimeoutMs`.
+   */
+  static async start(
+    config: Readonly<GatewayConfig>,
+    buffer: EventBuffer<Event>,
+    logger: ClusterLogger,
+    onReplaced: (detail: string) => void,
+  ): Promise<ClusterNode> {
+    const log = await JetStreamLog.open({
+      servers: config.cluster ?? [],
+      stream: config.clusterStream,
+      subject: config.clusterSubject,
+      credsFile: config.clusterCredsFile,
+      user: config.clusterUser,
+      password: config.clusterPassword,
+      token: config.clusterToken,
+      maxMsgs: Math.max(DEFAULT_STREAM_MAX_MSGS, config.bufferSize),
+      connectTimeoutMs: config.clusterStartTimeoutMs,
+      logger,
+    });
+    const node = new ClusterNode(log, buffer, logger);
+    try {
+      if (config.maxFrameBytes > log.maxPayload - HEADER_ROOM) {
+        logger.warn(
+          { maxFrameBytes: config.maxFrameBytes, natsMaxPayload: log.maxPayload },
+          'cluster: --max-frame-bytes is above what the NATS server accepts per message; frames that large will be refused (invalid_frame). Lower --max-frame-bytes or raise max_payload',
+        );
+      }
+      const { state } = await log.info();
+      const from = state.messages === 0 ? state.last_seq + 1 : Math.max(state.first_seq, state.last_seq - config.bufferSize + 1, 1);
+      buffer.rebase(from - 1);
+      node.follower = new Follower(log, { fromSeq: from, targetSeq: state.last_seq, onEntry: (seq, data) => node.append(seq, data), onReplaced });
+      const backfilled = await Promise.race([
+        node.follower.caughtUp.then(() => true),
+        new Promise<boolean>((resolve) => setTimeout(resolve, config.clusterStartTimeoutMs, false).unref()),
+      ]);
+      if (!backfilled) throw new Error(`backfill from stream ${config.clusterStream} did not finish within ${config.clusterStartTimeoutMs} ms (read up to ${node.lastSequence} of ${state.last_seq})`);
+      logger.info({ stream: config.clusterStream, from, to: node.lastSequence, items: buffer.length, epoch: log.epoch }, 'cluster: backfilled');
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
+    return node;
+  }
+
+  get epoch(): string {
+    return this.log.epoch;
+  }
+
+  get connected(): boolean {
+    return this.log.connected;
+  }
+
+  /** Last stream sequence appended to the local buffer. */
+  get lastSequence(): number {
+    return this.follower?.lastSeq ?? 0;
+  }
+
+  /** Highest sequence acked to a producer by this node. */
+  get lastAcked(): number {
+    return this.highestAcked;
+  }
+
+  /**
+   * Publishes validated events as one stream message; resolves with its
+   * sequence once JetStream stored it. Rejects with UnavailableError (not
+   * stored, or, after a timeout, not known to be) or InvalidFrameError (over
+   * the server's max_payload).
+   */
+  async publish(events: readonly Event[]): Promise<number> {
+    const data = encodeMsgpack({ events });
+    const limit = this.log.maxPayload - HEADER_ROOM;
+    if (data.byteLength > limit) {
+      throw new InvalidFrameError(`events: ${data.byteLength} bytes as stored, over the ${limit} bytes a cluster message may hold (NATS max_payload); split the batch`);
+    }
+    try {
+      const seq = await this.log.publish(data);
+      if (seq > this.highestAcked) this.highestAcked = seq;
+      return seq;
+    } catch (err) {
+      throw isFanwireError(err) ? err : new UnavailableError(`the cluster log failed: ${(err as Error).message}`, { cause: err });
+    }
+  }
+
+  /** Waits until every sequence this node acked is in its own buffer, or until the deadline. */
+  async caughtUpWithAcks(deadline: number): Promise<boolean> {
+    while (this.lastSequence < this.highestAcked) {
+      if (Date.now() >= deadline || this.stopped) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return true;
+  }
+
+  /** Stops reading the stream: nothing more is appended. */
+  async stopFollowing(): Promise<void> {
+    this.stopped = true;
+    await this.follower?.stop();
+  }
+
+  /** Stops reading and drains the NATS connection. */
+  async stop(): Promise<void> {
+    await this.stopFollowing();
+    await this.log.close();
+  }
+
+  stats(): ClusterStats {
+    return {
+      servers: this.log.servers,
+      stream: this.log.stream,
+      subject: this.log.subject,
+      connected: this.log.connected,
+      lastSequence: this.lastSequence,
+      lastAcked: this.highestAcked,
+      streamCreated: this.log.identity.created,
+      publishErrors: this.log.publishErrors,
+      reconnects: this.log.reconnects,
+      consumerRestarts: this.follower?.restarts ?? 0,
+      skipped: this.skipped,
+    };
+  }
+
+  /** One stream message -> one buffer item under its sequence. */
+  private append(seq: number, data: Uint8Array): void {
+    let events: Event[];
+    try {
+      events = parsePublishFrame(decodeFrame(data, true)).events;
+    } catch (err) {
+      this.skipped++;
+      this.logger.warn({ seq, err: (err as Error).message }, 'cluster: skipping a stream message that is not a valid fanwire frame');
+      return;
+    }
+    this.buffer.append(events, data.byteLength, seq);
+  }
+}
