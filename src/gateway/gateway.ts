@@ -83,6 +83,9 @@ function isLoopback(host: string): boolean {
 /** Longest setTimeout delay Node honours (about 24.8 days). */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** The canceller of a connection whose token never expires: one shared function, not one per connection. */
+const NO_EXPIRY = (): void => {};
+
 /** Encoding numbers for the frame cache. */
 const ENCODING: Record<Format, number> = { msgpack: 0, json: 1 };
 
@@ -470,7 +473,7 @@ export class Gateway {
 
   /** Closes `conn` with 4003 when its token expires; returns the canceller. */
   private expireWith(conn: Connection, grant: Grant | null): () => void {
-    if (grant === null || grant.expiresAt === null) return () => {};
+    if (grant === null || grant.expiresAt === null) return NO_EXPIRY;
     let timer: NodeJS.Timeout;
     const arm = (): void => {
       const left = grant.expiresAt! - Date.now();

@@ -57,7 +57,8 @@ const SEND_DROPPED = 2;
 const UWS_IDLE_TIMEOUT = 'WebSocket timed out from inactivity';
 
 interface UserData<C> {
-  context: C;
+  /** The gateway's upgrade decision, until `open` hands it over (then null: it may pin buffer items). */
+  context: C | null;
   remoteAddress: string;
   maxPayload: number;
   preparedBinary: boolean;
@@ -326,7 +327,9 @@ export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: T
       data.conn = conn;
       open.add(conn);
       try {
-        data.events = handlers.open(conn, data.context);
+        const context = data.context as C;
+        data.context = null;
+        data.events = handlers.open(conn, context);
       } catch {
         ws.close();
       }

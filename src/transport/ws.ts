@@ -64,6 +64,10 @@ function unframe(frame: Uint8Array): { payload: Uint8Array; binary: boolean } {
   return { payload: frame.subarray(headerLength), binary: (frame[0]! & 0x0f) === 0x02 };
 }
 
+function destroyOnError(this: Duplex): void {
+  this.destroy();
+}
+
 /** Pending connections the kernel may queue for us. */
 const LISTEN_BACKLOG = 4096;
 
@@ -321,7 +325,8 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
   });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
+    // A shared listener: a closure here would keep the request and `head` alive as long as the socket.
+    socket.on('error', destroyOnError);
     let pending;
     try {
       pending = Promise.resolve(handlers.upgrade(new NodeHttpRequest(req)));
@@ -341,7 +346,8 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
   });
 
   const accept = (req: http.IncomingMessage, socket: Duplex, head: Buffer, decision: Extract<UpgradeDecision<C>, { accept: true }>): void => {
-    const { context } = decision;
+    // Handed over once, then let go: the context may pin buffer items for as long as this scope lives.
+    let context: C | null = decision.context;
     (req as unknown as Record<symbol, string | undefined>)[CHOSEN_PROTOCOL] = decision.protocol;
     const remoteAddress = req.socket.remoteAddress ?? '';
     serverFor(decision.maxPayload).handleUpgrade(req, socket, head, (ws) => {
@@ -350,7 +356,9 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
       const conn = new WsConnection(ws, remoteAddress, fastPath && ws.extensions === '');
       let events: ConnectionHandlers;
       try {
-        events = handlers.open(conn, context);
+        const opened = context as C;
+        context = null;
+        events = handlers.open(conn, opened);
       } catch {
         conn.closed = true;
         ws.terminate();
