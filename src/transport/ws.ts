@@ -68,6 +68,36 @@ function destroyOnError(this: Duplex): void {
   this.destroy();
 }
 
+/**
+ * The connection of a WebSocket (or of its raw socket). Per-connection
+ * listeners are shared functions that find their connection here: a closure
+ * per listener per connection costs memory for every idle subscriber.
+ */
+const CONNECTION = Symbol('fanwire.connection');
+type WithConnection = Record<typeof CONNECTION, WsConnection>;
+const connectionOf = (emitter: unknown): WsConnection => (emitter as WithConnection)[CONNECTION];
+
+function onSocketDrain(this: unknown): void {
+  connectionOf(this).onDrain();
+}
+
+function onPong(this: WebSocket): void {
+  connectionOf(this).alive = true;
+}
+
+function onWsError(this: WebSocket, err: Error & { code?: string }): void {
+  // ws reports protocol errors (oversized or invalid frames) here and then
+  // closes with the matching code itself; without a listener they would crash
+  // the process. Its 'close' event shows how the socket ended, not the 1009 it sent.
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') connectionOf(this).sentCode = 1009;
+}
+
+function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {
+  const conn = connectionOf(this);
+  conn.alive = true;
+  if (!conn.closed) conn.events!.message(data, isBinary);
+}
+
 /** Pending connections the kernel may queue for us. */
 const LISTEN_BACKLOG = 4096;
 
@@ -88,7 +118,12 @@ class WsConnection implements Connection {
   closed = false;
   /** Heard from since the last idle sweep (pong or message). */
   alive = true;
-  private readonly drain = new DrainWaiter();
+  /** The gateway's handlers, once open. */
+  events: ConnectionHandlers | null = null;
+  /** The close code ws sent itself (1009), which its 'close' event does not show. */
+  sentCode: number | null = null;
+  /** Created on the first wait: most connections never wait for a drain. */
+  private drain: DrainWaiter | null = null;
   private readonly ws: WebSocket;
   private readonly fastPath: boolean;
 
@@ -145,11 +180,21 @@ class WsConnection implements Connection {
   }
 
   waitDrain(): Promise<void> {
-    return this.closed ? Promise.resolve() : this.drain.wait();
+    if (this.closed) return Promise.resolve();
+    if (this.drain === null) {
+      this.drain = new DrainWaiter();
+      // Hooked on first use, with a listener shared by every connection.
+      const raw = (this.ws as unknown as WsInternals)._socket as unknown as (NodeJS.EventEmitter & Record<symbol, WsConnection>) | undefined;
+      if (raw !== undefined) {
+        raw[CONNECTION] = this;
+        raw.on('drain', onSocketDrain);
+      }
+    }
+    return this.drain.wait();
   }
 
   onDrain(): void {
-    this.drain.release();
+    this.drain?.release();
   }
 
   pause(): void {
@@ -268,7 +313,8 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
         noServer: true,
         maxPayload,
         perMessageDeflate: compression,
-        clientTracking: true,
+        // The transport tracks open connections itself (`live`).
+        clientTracking: false,
         // The gateway chose (or not) a subprotocol while deciding the upgrade.
         handleProtocols: (_offered, request) => (request as unknown as Record<symbol, string | undefined>)[CHOSEN_PROTOCOL] ?? false,
       });
@@ -312,10 +358,20 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
   const server: http.Server = tls === null
     ? http.createServer(serverOptions, onRequest)
     : https.createServer({ ...serverOptions, cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }, onRequest);
+  const forgetSocket = function (this: Duplex): void {
+    sockets.delete(this);
+  };
   server.on(tls === null ? 'connection' : 'secureConnection', (socket: Duplex) => {
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.on('close', forgetSocket);
   });
+  const onWsClose = function (this: WebSocket, code: number, reason: Buffer): void {
+    const conn = connectionOf(this);
+    conn.closed = true;
+    live.delete(conn);
+    conn.onDrain();
+    conn.events!.close(conn.sentCode ?? code, reason.toString('utf8'));
+  };
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // Node's headersTimeout (--handshake-timeout) arrives here as a request timeout.
     const timedOut = err.code === 'ERR_HTTP_REQUEST_TIMEOUT';
@@ -354,39 +410,21 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
       ws.binaryType = 'nodebuffer';
       // Raw writes would bypass compression: a connection that negotiated it always goes through ws.send.
       const conn = new WsConnection(ws, remoteAddress, fastPath && ws.extensions === '');
-      let events: ConnectionHandlers;
       try {
         const opened = context as C;
         context = null;
-        events = handlers.open(conn, opened);
+        conn.events = handlers.open(conn, opened);
       } catch {
         conn.closed = true;
         ws.terminate();
         return;
       }
       live.add(conn);
-      ws.on('pong', () => (conn.alive = true));
-      const raw = (ws as unknown as WsInternals)._socket as unknown as NodeJS.EventEmitter | undefined;
-      raw?.on('drain', () => conn.onDrain());
-      // ws reports protocol errors (oversized or invalid frames) here and then
-      // closes with the matching code itself; without a listener they would
-      // crash the process.
-      // ws closes with 1009 itself on an oversized message; report that code
-      // (its 'close' event would only show how the socket ended).
-      let sentCode: number | null = null;
-      ws.on('error', (err: Error & { code?: string }) => {
-        if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') sentCode = 1009;
-      });
-      ws.on('message', (data: Buffer, isBinary: boolean) => {
-        conn.alive = true;
-        if (!conn.closed) events.message(data, isBinary);
-      });
-      ws.once('close', (code: number, reason: Buffer) => {
-        conn.closed = true;
-        live.delete(conn);
-        conn.onDrain();
-        events.close(sentCode ?? code, reason.toString('utf8'));
-      });
+      (ws as unknown as WithConnection)[CONNECTION] = conn;
+      ws.on('pong', onPong);
+      ws.on('error', onWsError);
+      ws.on('message', onWsMessage);
+      ws.on('close', onWsClose);
     });
   };
 
@@ -419,7 +457,7 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
     async close(): Promise<void> {
       if (idleTimer !== null) clearInterval(idleTimer);
       this.stopAccepting();
-      for (const wss of servers.values()) for (const ws of wss.clients) ws.terminate();
+      for (const conn of live) conn.terminate();
       for (const socket of sockets) socket.destroy();
       await serverClosed;
     },
