@@ -66,12 +66,20 @@ interface UserData<C> {
   events: ConnectionHandlers | null;
 }
 
+let corked: UwsConnection | null = null;
+let corkedFrames: readonly Uint8Array[] = NO_FRAMES;
+let corkedCount = 0;
+function writeCorked(): void {
+  corked!.sendAll(corkedFrames, corkedCount);
+}
+
 class UwsConnection implements Connection {
   readonly remoteAddress: string;
   closed = false;
   private readonly ws: uWS.WebSocket<unknown>;
   private readonly preparedBinary: boolean;
-  private readonly drain = new DrainWaiter();
+  /** Created on the first wait: most connections never wait for a drain. */
+  private drain: DrainWaiter | null = null;
   /** Set if uWS ever dropped a message (past maxBackpressure): the stream has a hole and must end. */
   lostMessage = false;
 
@@ -108,29 +116,32 @@ class UwsConnection implements Connection {
       this.sendOne(frames[0]!, this.preparedBinary);
       return;
     }
-    this.batchFrames = frames;
-    this.batchCount = count;
-    this.ws.cork(this.writeCorked);
-    this.batchFrames = NO_FRAMES;
+    // cork() runs its callback at once: the batch travels through module
+    // variables to one shared callback, so neither a write nor an idle
+    // connection holds a closure.
+    corked = this;
+    corkedFrames = frames;
+    corkedCount = count;
+    this.ws.cork(writeCorked);
+    corked = null;
+    corkedFrames = NO_FRAMES;
   }
 
-  // The batch travels through fields and one callback bound at construction,
-  // so a drain allocates no closure per subscriber.
-  private batchFrames: readonly Uint8Array[] = NO_FRAMES;
-  private batchCount = 0;
-  private readonly writeCorked = (): void => {
-    const frames = this.batchFrames;
+  /** The body of a corked batch write; see writeCorked. */
+  sendAll(frames: readonly Uint8Array[], count: number): void {
     const binary = this.preparedBinary;
-    for (let i = 0; i < this.batchCount; i++) this.sendOne(frames[i]!, binary);
-  };
+    for (let i = 0; i < count; i++) this.sendOne(frames[i]!, binary);
+  }
 
   waitDrain(): Promise<void> {
-    return this.closed ? Promise.resolve() : this.drain.wait();
+    if (this.closed) return Promise.resolve();
+    this.drain ??= new DrainWaiter();
+    return this.drain.wait();
   }
 
   /** Called from the behaviour's drain handler and on close. Re-checks are the waiter's job (uWS#1047). */
   onDrain(): void {
-    this.drain.release();
+    this.drain?.release();
   }
 
   pause(): void {
