@@ -45,7 +45,8 @@ import { configProblem, DEFAULT_CONFIG, SUBSCRIBER_MAX_PAYLOAD, type GatewayConf
 import { errorReply, routeHttp } from './http-routes.js';
 import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { publishFrame } from './publisher.js';
-import { countBackpressured, laggards, liveTotals, metricsSnapshot } from './reports.js';
+import { countBackpressured, laggards, lagTotals, liveTotals, metricsSnapshot } from './reports.js';
+import { LagPolicies } from './lag-policies.js';
 import { GatewayCounters } from './stats.js';
 import type { SubscriberReport, Subscription } from './subscription.js';
 import { closeFrameFor, helloMessage, planStart, type StartPlan } from './subscriber.js';
@@ -89,6 +90,8 @@ export class Gateway {
   private frames!: FrameCache<Event>;
   private readonly subscriptions = new Set<Subscription>();
   private readonly publishers = new Set<Connection>();
+  /** Settings for lag=skip and lag=conflate cursors; made with the first such subscriber. */
+  private lagPolicies: LagPolicies | null = null;
   /** Prometheus metrics; null with `metrics: false`. */
   readonly metrics: GatewayMetrics | null;
   private metricsServer: MetricsServer | null = null;
@@ -243,6 +246,7 @@ export class Gateway {
         subscriptionsOpened: c.subscriptionsOpened,
         subscriptionsClosed: c.subscriptionsClosed,
         dropped: { ...c.dropped },
+        lag: lagTotals(c),
       },
     };
   }
@@ -433,8 +437,9 @@ export class Gateway {
       batchBytes: this.config.batchBytes,
       startAt: plan.startAt,
       observer: this.metrics,
+      lag: request.lag === 'drop' ? null : (this.lagPolicies ??= new LagPolicies(this.config, this.buffer, counters.lag, this.transport!.prepare)).optionsFor(request),
     });
-    const sub: Subscription = { id: this.nextSubscriptionId++, conn, format, cursor, filter, connectedAt: Date.now() };
+    const sub: Subscription = { id: this.nextSubscriptionId++, conn, format, lag: request.lag, cursor, filter, connectedAt: Date.now() };
     const cancelExpiry = this.expireWith(conn, grant);
     this.subscriptions.add(sub);
     counters.subscriptionsOpened++;
