@@ -347,11 +347,11 @@ export class Cursor<E extends Routable> {
   }
 
   /**
-   * One conflation pass: everything ready becomes one conflated message
-   * (encoded here, for this subscriber alone); caught up when the socket
-   * takes it under the mark, then back to full delivery. Returns false, or the buffer's
-   * error as drain does, or a DroppedError when the message would not fit
-   * under the drop limit and the fallback is drop.
+   * One conflation pass: everything ready becomes one conflated message,
+   * encoded here for this subscriber alone. Caught up (back to full
+   * delivery) when the socket takes it and stays under the mark. Returns
+   * false, or the buffer's error as drain does, or a DroppedError when the
+   * message would not fit under the drop limit and the fallback is drop.
    */
   private conflate(): false | Error {
     const lag = this.lag!;
