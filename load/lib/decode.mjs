@@ -28,6 +28,9 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
  * @property {Float64Array} seqs  per-topic sequence numbers
  * @property {string} epoch fanwire hello
  * @property {boolean} gap  fanwire hello
+ * @property {boolean} conflated fanwire events: a conflated message (lag=conflate)
+ * @property {number} to    fanwire gap message: last index skipped (`index` is the first)
+ * @property {string} reason fanwire gap message
  * @property {unknown} value the decoded message (slow paths only)
  */
 
@@ -36,7 +39,7 @@ export const slowPath = { events: 0 };
 
 /** @returns {Decoded} */
 export function newDecoded() {
-  return { kind: '', index: 0, n: 0, times: new Float64Array(256), seqs: new Float64Array(256), epoch: '', gap: false, value: undefined };
+  return { kind: '', index: 0, n: 0, times: new Float64Array(256), seqs: new Float64Array(256), epoch: '', gap: false, conflated: false, to: 0, reason: '', value: undefined };
 }
 
 function room(out, n) {
@@ -86,6 +89,7 @@ export function fanwireDecoder(size, topics) {
           out.kind = 'events';
           out.index = index;
           out.n = n;
+          out.conflated = false;
           return out;
         }
       }
@@ -110,6 +114,7 @@ export function decodeFanwireSlow(bytes, size, out) {
   out.value = msg;
   out.kind = 'other';
   out.n = 0;
+  out.conflated = false;
   if (msg?.type === 'hello') {
     out.kind = 'hello';
     out.index = msg.index;
@@ -117,6 +122,11 @@ export function decodeFanwireSlow(bytes, size, out) {
     out.gap = msg.gap === true;
   } else if (msg?.type === 'heartbeat') {
     out.kind = 'heartbeat';
+  } else if (msg?.type === 'gap' && Number.isSafeInteger(msg.from) && Number.isSafeInteger(msg.to)) {
+    out.kind = 'gap';
+    out.index = msg.from;
+    out.to = msg.to;
+    out.reason = msg.reason;
   } else if (msg?.type === 'events' && Array.isArray(msg.events) && msg.events.every((e) => e?.payload instanceof Uint8Array && e.payload.length === size)) {
     room(out, msg.events.length);
     for (const [j, e] of msg.events.entries()) {
@@ -127,6 +137,7 @@ export function decodeFanwireSlow(bytes, size, out) {
     out.kind = 'events';
     out.index = msg.index;
     out.n = msg.events.length;
+    out.conflated = msg.conflated === true;
   }
   return out;
 }

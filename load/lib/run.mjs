@@ -30,6 +30,7 @@ export const fmtMs = (ms) => (ms === undefined || Number.isNaN(ms) ? '-' : ms.to
  * @property {number} drain        s to wait at most for owed deliveries (fixed rate) or for a burst to arrive
  * @property {boolean} [stall]     pause the laggards for the window
  * @property {number} [settle]     s to wait after the window for laggards' closes (stall)
+ * @property {number} [slow]       laggards read at most this many bytes/s for the whole run (slow readers, not stalled)
  */
 
 /** Events published per topic, given the total. */
@@ -72,6 +73,8 @@ export async function runLoad(session, o, log) {
     group.send({ type: 'reset' });
     group.window.reset();
     group.laggardWindow.reset();
+    group.laggardStale.reset();
+    if (o.slow) group.send({ type: 'throttle', bytesPerSec: o.slow }, 'laggard');
     await sleep(200);
 
     publisher = track(fork(PUBLISHER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
@@ -231,6 +234,10 @@ export async function runLoad(session, o, log) {
       deliveriesPerSec: t.windowReceived / windowS,
       latency: group.window.summary(),
       laggardLatency: result.laggards ? group.laggardWindow.summary() : null,
+      laggardStaleness: result.laggards ? group.laggardStale.summary() : null,
+      laggardReceived: lag.received,
+      laggardWindowReceived: lag.windowReceived,
+      laggardLag: result.laggards ? { gapMessages: lag.gapMessages, skippedItems: lag.skippedItems, conflatedMessages: lag.conflatedMessages, redials: lag.redials } : null,
       received: t.received,
       behindAtEnd: final.owed,
       perSubscriber: final.perSubscriber,
@@ -272,6 +279,7 @@ export async function runLoad(session, o, log) {
   } finally {
     for (const timer of timers) clearTimeout(timer);
     if (o.stall && session.group) session.group.send({ type: 'resume' }, 'laggard');
+    if (o.slow && session.group) session.group.send({ type: 'throttle', bytesPerSec: 0 }, 'laggard');
     session.group?.send({ type: 'window', from: Infinity, to: -Infinity });
     if (publisher) await finish(publisher);
   }

@@ -23,6 +23,9 @@ import { SubscriberGroup } from './subscriber-group.mjs';
  * @property {{rcvbuf: number, mss: number} | null} [smallSockets]
  * @property {number} [serverPid]  with `url`: read this process's RSS and CPU
  * @property {number[]} [extraPorts] more servers (cluster nodes) to spread the subscriber processes over
+ * @property {string} [lag]        fanwire: every subscriber's laggard policy query part, e.g. `lag=conflate`
+ * @property {boolean} [redial]    fanwire: subscribers resume by index at once after a 4001 (as the SDK does)
+ * @property {boolean} [staleness] laggards sample the age of their newest event
  * @property {(line: string) => void} log
  */
 
@@ -79,9 +82,9 @@ export class Session {
       await sleep(300);
     }
     this.rssBeforeKb = this.rss();
-    this.target = { host, port, mode: this.mode, size: this.o.payload, topics: this.o.topics, timeoutMs: 20_000 };
+    this.target = { host, port, mode: this.mode, size: this.o.payload, topics: this.o.topics, timeoutMs: 20_000, lag: this.o.lag ?? '', redial: Boolean(this.o.redial) };
     if (this.o.extraPorts?.length) this.target.ports = [port, ...this.o.extraPorts];
-    this.group = new SubscriberGroup(this.target, { procs: this.o.procs, laggards: this.o.laggards ?? 0, smallSockets: this.o.smallSockets ?? null });
+    this.group = new SubscriberGroup(this.target, { procs: this.o.procs, laggards: this.o.laggards ?? 0, smallSockets: this.o.smallSockets ?? null, staleness: Boolean(this.o.staleness) });
   }
 
   /**

@@ -12,11 +12,12 @@ import { topicName } from './payload.mjs';
  * @param {number} topic
  * @param {number} topics
  * @param {{index: number, epoch: string} | null} [resume] fanwire only
+ * @param {string} [lag] fanwire only: the laggard policy part of the query, e.g. `lag=skip&skip_to=tail`
  */
-export function subscribePath(mode, topic, topics, resume = null) {
+export function subscribePath(mode, topic, topics, resume = null, lag = '') {
   switch (mode) {
     case 'fanwire': {
-      const q = `/v1/subscribe?topic=${topicName(topic, topics)}&format=msgpack`;
+      const q = `/v1/subscribe?topic=${topicName(topic, topics)}&format=msgpack${lag ? `&${lag}` : ''}`;
       return resume ? `${q}&index=${resume.index}&epoch=${encodeURIComponent(resume.epoch)}` : q;
     }
     case 'raw':

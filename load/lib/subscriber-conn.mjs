@@ -12,7 +12,14 @@
  * - 'raw': ready once upgraded.
  * - 'fanwire': ready at `hello`. `storm()` drops the socket and comes back
  *   with `index=<last + 1>&epoch=...`, keeping its counters, so anything
- *   missed across the reconnect shows up as a gap.
+ *   missed across the reconnect shows up as a gap. With `target.lag` it
+ *   subscribes with that laggard policy; `gap` messages and conflated
+ *   `events` messages are expected jumps (counted, not anomalies), and with
+ *   `target.redial` a 4001 is followed at once by a resume, as the SDK does.
+ *
+ * `throttle(bytesPerSec)` makes it a slow reader (it pauses its socket
+ * whenever it has read more than that rate allows); `newestMs` is the
+ * scheduled time of the newest event it holds, for staleness.
  * - 'socketio': engine.io v4 / socket.io v5 over the WebSocket transport:
  *   waits for the open packet `0{...}`, joins the default namespace with
  *   `40`, is ready at the server's `40{...}`, answers ping `2` with pong `3`.
@@ -39,6 +46,7 @@ const SIO_PONG = clientFrame(OP_TEXT, Buffer.from('3'));
  * @property {(conn: SubscriberConn, why: string) => void} resumeRetry  a storm reconnect failed and will be retried
  * @property {(conn: SubscriberConn, why: string) => void} failed   before ready
  * @property {(conn: SubscriberConn, code: number, reason: string) => void} closed  after ready
+ * @property {(kind: 'gap' | 'conflated' | 'redial', items: number) => void} lagMessage  a laggard policy at work
  * @property {(what: 'gap' | 'reorder' | 'indexGap' | 'indexReorder' | 'unexpected', conn: SubscriberConn, detail: string) => void} anomaly
  * @property {(fast: object, slow: object) => void} selfCheck
  */
@@ -51,6 +59,8 @@ const SIO_PONG = clientFrame(OP_TEXT, Buffer.from('3'));
  * @property {number} size        payload bytes
  * @property {number} topics      subscriber n takes topic n % topics
  * @property {number} timeoutMs   upgrade (and hello) deadline
+ * @property {string} [lag]       fanwire: laggard policy query part, e.g. `lag=conflate`
+ * @property {boolean} [redial]   fanwire: resume by index at once after a 4001
  */
 
 const decoded = newDecoded();
@@ -80,10 +90,18 @@ export class SubscriberConn {
     this.paused = false;
     this.count = 0; // events since the last reset
     this.nextSeq = 0;
+    this.lastSeq = -1;
     this.nextIndex = -1;
     this.epoch = '';
+    this.redialing = false;
+    /** Scheduled time of the newest event received (ms, shared clock); 0 before any. */
+    this.newestMs = 0;
+    this.rateBps = 0; // 0: reads as fast as it can
+    this.tokens = 0;
+    this.refilledAt = 0;
+    this.throttled = false;
     if (target.mode === 'fanwire' && decodeFanwire === null) decodeFanwire = fanwireDecoder(target.size, target.topics);
-    this.open(subscribePath(target.mode, this.topic, target.topics), fd);
+    this.open(subscribePath(target.mode, this.topic, target.topics, null, target.lag), fd);
   }
 
   /** Opens a socket (or adopts `fd`) and sends the upgrade request. */
@@ -116,6 +134,7 @@ export class SubscriberConn {
 
   onRead(n, buf) {
     this.tally.now = performance.timeOrigin + performance.now();
+    if (this.rateBps > 0) this.spend(n);
     if (this.state === 'open') {
       this.reader.feed(buf, 0, n);
       return;
@@ -143,6 +162,10 @@ export class SubscriberConn {
 
   markReady() {
     clearTimeout(this.timer);
+    if (this.redialing) {
+      this.redialing = false;
+      return;
+    }
     if (this.resuming) {
       this.resuming = false;
       this.tally.resumed(this, decoded.gap);
@@ -164,13 +187,23 @@ export class SubscriberConn {
         break;
       case 'hello':
         if (t.mode === 'fanwire') {
-          if (this.resuming && d.index !== this.nextIndex) this.tally.anomaly('indexGap', this, `resumed at index ${d.index}, asked for ${this.nextIndex}`);
+          if (this.redialing) {
+            // Back after a 4001; the hello says if (and what) it missed meanwhile.
+            if (d.index !== this.nextIndex) this.nextSeq = -1;
+          } else if (this.resuming && d.index !== this.nextIndex) this.tally.anomaly('indexGap', this, `resumed at index ${d.index}, asked for ${this.nextIndex}`);
           else if (this.isReady && !this.resuming) return this.tally.anomaly('unexpected', this, 'second hello');
           this.nextIndex = d.index;
           this.epoch = d.epoch;
         }
         return this.markReady();
       case 'heartbeat':
+        return;
+      case 'gap':
+        // lag=skip: items index..to will never come; the stream goes on after them.
+        if (d.index !== this.nextIndex) this.tally.anomaly('indexGap', this, `gap from ${d.index}, expected ${this.nextIndex}`);
+        this.tally.lagMessage('gap', d.to - d.index + 1);
+        this.nextIndex = d.to + 1;
+        this.nextSeq = -1;
         return;
       case 'ping':
         this.sock.write(SIO_PONG);
@@ -182,15 +215,27 @@ export class SubscriberConn {
         return this.tally.anomaly('unexpected', this, typeof d.value === 'string' ? d.value : JSON.stringify(d.value)?.slice(0, 200));
     }
     if (t.mode === 'fanwire') {
-      if (d.index < this.nextIndex || (t.topics === 1 && d.index !== this.nextIndex)) {
+      // A conflated message stands for every item up to its index: a jump ahead is expected.
+      if (d.index < this.nextIndex || (t.topics === 1 && !d.conflated && d.index !== this.nextIndex)) {
         this.tally.anomaly(d.index > this.nextIndex ? 'indexGap' : 'indexReorder', this, `index ${d.index}, expected ${t.topics === 1 ? '' : '>= '}${this.nextIndex}`);
       }
       this.nextIndex = d.index + 1;
+      if (d.conflated) {
+        this.tally.lagMessage('conflated', 0);
+        this.nextSeq = -1;
+      }
     }
     for (let j = 0; j < d.n; j++) {
       const seq = d.seqs[j];
-      if (seq !== this.nextSeq) this.tally.anomaly(seq > this.nextSeq ? 'gap' : 'reorder', this, `topic ${this.topic} seq ${seq}, expected ${this.nextSeq}`);
+      // nextSeq -1: after a skip, anything newer than the last one is fine.
+      if (this.nextSeq < 0) {
+        if (seq <= this.lastSeq) this.tally.anomaly('reorder', this, `topic ${this.topic} seq ${seq} after ${this.lastSeq}`);
+      } else if (seq !== this.nextSeq) {
+        this.tally.anomaly(seq > this.nextSeq ? 'gap' : 'reorder', this, `topic ${this.topic} seq ${seq}, expected ${this.nextSeq}`);
+      }
       this.nextSeq = seq + 1;
+      this.lastSeq = seq;
+      if (d.times[j] > this.newestMs) this.newestMs = d.times[j];
       this.count++;
       this.tally.delivered(this, d.times[j]);
     }
@@ -210,10 +255,11 @@ export class SubscriberConn {
       this.sock.write(clientFrame(OP_PONG, buf.subarray(start, end)));
     } else if (op === OP_CLOSE) {
       const { code, reason } = parseClose(buf, start, end);
+      const sock = this.sock; // end() may open a new one (a resume after 4001)
       this.end(code, this.isReady ? reason : `closed before ready: ${code} ${reason}`);
       const echo = Buffer.alloc(2);
       echo.writeUInt16BE(code === 1005 ? 1000 : code);
-      this.sock.end(clientFrame(OP_CLOSE, echo));
+      if (!sock.destroyed) sock.end(clientFrame(OP_CLOSE, echo));
     }
   }
 
@@ -235,6 +281,12 @@ export class SubscriberConn {
    */
   end(code, reason) {
     if (this.state === 'closed' || this.state === 'retrying') return;
+    if (code === 4001 && this.target.redial && this.isReady && !this.resuming && !this.redialing) {
+      this.tally.closed(this, code, reason);
+      this.tally.lagMessage('redial', 0);
+      this.redial();
+      return;
+    }
     if (this.resuming && performance.now() < this.retryUntil) {
       this.state = 'retrying';
       clearTimeout(this.timer);
@@ -263,13 +315,47 @@ export class SubscriberConn {
 
   resume() {
     this.paused = false;
-    this.sock.resume();
+    if (!this.throttled) this.sock.resume();
+  }
+
+  /** Reads at most `bytesPerSec` on average from now on (0: as fast as it can). */
+  throttle(bytesPerSec) {
+    this.rateBps = bytesPerSec;
+    this.tokens = 0;
+    this.refilledAt = performance.now();
+  }
+
+  /** Token bucket (at most 100 ms of credit): past the rate, stop reading until it allows more. */
+  spend(n) {
+    const now = performance.now();
+    this.tokens = Math.min(this.rateBps / 10, this.tokens + ((now - this.refilledAt) * this.rateBps) / 1000) - n;
+    this.refilledAt = now;
+    if (this.tokens >= 0 || this.throttled) return;
+    this.throttled = true;
+    const sock = this.sock;
+    sock.pause();
+    setTimeout(() => {
+      this.throttled = false;
+      if (sock === this.sock && !this.paused && this.state !== 'closed') sock.resume();
+    }, (-this.tokens / this.rateBps) * 1000);
+  }
+
+  /** After a 4001 (lag=drop): back at once from the resume index, keeping the counters. */
+  redial() {
+    clearTimeout(this.timer);
+    const old = this.sock;
+    this.sock = null;
+    old?.destroy();
+    this.redialing = true;
+    this.throttled = false;
+    this.open(subscribePath('fanwire', this.topic, this.target.topics, { index: this.nextIndex, epoch: this.epoch }, this.target.lag));
   }
 
   /** New counts for the next run: events since now, sequences from 0 (a new publisher). */
   reset() {
     this.count = 0;
     this.nextSeq = 0;
+    this.lastSeq = -1;
   }
 
   /**
@@ -284,7 +370,7 @@ export class SubscriberConn {
     old.destroy();
     this.resuming = true;
     this.retryUntil = performance.now() + retryMs;
-    this.resumePath = subscribePath('fanwire', this.topic, this.target.topics, { index: this.nextIndex, epoch: this.epoch });
+    this.resumePath = subscribePath('fanwire', this.topic, this.target.topics, { index: this.nextIndex, epoch: this.epoch }, this.target.lag);
     this.open(this.resumePath);
     return true;
   }

@@ -17,7 +17,7 @@ import { Histogram } from './histogram.mjs';
 
 const WORKER = fileURLToPath(new URL('./subscriber-worker.mjs', import.meta.url));
 const SMALL_SOCKETS = fileURLToPath(new URL('./small-sockets.py', import.meta.url));
-const COUNTS = ['connecting', 'ready', 'failed', 'live', 'closed', 'received', 'windowReceived', 'gap', 'reorder', 'indexGap', 'indexReorder', 'unexpected', 'resumed', 'resumedGap', 'resumeRetries', 'stormInFlight'];
+const COUNTS = ['connecting', 'ready', 'failed', 'live', 'closed', 'received', 'windowReceived', 'gap', 'reorder', 'indexGap', 'indexReorder', 'unexpected', 'resumed', 'resumedGap', 'resumeRetries', 'stormInFlight', 'gapMessages', 'skippedItems', 'conflatedMessages', 'redials'];
 const MAX_OF = ['lastAt', 'lastResumedAt'];
 
 /** Waits for the next IPC message of `type` from `child`, failing on timeout or exit. */
@@ -61,6 +61,7 @@ export function hasPython() {
  * @property {number} [laggards]  laggard subscribers (one more process), connected at once
  * @property {{rcvbuf: number, mss: number} | null} [smallSockets] kernel buffers of laggards (null: ordinary sockets)
  * @property {number} [concurrency] upgrades in flight per process (64)
+ * @property {boolean} [staleness] laggards sample the age of their newest event every 100 ms (laggardStale)
  */
 
 export class SubscriberGroup {
@@ -73,6 +74,7 @@ export class SubscriberGroup {
     this.window = new Histogram(); // healthy, the whole measure window
     this.second = new Histogram(); // healthy, since the last progress line
     this.laggardWindow = new Histogram();
+    this.laggardStale = new Histogram(); // laggards: age of the newest event each holds, sampled
     this.fatal = null;
     this.stopping = false;
     this.healthyCount = 0;
@@ -96,6 +98,7 @@ export class SubscriberGroup {
       }
       const w = this.addWorker('laggard', child, this.laggardCount);
       w.child.send({ type: 'start', target, count: this.laggardCount, first, concurrency: opts.concurrency ?? 64 });
+      if (opts.staleness) w.child.send({ type: 'staleness', everyMs: 100 });
     }
     // With `target.ports` (cluster nodes), healthy process i connects to ports[i mod n].
     const targetOf = (i) => (target.ports ? { ...target, port: target.ports[i % target.ports.length] } : target);
@@ -136,6 +139,7 @@ export class SubscriberGroup {
         this.second.addSparse(msg.hist);
       } else {
         this.laggardWindow.addSparse(msg.hist);
+        if (msg.stale) this.laggardStale.addSparse(msg.stale);
       }
     } else if (msg.type === 'fatal') {
       this.fatal ??= `subscriber process (${w.role}): ${msg.message}`;

@@ -12,6 +12,9 @@
  *                   {type: 'window', from, to}     latency/throughput window (shared clock)
  *                   {type: 'reset'}                per-run counters and sequences to zero
  *                   {type: 'pause'} {type: 'resume'}  stop / restart reading on every connection
+ *                   {type: 'throttle', bytesPerSec}  read at most this fast on every connection (0: unthrottled)
+ *                   {type: 'staleness', everyMs}  sample, inside the window, the age of each
+ *                                                  connection's newest event (ticks carry `stale`)
  *                   {type: 'storm', concurrency, retryMs}  fanwire: every live connection drops and resumes by index
  *                   {type: 'final', published}     answer with a last tick and a 'final'
  *                                                  (published: events per topic, for what is owed)
@@ -29,12 +32,14 @@ const EXAMPLES = 5; // anomalies and failures kept verbatim per kind
 let conns = [];
 const readBuffer = Buffer.allocUnsafe(256 * 1024);
 const hist = new Histogram(); // window only, reset after every tick
+const staleHist = new Histogram(); // staleness samples, window only, reset after every tick
+let staleTimer = null;
 const fds = (process.env.LOAD_FDS ?? '').split(',').filter(Boolean).map(Number);
 
 /** Counters that live as long as the process. */
 const life = { connecting: 0, ready: 0, failed: 0 };
 /** Counters of the current run (zeroed by 'reset'). */
-const runZero = { closed: 0, received: 0, windowReceived: 0, gap: 0, reorder: 0, indexGap: 0, indexReorder: 0, unexpected: 0, resumed: 0, resumedGap: 0, resumeRetries: 0, firstAt: 0, lastAt: 0, lastResumedAt: 0 };
+const runZero = { closed: 0, received: 0, windowReceived: 0, gap: 0, reorder: 0, indexGap: 0, indexReorder: 0, unexpected: 0, resumed: 0, resumedGap: 0, resumeRetries: 0, gapMessages: 0, skippedItems: 0, conflatedMessages: 0, redials: 0, firstAt: 0, lastAt: 0, lastResumedAt: 0 };
 let run = { ...runZero };
 /** @type {Record<string, {count: number, examples: string[]}>} */
 let notes = {};
@@ -99,6 +104,13 @@ const tally = {
   anomaly(kind, conn, detail) {
     run[kind]++;
     note(kind, detail);
+  },
+  lagMessage(kind, items) {
+    if (kind === 'gap') {
+      run.gapMessages++;
+      run.skippedItems += items;
+    } else if (kind === 'conflated') run.conflatedMessages++;
+    else run.redials++;
   },
   selfCheck(fast, slow) {
     const same = fast.index === slow.index && fast.n === slow.n && fast.seq === slow.seq && fast.scheduledMs === slow.scheduledMs;
@@ -173,8 +185,16 @@ function liveByTopic() {
 function report() {
   const byTopic = liveByTopic();
   const counts = { ...life, ...run, live: byTopic.reduce((a, b) => a + b, 0), wanted, pending: inFlight + Math.max(0, wanted - conns.length), stormInFlight: stormInFlight + stormQueue.length };
-  process.send?.({ type: 'tick', at: performance.timeOrigin + performance.now(), counts, liveByTopic: byTopic, hist: hist.toSparse() });
+  process.send?.({ type: 'tick', at: performance.timeOrigin + performance.now(), counts, liveByTopic: byTopic, hist: hist.toSparse(), stale: staleTimer ? staleHist.toSparse() : null });
   hist.reset();
+  staleHist.reset();
+}
+
+/** Age (ms) of each connection's newest event, inside the window; connections that never got one are left out. */
+function sampleStaleness() {
+  const now = performance.timeOrigin + performance.now();
+  if (now < windowFrom || now >= windowTo) return;
+  for (const conn of conns) if (conn.isReady && conn.newestMs > 0) staleHist.recordMs(now - conn.newestMs);
 }
 
 const ticker = setInterval(report, REPORT_MS);
@@ -207,6 +227,13 @@ process.on('message', (msg) => {
     case 'resume':
       for (const conn of conns) if (conn.paused) conn.resume();
       break;
+    case 'throttle':
+      for (const conn of conns) if (conn.state !== 'closed') conn.throttle(msg.bytesPerSec);
+      break;
+    case 'staleness':
+      clearInterval(staleTimer);
+      staleTimer = setInterval(sampleStaleness, msg.everyMs);
+      break;
     case 'storm':
       stormLimit = msg.concurrency ?? Infinity;
       stormRetryMs = msg.retryMs ?? 0;
@@ -219,6 +246,7 @@ process.on('message', (msg) => {
       break;
     case 'stop':
       clearInterval(ticker);
+      clearInterval(staleTimer);
       for (const conn of conns) conn.destroy();
       setTimeout(() => process.exit(0), 50);
       break;

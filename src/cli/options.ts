@@ -12,7 +12,7 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics' | 'flag' | 'origins' | 'servers';
+type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics' | 'flag' | 'origins' | 'servers' | 'fallback';
 
 interface FlagSpec {
   flag: string;
@@ -34,6 +34,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'max-frame-bytes', env: 'FANWIRE_MAX_FRAME_BYTES', kind: 'bytes', key: 'maxFrameBytes', min: 64, help: 'largest producer frame or POST body' },
   { flag: 'high-water-bytes', env: 'FANWIRE_HIGH_WATER_BYTES', kind: 'bytes', key: 'highWaterBytes', min: 1, help: 'per subscriber: pause delivery above this many unsent bytes' },
   { flag: 'drop-after-bytes', env: 'FANWIRE_DROP_AFTER_BYTES', kind: 'bytes', key: 'dropAfterBytes', min: 1, help: 'per subscriber: drop it (4001) above this many unsent bytes' },
+  { flag: 'conflate-grace', env: 'FANWIRE_CONFLATE_GRACE', kind: 'duration', key: 'conflateGraceMs', min: 0, help: 'lag=conflate: conflate a subscriber behind with its socket over the high-water mark this long' },
+  { flag: 'conflate-lag', env: 'FANWIRE_CONFLATE_LAG', kind: 'count', key: 'conflateLag', min: 1, help: 'lag=conflate: conflate a subscriber this many items behind (at most half of --buffer-size)' },
+  { flag: 'conflate-fallback', env: 'FANWIRE_CONFLATE_FALLBACK', kind: 'fallback', key: 'conflateFallback', help: 'lag=conflate: skip (gap message) or drop (4001) when even conflated delivery cannot keep up' },
   { flag: 'shutdown-timeout', env: 'FANWIRE_SHUTDOWN_TIMEOUT', kind: 'duration', key: 'shutdownTimeoutMs', min: 0, help: 'on SIGTERM, time given to connections to close' },
   { flag: 'compression', env: 'FANWIRE_COMPRESSION', kind: 'switch', key: 'compression', help: 'permessage-deflate: on or off (costs CPU per subscriber)' },
   { flag: 'metrics', env: 'FANWIRE_METRICS', kind: 'switch', key: 'metrics', help: 'Prometheus metrics at GET /metrics: on or off' },
@@ -97,6 +100,9 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
       return topics as never;
     }
     case 'flag':
+      return raw;
+    case 'fallback':
+      if (raw !== 'skip' && raw !== 'drop') bad('must be skip or drop');
       return raw;
     case 'origins': {
       const origins = raw.split(',').map((o) => o.trim()).filter((o) => o !== '');

@@ -18,6 +18,8 @@ export type {
   EventsMessage,
   Format,
   FrameId,
+  GapMessage,
+  GapReason,
   HeartbeatMessage,
   HelloMessage,
   PublishEvent,
@@ -25,3 +27,4 @@ export type {
   ServerMessage,
 } from '../protocol/messages.js';
 export type { ErrorCode } from '../errors.js';
+export type { LagPolicy, SkipTo } from '../protocol/subscribe-query.js';

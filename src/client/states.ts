@@ -20,13 +20,23 @@ export type StateReason =
   | 'connection_lost'
   | 'closed_by_client';
 
-/** What `onGap` reports: events the client asked for that no longer exist. */
+/**
+ * What `onGap` reports: events the client will not get, items
+ * `requestedIndex` to `resumedAt - 1`.
+ */
 export interface Gap {
-  /** The index the client asked to resume at. */
+  /** The first index missed: the one the client asked to resume at, or the first one skipped. */
   requestedIndex: number;
   /** Where the stream actually resumed. */
   resumedAt: number;
-  /** `epoch`: the gateway restarted (indexes start over); `evicted`: the items aged out of its buffer. */
-  cause: 'epoch' | 'evicted';
+  /**
+   * `epoch`: the gateway restarted (indexes start over); `evicted`: the items
+   * aged out of its buffer before a reconnect could fetch them; `skipped`: a
+   * `lag: 'skip'` (or conflate) subscription fell behind and the gateway
+   * skipped them in-band, without closing (see `reason`).
+   */
+  cause: 'epoch' | 'evicted' | 'skipped';
+  /** With `skipped`: `evicted` (left the buffer before they could be sent) or `slow` (too many bytes unsent). */
+  reason?: 'evicted' | 'slow';
   epoch: string;
 }

@@ -9,7 +9,8 @@
  * dead. Events arrive through `onEvents`, through async iteration, or both.
  */
 import { unpack } from 'msgpackr';
-import type { EventsMessage, Format, HelloMessage } from '../protocol/messages.js';
+import type { EventsMessage, Format, GapMessage, HelloMessage } from '../protocol/messages.js';
+import type { LagPolicy, SkipTo } from '../protocol/subscribe-query.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { protocolsFor, resolveWebSocket, toBytes, type ClientSocket, type WebSocketConstructor } from './socket.js';
 import { SubscriptionState, type Gap, type StateReason } from './states.js';
@@ -24,6 +25,16 @@ export interface SubscribeOptions {
   fromIndex?: number;
   /** The epoch `fromIndex` belongs to. */
   epoch?: string;
+  /**
+   * What the gateway does when this subscriber falls behind: `drop` (default:
+   * close, and this SDK resumes by index), `skip` (skip what is lost and say
+   * so through `onGap`, cause `skipped`) or `conflate` (send only the newest
+   * event per topic and key while behind: such messages have `conflated: true`).
+   */
+  lag?: LagPolicy;
+  /** With `lag` skip or conflate: after an eviction, go on from the oldest item still held (default) or only new ones. */
+  skipTo?: SkipTo;
+  /** Each events message; `message.conflated` is true when it stands for a range (newest event per topic and key). */
   onEvents?: (message: EventsMessage) => void;
   onGap?: (gap: Gap) => void;
   onState?: (state: SubscriptionState, reason: StateReason) => void;
@@ -88,6 +99,10 @@ class FanwireSubscription implements Subscription {
     if (this.nextIndex !== null) query.set('index', String(this.nextIndex));
     if (this.nextIndex !== null && this.epoch !== null) query.set('epoch', this.epoch);
     query.set('format', this.options.format ?? 'msgpack');
+    if (this.options.lag !== undefined && this.options.lag !== 'drop') {
+      query.set('lag', this.options.lag);
+      if (this.options.skipTo !== undefined) query.set('skip_to', this.options.skipTo);
+    }
     return `${base}/v1/subscribe?${query}`;
   }
 
@@ -118,6 +133,11 @@ class FanwireSubscription implements Subscription {
       this.nextIndex = events.index + 1;
       this.options.onEvents?.(events);
       this.push(events);
+    } else if (message.type === 'gap') {
+      const gap = message as unknown as GapMessage;
+      // The skipped items are gone for this subscription: a reconnect resumes after them.
+      this.nextIndex = gap.to + 1;
+      this.options.onGap?.({ requestedIndex: gap.from, resumedAt: gap.to + 1, cause: 'skipped', reason: gap.reason, epoch: this.epoch ?? '' });
     } else if (message.type === 'hello') {
       this.onHello(message as unknown as HelloMessage);
     }

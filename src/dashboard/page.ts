@@ -49,9 +49,11 @@ function notice(text: string): void {
 }
 
 function describeGap(gap: Gap): string {
-  return gap.cause === 'epoch'
-    ? `gateway restarted (new epoch ${gap.epoch}): events from index ${gap.requestedIndex} of the old epoch are gone; following the new stream from ${gap.resumedAt}`
-    : `events ${gap.requestedIndex}..${gap.resumedAt - 1} were evicted before this page could read them`;
+  if (gap.cause === 'epoch') {
+    return `gateway restarted (new epoch ${gap.epoch}): events from index ${gap.requestedIndex} of the old epoch are gone; following the new stream from ${gap.resumedAt}`;
+  }
+  if (gap.cause === 'skipped') return `events ${gap.requestedIndex}..${gap.resumedAt - 1} were skipped (${gap.reason}) because this page fell behind`;
+  return `events ${gap.requestedIndex}..${gap.resumedAt - 1} were evicted before this page could read them`;
 }
 
 const subscription = subscribe({

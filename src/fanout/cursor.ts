@@ -13,17 +13,40 @@
  * A cursor ends with a reason (`CursorEnd`) instead of throwing, and the
  * caller turns that into a close code. It never touches a sink after the sink
  * says it is closed (using a closed uWS socket throws).
+ *
+ * Falling behind (its item evicted, or too many bytes unsent) ends a cursor
+ * with 'dropped' unless it was given a laggard policy (`lag`, see lag.ts):
+ *
+ *   drop       -> end 'dropped' (the caller closes 4001)
+ *   skip       -> note a gap [from, to], jump (oldest held | tail), go on;
+ *                 the gap message is written before anything else, once the
+ *                 socket is under the high-water mark (gaps not yet written
+ *                 merge into one)
+ *   conflate   -> over the high-water mark longer than the grace period, or
+ *                 too many items behind: "conflating" until caught up, each
+ *                 pass one conflated message for everything ready; evicted
+ *                 or past the drop limit anyway: fall back to skip or drop
+ *
+ * All of that runs on the slow paths (a wake-up that found the subscriber
+ * behind); the keeping-up path pays one field test per wake-up, nothing per
+ * event.
  */
-import type { BufferItem } from '../buffer/index.js';
+import { BufferItem } from '../buffer/index.js';
 import { DroppedError, type DropCause } from '../errors.js';
+import { conflateRange } from './conflate.js';
 import type { Filter, Routable } from './filter.js';
 import type { FrameCache } from './frame-cache.js';
+import type { GapReason, LagOptions } from './lag.js';
 
 /** The connection as the fan-out sees it. Implemented by each transport. */
 export interface Sink {
   /** True once the connection closed; checked after every await. */
   readonly closed: boolean;
-  /** Bytes accepted but not yet handed to the kernel. */
+  /**
+   * Bytes accepted but not yet handed to the kernel. A connection that can no
+   * longer deliver everything it was given (a transport dropped a message)
+   * reports `Number.MAX_SAFE_INTEGER`, which ends the cursor under every policy.
+   */
   bufferedAmount(): number;
   /** Writes `count` messages from `frames` as one batch (one syscall where the transport can). */
   writeBatch(frames: readonly Uint8Array[], count: number): void;
@@ -51,6 +74,8 @@ export interface CursorOptions {
   startAt?: number;
   /** Metrics hook, called once per drain; absent when metrics are off. */
   observer?: DrainObserver<any> | null;
+  /** Laggard policy skip or conflate; absent or null: drop. Shared between subscribers (see lag.ts). */
+  lag?: LagOptions<any> | null;
 }
 
 export type CursorEnd =
@@ -59,6 +84,9 @@ export type CursorEnd =
   | { reason: 'error'; error: Error; lastIndex: number };
 
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** What a sink reports once it lost a message: no policy can describe that hole, so the cursor ends. */
+const BROKEN = Number.MAX_SAFE_INTEGER;
 
 export class Cursor<E extends Routable> {
   /** The last item this cursor has passed (delivered or filtered out). */
@@ -76,6 +104,8 @@ export class Cursor<E extends Routable> {
   bytesWritten = 0;
   /** True while the socket is over the high-water mark and the cursor waits for it to drain. */
   backpressured = false;
+  /** conflate: collapsing ranges into conflated messages instead of delivering every item, until caught up. */
+  conflating = false;
   private readonly batch: Uint8Array[] = [];
   private readonly filter: Filter;
   private readonly encoding: number;
@@ -83,6 +113,13 @@ export class Cursor<E extends Routable> {
   private readonly sink: Sink;
   private readonly options: CursorOptions;
   private readonly startAt: number;
+  // Policy state last, after everything the keeping-up path reads, so those
+  // fields stay together in the object.
+  private readonly lag: LagOptions<E> | null;
+  /** A gap decided but not yet written (the socket is over the mark): items gapFrom..gapTo; gapFrom 0 when none. */
+  private gapFrom = 0;
+  private gapTo = 0;
+  private gapReason: GapReason = 'evicted';
 
   /**
    * @param start the position to read after: the tail for a live subscriber,
@@ -96,6 +133,7 @@ export class Cursor<E extends Routable> {
     this.sink = sink;
     this.options = options;
     this.startAt = options.startAt ?? 0;
+    this.lag = options.lag ?? null;
   }
 
   /** The item this cursor will deliver next, when it has been appended. */
@@ -129,24 +167,47 @@ export class Cursor<E extends Routable> {
           await this.item.link.waker.wait();
           continue;
         }
-        if (this.item.link.dropped) return this.dropped('lagged');
+        if (this.item.link.dropped) {
+          const end = this.fellBehind('lagged');
+          if (end !== null) return end;
+          continue;
+        }
 
-        const exhausted = this.drain();
-        if (exhausted instanceof Error) return { reason: 'error', error: exhausted, lastIndex: this.item.index };
+        const exhausted = this.conflating ? this.conflate() : this.drain();
+        if (exhausted instanceof Error) {
+          if (exhausted instanceof DroppedError) return this.dropped(exhausted.dropCause);
+          return { reason: 'error', error: exhausted, lastIndex: this.item.index };
+        }
 
+        // When the socket went over the mark (lag clock), for conflate's grace period.
+        let overSince = -1;
         while (this.buffered > options.highWaterBytes) {
-          if (this.buffered > options.dropAfterBytes) return this.dropped('backpressure');
+          if (this.buffered > options.dropAfterBytes) {
+            const end = this.fellBehind('backpressure');
+            if (end !== null) return end;
+          }
           this.backpressured = true;
+          if (this.lag !== null && !this.conflating) overSince = this.watchPressure(overSince);
           // Wake on drain, and on appends too: a reader stuck behind a dead
           // socket must notice its item being evicted, or it would pin every
           // item appended since.
           await Promise.race([sink.waitDrain(), this.item.link.waker.wait()]);
           if (this.done) return { reason: 'closed', lastIndex: this.item.index };
-          if (this.item.link.dropped) return this.dropped('lagged');
+          // A skip leaves the cursor on an anchor before the oldest item, which
+          // is never itself evicted: under a policy, watch the item after it.
+          if (this.item.link.dropped || (this.lag !== null && this.item.link.next?.link.dropped === true)) {
+            const end = this.fellBehind('lagged');
+            if (end !== null) return end;
+          }
           this.buffered = sink.bufferedAmount();
+          // Under the mark again: the time to tell of the skips made meanwhile.
+          if (this.gapFrom !== 0 && this.buffered <= options.highWaterBytes) this.writeGap();
         }
         this.backpressured = false;
-        if (exhausted) await yieldToLoop();
+        if (exhausted) {
+          if (this.lag !== null && !this.conflating) this.watchLag();
+          await yieldToLoop();
+        }
       }
     } catch (err) {
       if (err instanceof DroppedError) return this.dropped(err.dropCause);
@@ -203,6 +264,125 @@ export class Cursor<E extends Routable> {
     }
     if (failure !== null) return failure;
     return next !== null;
+  }
+
+  /**
+   * The item this cursor holds was evicted ('lagged'), or its socket holds
+   * more than the drop limit ('backpressure'). Returns how the cursor ends,
+   * or null when its policy lets it go on.
+   */
+  private fellBehind(cause: DropCause): CursorEnd | null {
+    const lag = this.lag;
+    if (lag === null || this.buffered >= BROKEN) return this.dropped(cause);
+    if (lag.policy === 'conflate') {
+      // Even conflated delivery could not keep up.
+      if (lag.fallback === 'drop') {
+        lag.counters.outcomes.conflate.fallback_drop++;
+        return this.dropped(cause);
+      }
+      this.conflating = true;
+    }
+    return this.skip(lag, cause);
+  }
+
+  /**
+   * Jumps: after an eviction to the oldest item held (or the newest, with
+   * skipTo 'tail'); past the drop limit to the newest, since the items up to
+   * here are already in the socket. Notes the items jumped over as a gap,
+   * written at once unless the socket is over the mark (then by the drain
+   * wait, merged with any later skip).
+   */
+  private skip(lag: LagOptions<E>, cause: DropCause): CursorEnd | null {
+    const buffer = lag.buffer;
+    const tail = buffer.tailItem();
+    if (tail.error !== null) return { reason: 'error', error: tail.error, lastIndex: this.item.index };
+    const target = cause === 'backpressure' || lag.skipTo === 'tail' || buffer.length === 0 ? tail : BufferItem.before(buffer.headItem());
+    const from = Math.max(this.item.index + 1, this.startAt);
+    if (target.index >= from) {
+      if (this.gapFrom === 0) {
+        this.gapFrom = from;
+        this.gapReason = cause === 'lagged' ? 'evicted' : 'slow';
+        if (lag.policy === 'conflate') lag.counters.outcomes.conflate.fallback_skip++;
+      }
+      this.gapTo = target.index;
+    }
+    this.item = target;
+    if (this.gapFrom !== 0 && this.buffered <= this.options.highWaterBytes) this.writeGap();
+    return null;
+  }
+
+  /** Writes the pending gap message (one for every skip since the last write). */
+  private writeGap(): void {
+    const lag = this.lag!;
+    const { gapFrom: from, gapTo: to, gapReason: reason } = this;
+    this.gapFrom = 0;
+    this.batch[0] = lag.frames.gap(from, to, reason);
+    this.sink.writeBatch(this.batch, 1);
+    this.batch[0] = EMPTY;
+    this.buffered = this.sink.bufferedAmount();
+    const outcomes = lag.counters.outcomes[lag.policy];
+    if (reason === 'evicted') outcomes.gap_evicted++;
+    else outcomes.gap_slow++;
+    lag.counters.skippedItems[lag.policy] += to - from + 1;
+  }
+
+  /**
+   * conflate, at each wake-up of a drain wait: over the high-water mark since
+   * `overSince` for longer than the grace period, or too far behind. Returns
+   * when the wait began (the first call of a wait sets it).
+   */
+  private watchPressure(overSince: number): number {
+    const lag = this.lag!;
+    if (lag.policy !== 'conflate') return overSince;
+    const now = lag.now();
+    if (overSince < 0) overSince = now;
+    if (now - overSince >= lag.graceMs || lag.buffer.newestIndex - this.item.index > lag.maxLagItems) this.conflating = true;
+    return overSince;
+  }
+
+  /** conflate, after a drain that stopped on its budget: too far behind. */
+  private watchLag(): void {
+    const lag = this.lag!;
+    if (lag.policy === 'conflate' && lag.buffer.newestIndex - this.item.index > lag.maxLagItems) this.conflating = true;
+  }
+
+  /**
+   * One conflation pass: everything ready becomes one conflated message,
+   * encoded here for this subscriber alone. Caught up (back to full
+   * delivery) when the socket takes it and stays under the mark. Returns
+   * false, or the buffer's error as drain does, or a DroppedError when the
+   * message would not fit under the drop limit and the fallback is drop.
+   */
+  private conflate(): false | Error {
+    const lag = this.lag!;
+    const { options } = this;
+    const range = conflateRange(this.item, this.filter, this.startAt);
+    const kept = range.events.length;
+    if (kept > 0) {
+      const frame = lag.frames.conflated(range.last.index, range.events);
+      if (frame.byteLength > options.dropAfterBytes - options.highWaterBytes) {
+        // Newest-per-key is still too much to send: conflation cannot keep up.
+        if (lag.fallback === 'drop') {
+          lag.counters.outcomes.conflate.fallback_drop++;
+          return new DroppedError('backpressure', this.item.index);
+        }
+        this.skip(lag, 'backpressure');
+        if (this.buffered <= options.highWaterBytes) this.conflating = false;
+        return range.error ?? false;
+      }
+      this.batch[0] = frame;
+      this.sink.writeBatch(this.batch, 1);
+      this.batch[0] = EMPTY;
+      this.buffered = this.sink.bufferedAmount();
+      this.framesWritten++;
+      this.eventsWritten += kept;
+      this.bytesWritten += frame.byteLength;
+      lag.counters.outcomes.conflate.conflated++;
+      lag.counters.eventsConflatedAway += range.matched - kept;
+    }
+    this.item = range.last;
+    if (this.buffered <= options.highWaterBytes) this.conflating = false;
+    return range.error ?? false;
   }
 
   private dropped(cause: DropCause): CursorEnd {

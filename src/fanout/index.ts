@@ -1,6 +1,6 @@
 /**
- * fanout/: moves each subscriber along the buffer. Cursors, filters and the
- * per-item frame cache. Knows the buffer, not sockets or wire formats: a
+ * fanout/: moves each subscriber along the buffer. Cursors, filters, the
+ * per-item frame cache, and the laggard policies (skip, conflate). Knows the buffer, not sockets or wire formats: a
  * transport plugs in as a `Sink`, the protocol as `ItemEncoder`s.
  */
 export { Cursor } from './cursor.js';
@@ -9,3 +9,7 @@ export { Filter, FilterRegistry } from './filter.js';
 export type { Routable, Selector } from './filter.js';
 export { FrameCache } from './frame-cache.js';
 export type { ItemEncoder } from './frame-cache.js';
+export { LagCounters } from './lag.js';
+export type { GapReason, LagBuffer, LagFrames, LagOptions, LagOutcome, LagPolicy, SkipTo } from './lag.js';
+export { conflateRange } from './conflate.js';
+export type { ConflatedRange } from './conflate.js';

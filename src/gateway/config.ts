@@ -25,6 +25,12 @@ export interface GatewayConfig {
   dropAfterBytes: number;
   /** Per subscriber: bytes written per drain before yielding to the others. */
   batchBytes: number;
+  /** lag=conflate: behind with more than highWaterBytes unsent for this long starts conflating. */
+  conflateGraceMs: number;
+  /** lag=conflate: more than this many items behind the newest starts conflating at once (capped at half of bufferSize). */
+  conflateLag: number;
+  /** lag=conflate: when even conflated delivery cannot keep up, skip (gap message) or drop (4001). */
+  conflateFallback: 'skip' | 'drop';
   /** On shutdown, how long connections get to finish the close handshake. */
   shutdownTimeoutMs: number;
   /** Prometheus metrics at GET /metrics. */
@@ -88,6 +94,9 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   highWaterBytes: 1024 * 1024,
   dropAfterBytes: 8 * 1024 * 1024,
   batchBytes: 256 * 1024,
+  conflateGraceMs: 250,
+  conflateLag: 1000,
+  conflateFallback: 'skip',
   shutdownTimeoutMs: 5_000,
   metrics: true,
   metricsPort: null,

@@ -49,7 +49,8 @@ import { startMetricsServer, type MetricsServer } from './metrics-server.js';
 import { ClusterNode } from './cluster-node.js';
 import { acceptFrame, isReply, publishFrame, rejectFrame, validateFrame } from './publisher.js';
 import { ProducerConnection } from './producer.js';
-import { countBackpressured, laggards, liveTotals, metricsSnapshot } from './reports.js';
+import { countBackpressured, laggards, lagTotals, liveTotals, metricsSnapshot } from './reports.js';
+import { LagPolicies } from './lag-policies.js';
 import { GatewayCounters } from './stats.js';
 import type { SubscriberReport, Subscription } from './subscription.js';
 import { closeFrameFor, helloMessage, planStart, type StartPlan } from './subscriber.js';
@@ -111,6 +112,8 @@ export class Gateway {
   /** Cluster publishes not answered yet (WebSocket and HTTP). */
   private publishesInFlight = 0;
   private readonly onFatal: ((err: Error) => void) | null;
+  /** Settings for lag=skip and lag=conflate cursors; made with the first such subscriber. */
+  private lagPolicies: LagPolicies | null = null;
   /** Prometheus metrics; null with `metrics: false`. */
   readonly metrics: GatewayMetrics | null;
   private metricsServer: MetricsServer | null = null;
@@ -361,6 +364,7 @@ export class Gateway {
         subscriptionsOpened: c.subscriptionsOpened,
         subscriptionsClosed: c.subscriptionsClosed,
         dropped: { ...c.dropped },
+        lag: lagTotals(c),
       },
     };
   }
@@ -515,8 +519,9 @@ export class Gateway {
       batchBytes: this.config.batchBytes,
       startAt: plan.startAt,
       observer: this.metrics,
+      lag: request.lag === 'drop' ? null : (this.lagPolicies ??= new LagPolicies(this.config, this.buffer, counters.lag, this.transport!.prepare)).optionsFor(request),
     });
-    const sub: Subscription = { id: this.nextSubscriptionId++, conn, format, cursor, filter, connectedAt: Date.now() };
+    const sub: Subscription = { id: this.nextSubscriptionId++, conn, format, lag: request.lag, cursor, filter, connectedAt: Date.now() };
     const cancelExpiry = this.expireWith(conn, grant);
     this.subscriptions.add(sub);
     counters.subscriptionsOpened++;

@@ -29,6 +29,12 @@ export function liveTotals(subscriptions: Iterable<Subscription>): { frames: num
   return { frames, events, bytes };
 }
 
+/** What lag=skip and lag=conflate did, for GET /v1/stats. */
+export function lagTotals(c: GatewayCounters): Record<string, unknown> {
+  const { outcomes, skippedItems, eventsConflatedAway } = c.lag;
+  return { skip: { ...outcomes.skip, skippedItems: skippedItems.skip }, conflate: { ...outcomes.conflate, skippedItems: skippedItems.conflate, eventsConflatedAway } };
+}
+
 /** Everything /metrics reports. */
 export function metricsSnapshot(
   subscriptions: ReadonlySet<Subscription>,
@@ -56,6 +62,7 @@ export function metricsSnapshot(
     evicted: { size: c.evictedSize, ttl: c.evictedTtl },
     limitRejections: c.limitRejections,
     upgradesRefused: c.upgradesRefused,
+    lag: c.lag,
     lags,
   };
 }
@@ -80,6 +87,8 @@ export function laggards(subscriptions: Iterable<Subscription>, newestIndex: num
       lagSeconds: next === null ? 0 : Math.max(0, (now - next.createdAt) / 1000),
       bufferedBytes: sub.conn.closed ? 0 : sub.conn.bufferedAmount(),
       backpressured: cursor.backpressured,
+      lag: sub.lag,
+      conflating: cursor.conflating,
       connectedSince: new Date(sub.connectedAt).toISOString(),
       transport,
     });

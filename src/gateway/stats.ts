@@ -4,6 +4,7 @@
  * subscriber (deliveries are counted on each cursor and summed when read).
  */
 import type { DropCause } from '../errors.js';
+import { LagCounters } from '../fanout/index.js';
 
 /** Why the gateway closed a subscriber: a laggard (4001), shutdown (1001), or a gateway error (1011). */
 export type DropReason = DropCause | 'shutdown' | 'error';
@@ -22,6 +23,8 @@ export class GatewayCounters {
   evictedSize = 0;
   evictedTtl = 0;
   readonly dropped: Record<DropReason, number> = { lagged: 0, backpressure: 0, shutdown: 0, error: 0 };
+  /** What lag=skip and lag=conflate cursors did instead of dropping (bumped by the cursors, per occurrence). */
+  readonly lag = new LagCounters();
   /** Connections or frames refused by a limit, by limit (flag name). */
   readonly limitRejections: Record<string, number> = {};
   /** WebSocket upgrades refused, by error code (bad_query, unauthorized, forbidden, limit_exceeded, ...). */

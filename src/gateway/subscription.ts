@@ -2,7 +2,7 @@
  * A live subscription as the gateway tracks it, and the row it becomes in
  * GET /v1/subscribers.
  */
-import type { Event, Format } from '../protocol/index.js';
+import type { Event, Format, LagPolicy } from '../protocol/index.js';
 import type { Cursor, Filter } from '../fanout/index.js';
 import type { Connection } from '../transport/index.js';
 
@@ -10,6 +10,7 @@ export interface Subscription {
   id: number;
   conn: Connection;
   format: Format;
+  lag: LagPolicy;
   cursor: Cursor<Event>;
   filter: Filter;
   connectedAt: number;
@@ -26,6 +27,9 @@ export interface SubscriberReport {
   lagSeconds: number;
   bufferedBytes: number;
   backpressured: boolean;
+  lag: LagPolicy;
+  /** lag=conflate, behind: sending conflated messages until caught up. */
+  conflating: boolean;
   connectedSince: string;
   transport: string;
 }

@@ -17,7 +17,7 @@
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
 import type { BufferItem, EventBuffer } from '../buffer/index.js';
-import type { DrainObserver } from '../fanout/index.js';
+import type { DrainObserver, LagCounters } from '../fanout/index.js';
 import { BucketHistogram } from './bucket-histogram.js';
 
 /** What the gateway reports at each scrape. */
@@ -40,6 +40,8 @@ export interface MetricsSnapshot {
   limitRejections: Readonly<Record<string, number>>;
   /** WebSocket upgrades refused, by error code. */
   upgradesRefused: Readonly<Record<string, number>>;
+  /** What lag=skip and lag=conflate cursors did instead of dropping. */
+  lag: LagCounters;
   /** Events behind the newest item, one entry per live subscriber, any order. */
   lags: number[];
   /** Cluster mode only. */
@@ -118,6 +120,13 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
       evictions: counter('fanwire_buffer_evictions_total', 'Items evicted from the buffer, by cause.', ['cause']),
       limits: counter('fanwire_limit_rejections_total', 'Connections, frames or producers refused or cut by a limit, by limit flag.', ['limit']),
       refused: counter('fanwire_upgrades_refused_total', 'WebSocket upgrades refused, by error code (bad_query, unauthorized, forbidden, limit_exceeded, ...).', ['code']),
+      lagOutcomes: counter(
+        'fanwire_lag_outcomes_total',
+        'What lag=skip and lag=conflate subscriptions did instead of being dropped, by policy and outcome (gap_evicted, gap_slow: gap messages sent; conflated: conflated messages sent; fallback_skip, fallback_drop: conflation could not keep up).',
+        ['policy', 'outcome'],
+      ),
+      lagSkipped: counter('fanwire_lag_skipped_items_total', 'Items (indexes) covered by gap messages, by policy.', ['policy']),
+      conflatedAway: counter('fanwire_lag_events_conflated_away_total', 'Events not sent because a newer event of their topic and key went in a conflated message.'),
     };
     this.clusterMetrics = options.cluster
       ? {
@@ -217,6 +226,13 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
       setCounter(cm.reconnects, snapshot.cluster.reconnects);
       setCounter(cm.restarts, snapshot.cluster.consumerRestarts);
     }
+    const lag = snapshot.lag;
+    c.lagOutcomes!.reset();
+    for (const [policy, outcomes] of Object.entries(lag.outcomes)) {
+      for (const [outcome, value] of Object.entries(outcomes)) c.lagOutcomes!.inc({ policy, outcome }, value);
+    }
+    setLabelled(c.lagSkipped!, 'policy', lag.skippedItems);
+    setCounter(c.conflatedAway!, lag.eventsConflatedAway);
     return this.registry.metrics();
   }
 

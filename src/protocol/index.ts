@@ -7,7 +7,7 @@ export * from './messages.js';
 export { decodeFrame, encode, encodeJson, encodeMsgpack, isBinaryFormat } from './codec.js';
 export { parsePublishFrame, frameIdOf, LIMITS } from './validate.js';
 export { parseSubscribeQuery, MAX_TOPICS_PER_SUBSCRIPTION } from './subscribe-query.js';
-export type { SubscribeRequest, TopicSelector } from './subscribe-query.js';
+export type { LagPolicy, SkipTo, SubscribeRequest, TopicSelector } from './subscribe-query.js';
 export { CloseCode, fitCloseReason, MAX_CLOSE_REASON_BYTES } from './close-codes.js';
 export { ERROR_TABLE, httpStatusOf } from './error-table.js';
 export type { WireAnswer } from './error-table.js';

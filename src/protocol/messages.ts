@@ -58,11 +58,32 @@ export interface EventsMessage {
   type: 'events';
   index: number;
   events: Event[];
+  /**
+   * Present (true) only on a message of a `lag=conflate` subscription that
+   * stands for a whole range of items: `events` holds the newest matching
+   * event of each (topic, key) among the items after the previous message up
+   * to `index`, in the order they were published.
+   */
+  conflated?: true;
+}
+
+/** Why a `lag=skip` (or conflate's fallback) subscription skipped items. */
+export type GapReason = 'evicted' | 'slow';
+
+/**
+ * In-band: items `from` to `to` (inclusive) were not delivered and never
+ * will be on this connection; the stream continues after `to`.
+ */
+export interface GapMessage {
+  type: 'gap';
+  from: number;
+  to: number;
+  reason: GapReason;
 }
 
 export interface HeartbeatMessage {
   type: 'heartbeat';
 }
 
-export type ServerMessage = HelloMessage | EventsMessage | HeartbeatMessage;
+export type ServerMessage = HelloMessage | EventsMessage | GapMessage | HeartbeatMessage;
 export type PublisherReply = AckMessage | ErrorMessage;

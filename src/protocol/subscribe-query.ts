@@ -21,11 +21,18 @@ export interface SubscribeRequest {
   epoch: string | null;
   format: Format;
   strict: boolean;
+  /** What happens when the subscriber falls behind (docs/protocol.md, Slow subscribers). */
+  lag: LagPolicy;
+  /** Where `lag=skip` (and conflate's skip fallback) jumps when the cursor's item is evicted. */
+  skipTo: SkipTo;
 }
+
+export type LagPolicy = 'drop' | 'skip' | 'conflate';
+export type SkipTo = 'oldest' | 'tail';
 
 export const MAX_TOPICS_PER_SUBSCRIPTION = 64;
 /** `token` is read by the auth layer, not here. */
-const KNOWN = new Set(['topic', 'index', 'epoch', 'format', 'strict', 'token']);
+const KNOWN = new Set(['topic', 'index', 'epoch', 'format', 'strict', 'lag', 'skip_to', 'token']);
 const TOPIC_RE = /^[^:*\s]+$/;
 
 export function parseSubscribeQuery(params: URLSearchParams, maxTopics = MAX_TOPICS_PER_SUBSCRIPTION): SubscribeRequest {
@@ -84,5 +91,15 @@ export function parseSubscribeQuery(params: URLSearchParams, maxTopics = MAX_TOP
   }
   if (strict && index === null) throw new BadQueryError('strict=1 needs an index');
 
-  return { topics, index, epoch, format: rawFormat, strict };
+  const lag = params.get('lag') ?? 'drop';
+  if (lag !== 'drop' && lag !== 'skip' && lag !== 'conflate') {
+    throw new BadQueryError(`lag "${lag}" is not a policy: use drop, skip or conflate`);
+  }
+  const rawSkipTo = params.get('skip_to');
+  if (rawSkipTo !== null && rawSkipTo !== 'oldest' && rawSkipTo !== 'tail') {
+    throw new BadQueryError(`skip_to "${rawSkipTo}" must be oldest or tail`);
+  }
+  if (rawSkipTo !== null && lag === 'drop') throw new BadQueryError('skip_to needs lag=skip or lag=conflate');
+
+  return { topics, index, epoch, format: rawFormat, strict, lag, skipTo: rawSkipTo ?? 'oldest' };
 }

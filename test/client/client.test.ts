@@ -3,8 +3,40 @@
  * between where the network has to fail.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { connectPublisher, PublishError, subscribe, SubscriptionState, type EventsMessage, type Gap, type Subscription } from '../../src/client/index.js';
+import WebSocket from 'ws';
+import {
+  connectPublisher,
+  PublishError,
+  subscribe,
+  SubscriptionState,
+  type EventsMessage,
+  type Gap,
+  type Publisher,
+  type Subscription,
+  type WebSocketConstructor,
+} from '../../src/client/index.js';
 import { TcpProxy, startTestGateway, until, type TestGateway } from '../helpers.js';
+
+/** The `ws` class, remembering its last instance so a test can stop reading from it (`pause()`). */
+function pausableWebSocket(): { Ctor: WebSocketConstructor; last: () => WebSocket } {
+  let last: WebSocket | null = null;
+  class Pausable extends WebSocket {
+    constructor(url: string, protocols?: string[]) {
+      super(url, protocols);
+      last = this;
+    }
+  }
+  return { Ctor: Pausable as unknown as WebSocketConstructor, last: () => last! };
+}
+
+/** Publishes 64 KiB events until the gateway's only subscriber is backpressured (its socket full). */
+async function publishUntilStalled(gw: TestGateway, pub: Publisher): Promise<void> {
+  for (let i = 0; i < 4_000; i++) {
+    await pub.publish({ topic: 't', key: `k${i % 3}`, payload: 'x'.repeat(64 * 1024) });
+    if (gw.gateway.laggards(1)[0]?.backpressured) return;
+  }
+  throw new Error('the subscriber never backed up');
+}
 
 describe('fanwire/client', () => {
   let gw: TestGateway | null = null;
@@ -116,6 +148,53 @@ describe('fanwire/client', () => {
       expect(sub.epoch).not.toBe(oldEpoch);
       expect(indexes(seen)).toEqual([1, 2, 3, 1]);
       await second.close();
+    });
+
+    it('reports items a lag: "skip" subscription skipped through onGap with cause "skipped", and goes on without reconnecting', async () => {
+      gw = await startTestGateway({ bufferSize: 20, highWaterBytes: 64 * 1024 });
+      const socket = pausableWebSocket();
+      const gaps: Gap[] = [];
+      const seen: EventsMessage[] = [];
+      const states: string[] = [];
+      const sub = subscribe({ url: gw.ws, lag: 'skip', topics: ['t'], WebSocket: socket.Ctor, onGap: (g) => gaps.push(g), onEvents: (m) => seen.push(m), onState: (s, r) => states.push(`${s}:${r}`) });
+      subs.push(sub);
+      await until(() => sub.state === SubscriptionState.Live, 'live');
+      socket.last().pause();
+      const pub = await connectPublisher({ url: gw.ws });
+      await publishUntilStalled(gw, pub);
+      for (let i = 0; i < 25; i++) await pub.publish({ topic: 't', payload: i }); // evicts all it was not sent
+      const newest = gw.gateway.buffer.newestIndex;
+      await until(() => gw!.gateway.laggards(1)[0]!.nextIndex === gw!.gateway.buffer.oldestIndex, 'the skip');
+      socket.last().resume();
+      await until(() => sub.lastIndex === newest, 'the newest event');
+      expect(gaps).toHaveLength(1);
+      const gap = gaps[0]!;
+      expect(gap).toEqual({ requestedIndex: gap.requestedIndex, resumedAt: newest - 19, cause: 'skipped', reason: 'evicted', epoch: gw.gateway.epoch });
+      const delivered = indexes(seen);
+      expect(delivered).toEqual([...Array.from({ length: gap.requestedIndex - 1 }, (_, i) => i + 1), ...Array.from({ length: 20 }, (_, i) => newest - 19 + i)]);
+      expect(states).toEqual(['connecting:start', 'live:hello']);
+      await pub.close();
+    });
+
+    it('hands conflated messages of a lag: "conflate" subscription to onEvents with conflated: true', async () => {
+      gw = await startTestGateway({ highWaterBytes: 64 * 1024, conflateGraceMs: 0 });
+      const socket = pausableWebSocket();
+      const seen: EventsMessage[] = [];
+      const sub = subscribe({ url: gw.ws, lag: 'conflate', format: 'json', WebSocket: socket.Ctor, onEvents: (m) => seen.push(m) });
+      subs.push(sub);
+      await until(() => sub.state === SubscriptionState.Live, 'live');
+      socket.last().pause();
+      const pub = await connectPublisher({ url: gw.ws });
+      await publishUntilStalled(gw, pub);
+      for (let i = 0; i < 9; i++) await pub.publish({ topic: 't', key: `k${i % 3}`, payload: i });
+      const newest = gw.gateway.buffer.newestIndex;
+      socket.last().resume();
+      await until(() => sub.lastIndex === newest, 'the newest event');
+      const conflated = seen.filter((m) => m.conflated === true);
+      expect(conflated.length).toBeGreaterThan(0);
+      expect(conflated.at(-1)).toMatchObject({ index: newest, events: [{ key: 'k0', payload: 6 }, { key: 'k1', payload: 7 }, { key: 'k2', payload: 8 }] });
+      expect(seen.filter((m) => m.conflated !== true).every((m) => m.conflated === undefined)).toBe(true);
+      await pub.close();
     });
 
     it('treats a connection that stops hearing heartbeats as dead and reconnects', async () => {

@@ -30,8 +30,8 @@ const topicsQuery = (n: number): string => Array.from({ length: n }, (_, i) => `
 
 describe('parseSubscribeQuery', () => {
   describe('defaults', () => {
-    it('subscribes an empty query to everything, live, in msgpack, not strict', () => {
-      expect(parse('')).toEqual({ topics: null, index: null, epoch: null, format: 'msgpack', strict: false });
+    it('subscribes an empty query to everything, live, in msgpack, not strict, dropped when it lags', () => {
+      expect(parse('')).toEqual({ topics: null, index: null, epoch: null, format: 'msgpack', strict: false, lag: 'drop', skipTo: 'oldest' });
     });
   });
 
@@ -180,6 +180,38 @@ describe('parseSubscribeQuery', () => {
     });
   });
 
+  describe('lag', () => {
+    it('is drop unless skip or conflate is asked for', () => {
+      expect(parse('').lag).toBe('drop');
+      expect(parse('lag=drop').lag).toBe('drop');
+      expect(parse('lag=skip').lag).toBe('skip');
+      expect(parse('lag=conflate').lag).toBe('conflate');
+    });
+
+    it.each(['', 'Skip', 'close', 'conflate ', '1'])('refuses lag "%s", naming it', (value) => {
+      expectRefused(`lag=${encodeURIComponent(value)}`, 'lag');
+    });
+  });
+
+  describe('skip_to', () => {
+    it('is oldest unless tail is asked for, with lag skip or conflate', () => {
+      expect(parse('lag=skip').skipTo).toBe('oldest');
+      expect(parse('lag=skip&skip_to=oldest').skipTo).toBe('oldest');
+      expect(parse('lag=skip&skip_to=tail').skipTo).toBe('tail');
+      expect(parse('lag=conflate&skip_to=tail').skipTo).toBe('tail');
+    });
+
+    it.each(['', 'head', 'newest', 'TAIL'])('refuses skip_to "%s", naming it', (value) => {
+      expectRefused(`lag=skip&skip_to=${encodeURIComponent(value)}`, 'skip_to');
+    });
+
+    it('refuses skip_to with lag=drop or without lag, naming both', () => {
+      const err = expectRefused('skip_to=tail', 'skip_to');
+      expect(err.message).toContain('lag');
+      expectRefused('lag=drop&skip_to=oldest', 'skip_to');
+    });
+  });
+
   describe('unknown and repeated parameters', () => {
     it.each(['topics', 'Topic', 'since', 'from', 'format2', ''])('refuses the unknown parameter "%s", naming it', (name) => {
       expectRefused(`topic=a&${encodeURIComponent(name)}=1`, `"${name}"`);
@@ -191,17 +223,21 @@ describe('parseSubscribeQuery', () => {
       ['epoch', 'index=1&epoch=a&epoch=b'],
       ['format', 'format=json&format=json'],
       ['strict', 'index=1&strict=1&strict=0'],
+      ['lag', 'lag=skip&lag=skip'],
+      ['skip_to', 'lag=skip&skip_to=tail&skip_to=tail'],
     ])('refuses "%s" given more than once, naming it', (name, query) => {
       expectRefused(query, name);
     });
 
     it('reads a full resume query', () => {
-      expect(parse('topic=orders:o-2&index=1&format=json&epoch=9f2c4e1a7b3d5c60&strict=1')).toEqual({
+      expect(parse('topic=orders:o-2&index=1&format=json&epoch=9f2c4e1a7b3d5c60&strict=1&lag=skip&skip_to=tail')).toEqual({
         topics: [{ topic: 'orders', key: 'o-2' }],
         index: 1,
         epoch: '9f2c4e1a7b3d5c60',
         format: 'json',
         strict: true,
+        lag: 'skip',
+        skipTo: 'tail',
       });
     });
   });
