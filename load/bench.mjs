@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { benchUsage, FANWIRE, ORDER, parseBenchOptions, serversFor } from './lib/bench-plan.mjs';
-import { burstTable, clusterTable, idleTable, publishTable, scaleTable, stallTable, stormTable, targets, targetsTable } from './lib/bench-report.mjs';
+import { burstTable, clusterTable, idleTable, lowrateTable, publishTable, scaleTable, stallTable, stormTable, targets, targetsTable } from './lib/bench-report.mjs';
 import { cleanupOnExit } from './lib/children.mjs';
 import { sleep } from './lib/clock.mjs';
 import { checkLimits } from './lib/limits.mjs';
@@ -18,6 +18,7 @@ import { RESULTS_DIR, stamp, writeAtomic, writeRecord } from './lib/results.mjs'
 import { clusterScenario } from './lib/scenario-cluster.mjs';
 import { fanoutScenarios } from './lib/scenario-fanout.mjs';
 import { publishScenario, stormScenario } from './lib/scenario-fanwire.mjs';
+import { lowrateScenario } from './lib/scenario-lowrate.mjs';
 import { stallScenario } from './lib/scenario-stall.mjs';
 import { issue11Table, issue11Targets } from './lib/targets.mjs';
 import { inspectFanwire, serverSpec } from './lib/servers.mjs';
@@ -29,7 +30,7 @@ async function main() {
   const o = parseBenchOptions(process.argv.slice(2));
   if (o.help) return void console.log(benchUsage());
   const p = o.plan;
-  checkLimits(Math.max(...p.scale.subscribers, p.burst.subscribers, p.stall.subscribers, p.storm.subscribers), p.procs);
+  checkLimits(Math.max(...p.scale.subscribers, p.burst.subscribers, p.stall.subscribers, p.storm.subscribers, ...(o.scenarios.includes('lowrate') ? [p.lowrate.subscribers] : [])), p.procs);
   const t0 = performance.now();
   const elapsed = () => (performance.now() - t0) / 1000;
   const budget = { enough: (seconds) => elapsed() + seconds < p.budgetSeconds };
@@ -45,7 +46,7 @@ async function main() {
 
   const createdAt = new Date().toISOString();
   /** Reported rows per scenario; `fanoutRuns` keeps every burst and scale run (both of an interleaved pair). */
-  const scenarios = { idle: [], burst: [], scale: [], stall: [], storm: [], publish: [], fanoutRuns: [], cluster: null };
+  const scenarios = { idle: [], burst: [], scale: [], stall: [], storm: [], publish: [], fanoutRuns: [], cluster: null, lowrate: [], lowrateRuns: [] };
   const skipped = [];
   const want = (s) => o.scenarios.includes(s);
   const specFor = (name, extra = []) => {
@@ -76,6 +77,22 @@ async function main() {
       scenarios.fanoutRuns.push(...r.all);
       for (const s of r.skipped) skip(`${s} on ${group.join(' and ')}`);
       for (const e of r.errors) skipped.push(`fan-out session failed: ${e}`);
+    }
+  }
+
+  // Issue 11's target 4 (only when named): the three servers up side by side, A B C C B A.
+  if (want('lowrate')) {
+    const { servers, why } = serversFor('lowrate');
+    for (const name of o.servers.filter((n) => !servers.includes(n))) skipped.push(`lowrate on ${name}: ${why}`);
+    const specs = servers.filter((n) => o.servers.includes(n)).map((name) => specFor(name)).filter(Boolean);
+    if (!specs.length) skip('lowrate: none of its servers among --servers');
+    else if (!budget.enough(20 * specs.length)) skip('lowrate: out of time budget');
+    else {
+      const r = await lowrateScenario(specs, p, budget, (name) => logFor('lowrate', name));
+      scenarios.lowrate.push(...r.rows);
+      scenarios.lowrateRuns.push(...r.all);
+      for (const s of r.skipped) skip(s);
+      for (const e of r.errors) skipped.push(`lowrate session failed: ${e}`);
     }
   }
 
@@ -147,6 +164,7 @@ async function main() {
   if (scenarios.burst.length) sections.push(burstTable(scenarios.burst, p));
   if (scenarios.stall.length) sections.push(stallTable(scenarios.stall, p));
   if (scenarios.storm.length) sections.push(stormTable(scenarios.storm, p));
+  if (scenarios.lowrate.length) sections.push(lowrateTable(scenarios.lowrate, p));
   if (scenarios.publish.length) sections.push(publishTable(scenarios.publish, Boolean(fanwire.flags?.includes('--max-publish-rate'))));
   if (scenarios.idle.length) sections.push(idleTable(scenarios.idle));
   if (scenarios.cluster?.throughput.length || scenarios.cluster?.latency.length) sections.push(clusterTable(scenarios.cluster, p));
@@ -158,7 +176,7 @@ async function main() {
   console.log(`Machine: ${record.machine.cpus} x ${record.machine.cpuModel}, ${record.machine.memGiB} GiB, Node ${record.machine.node}; other processes: ${otherCpuAtStart.toFixed(0)}% of a core at start, up to ${noisy.toFixed(0)}% during a measured window`);
   console.log(`Wall time ${(wallSeconds / 60).toFixed(1)} min. Record: ${path.relative(process.cwd(), file)}${svgFile ? `; chart: ${path.relative(process.cwd(), svgFile)}` : ''}`);
 
-  const failed = [...scenarios.fanoutRuns, ...(scenarios.cluster?.all ?? []), ...scenarios.storm, ...scenarios.publish, ...scenarios.stall.flatMap((x) => [x.baseline, x.stalled]).filter(Boolean)].filter((r) => r.failures?.length);
+  const failed = [...scenarios.fanoutRuns, ...scenarios.lowrateRuns, ...(scenarios.cluster?.all ?? []), ...scenarios.storm, ...scenarios.publish, ...scenarios.stall.flatMap((x) => [x.baseline, x.stalled]).filter(Boolean)].filter((r) => r.failures?.length);
   if (failed.length) {
     console.log(`\nFAILURE in ${failed.length} run(s): ${failed.map((r) => `${r.server} ${r.kind}: ${r.failures.join('; ')}`).join(' | ')}`);
     process.exitCode = 1;

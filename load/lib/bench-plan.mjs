@@ -6,8 +6,12 @@ import { parseArgs } from 'node:util';
 import { ALL_SERVERS } from './servers.mjs';
 
 export const SCENARIOS = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle'];
-/** Run only when asked for (`--scenarios cluster`): it needs nats-server. */
-export const OPTIONAL_SCENARIOS = ['cluster'];
+/**
+ * Run only when asked for (`--scenarios cluster,lowrate`): cluster needs
+ * nats-server; lowrate (issue 11's target 4) would take the default run past
+ * its 10 minutes.
+ */
+export const OPTIONAL_SCENARIOS = ['cluster', 'lowrate'];
 export const FANWIRE = ['fanwire-uws', 'fanwire-ws'];
 
 /** Run order of the servers; the stall scenario runs it backwards (A B C D E, then E D C B A). */
@@ -40,6 +44,8 @@ export function plan(quick) {
     publish: { batches: [1, 100], window: 128, warmup: 1, duration: 3, fanwireArgs: ['--max-publish-rate', '0'] },
     /** Cluster mode (issue 8): single node vs one and two cluster nodes on a local nats-server; then a light load for the path's own latency. */
     cluster: { subscribers: 2_000 / k, deliveriesPerSec: 1_000_000 / k, warmup: 1, duration: 3, drain: 3, latency: { subscribers: 100 / (quick ? 5 : 1), rate: 200 } },
+    /** Issue 11's target 4: 5 events/s of 100 B to 10k subscribers (50,000 deliveries/s), fanwire on both transports vs the plain ws loop, A B C C B A. */
+    lowrate: { subscribers: 10_000 / k, rate: 5, warmup: 2, duration: quick ? 3 : 10, drain: 2 },
     /** Stop starting new work past this many seconds (the whole bench, build included, must end within 10 minutes). */
     budgetSeconds: 480,
   };
@@ -49,6 +55,7 @@ export function plan(quick) {
 export function serversFor(scenario) {
   if (scenario === 'storm') return { servers: FANWIRE, why: 'resume by index (index=last+1&epoch=...) exists only on fanwire; the peers have no event index' };
   if (scenario === 'publish') return { servers: FANWIRE, why: 'acked publishing (one ack per frame, batches of events) exists only on fanwire; the peers forward frames without replies' };
+  if (scenario === 'lowrate') return { servers: ['fanwire-uws', 'fanwire-ws', 'ws-loop'], why: "issue 11's target 4 compares fanwire's p99 with the plain ws loop's only" };
   return { servers: ORDER, why: '' };
 }
 

@@ -61,6 +61,27 @@ export function burstTable(burst, p) {
     .join('\n');
 }
 
+/** Issue 11's target 4: p99 at a low rate, fanwire on both transports vs the plain ws loop. */
+export function lowrateTable(lowrate, p) {
+  const l = p.lowrate;
+  const head = ['server', 'runs', 'subs', 'deliveries/s', '% offered', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'CPU server/other %', 'drops by close code', 'gaps/reorders'];
+  const body = lowrate.map((r) =>
+    r.error
+      ? [r.server, runs(r), '', 'FAILED', '', '', '', '', '', '', '', r.error.slice(0, 60)]
+      : [r.server, runs(r), num(r.subscribers), num(r.deliveriesPerSec), num((100 * r.deliveriesPerSec) / r.offeredPerSec, 1), ms(r.latency.p50Ms), ms(r.latency.p90Ms), ms(r.latency.p99Ms), ms(r.latency.maxMs), cpu(r), closes(r.closes), anomalies(r)],
+  );
+  const s = byServer(lowrate);
+  const vs = ['fanwire-uws', 'fanwire-ws'].filter((f) => s[f] && s['ws-loop']).map((f) => `${short[f]}/ws-loop ${ratio(s[f].latency.p99Ms / s['ws-loop'].latency.p99Ms)}`);
+  return [
+    `Low rate (issue 11, target 4): ${l.rate} events/s of ${p.payload} B to ${num(l.subscribers)} subscribers (${num(l.rate * l.subscribers)} deliveries/s), ${l.warmup} s warm-up, ${l.duration} s measured; every server up side by side, runs interleaved A B C C B A, the lower p99 of each shown (all are in the JSON)`,
+    '',
+    textTable(head, body, [0, 10, 11]),
+    vs.length ? `  p99 (lower is better for fanwire, target <= 1.00x): ${vs.join('   ')}` : null,
+  ]
+    .filter((x) => x !== null)
+    .join('\n');
+}
+
 export function stallTable(stall, p) {
   const s = p.stall;
   const head = ['server', 'healthy', 'unstalled deliv/s', 'unstalled p99', 'stalled deliv/s', 'stalled p99', 'p99 ratio', 'RSS MiB unstalled', 'RSS MiB stalled start/max/end', 'laggard closes (client)', 'server dropped', 'gaps/reorders'];

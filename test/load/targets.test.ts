@@ -3,6 +3,7 @@
  * rows: no sockets, no timings, so the computation cannot rot unnoticed.
  */
 import { describe, expect, it } from 'vitest';
+import { lowestP99 } from '../../load/lib/scenario-lowrate.mjs';
 import { issue11Table, issue11Targets, NOT_MEASURED, targetsSummary, type TargetRow } from '../../load/lib/targets.mjs';
 
 const plan = { burst: { subscribers: 10_000 }, lowrate: { subscribers: 10_000, rate: 5 } };
@@ -128,5 +129,19 @@ describe('issue 11 targets', () => {
     expect(text.split('\n').filter((l) => /^[1-7] /.test(l))).toHaveLength(14);
     expect(text).toContain('10 met, 0 missed, 4 not measured in this run');
     expect(text).toMatch(/MISSED|met/);
+  });
+
+  it('the lowrate scenario keeps the run with the lowest p99 of each server, failed runs left out', () => {
+    const runs = [
+      { ...lowRow('fanwire-uws', 4), run: 1 },
+      { ...lowRow('ws-loop', 3), run: 1 },
+      { ...lowRow('ws-loop', 5), run: 2 },
+      { ...lowRow('fanwire-uws', 2), run: 2 },
+      { server: 'fanwire-ws', error: 'server exited', run: 1 },
+    ];
+    const best = lowestP99(runs);
+    expect(Object.keys(best).sort()).toEqual(['fanwire-uws', 'ws-loop']);
+    expect(best['fanwire-uws']!.run).toBe(2);
+    expect(best['ws-loop']!.run).toBe(1);
   });
 });
