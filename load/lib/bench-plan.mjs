@@ -67,8 +67,9 @@ Runs the six scenarios of load/README.md in one run, fanwire against the peers
 load/results/bench-<time>.json and .svg. Takes about 7 minutes here.
 
   --scenarios LIST   a subset of ${SCENARIOS.join(',')} (scale, burst and idle share one session per server),
-                     or ${OPTIONAL_SCENARIOS.join(',')} (only when named: one vs two cluster nodes on a local
-                     nats-server, needs nats-server; skipped with a note without it)
+                     plus, only when named: cluster (one vs two cluster nodes on a local nats-server; needs
+                     nats-server, skipped with a note without it) and lowrate (issue 11's target 4: 5 events/s
+                     to 10k subscribers, fanwire-uws, fanwire-ws and ws-loop interleaved, p99; about 2 minutes)
   --servers LIST     a subset of the servers
   --quick            subscriber counts / 10, shorter waits: checks that everything runs, measures nothing
   --budget S         stop starting new runs after S seconds (default 480)`;

@@ -61,7 +61,9 @@ function versus(id, target, { ran, rows, scenario, a, b, get, fmt, bound, higher
   const vb = get(s[b]);
   const v = va / vb;
   if (!Number.isFinite(v)) return notMeasured(id, target, `${NOT_MEASURED}: ${a} ${fmt(va)} vs ${b} ${fmt(vb)} gives no ratio`);
-  return { ...judged(id, target, `${a} ${fmt(va)} vs ${b} ${fmt(vb)}`, ratio(v), higher ? v >= bound : v <= bound, [s[a]]), value: v, bound };
+  // Next to the bound, two digits could show 1.50x for a missed 1.497x: show three.
+  const shown = Math.abs(v - bound) < 0.01 ? `${v.toFixed(3)}x` : ratio(v);
+  return { ...judged(id, target, `${a} ${fmt(va)} vs ${b} ${fmt(vb)}`, shown, higher ? v >= bound : v <= bound, [s[a]]), value: v, bound };
 }
 
 /** A fanwire figure against an absolute bound. */
