@@ -36,7 +36,7 @@ import { Waker } from './waker.js';
 
 export type EvictionCause = 'size' | 'ttl';
 
-export interface EventBufferOptions {
+export interface EventBufferOptions<E = unknown> {
   /** Maximum number of retained items; at least 1. */
   maxSize: number;
   /** Items older than this are pruned by a timer; 0 or absent disables it. */
@@ -45,6 +45,12 @@ export interface EventBufferOptions {
   now?: () => number;
   /** Called once per eviction batch, for metrics; never per reader. */
   onEvict?: (cause: EvictionCause, count: number) => void;
+  /**
+   * Called synchronously with each item linked at the tail (the error item of
+   * `appendError` too), before any reader is woken: where a reader-side index
+   * (per-filter views) keeps itself in step. Never per reader.
+   */
+  onAppend?: (item: BufferItem<E>) => void;
 }
 
 export interface ClosestItem<E> {
@@ -58,6 +64,7 @@ export class EventBuffer<E> {
   readonly maxItemTtlMs: number;
   private readonly now: () => number;
   private readonly onEvict: ((cause: EvictionCause, count: number) => void) | undefined;
+  private readonly onAppend: ((item: BufferItem<E>) => void) | undefined;
   private readonly waker = new Waker();
   private head: BufferItem<E>;
   private tail: BufferItem<E>;
@@ -70,7 +77,7 @@ export class EventBuffer<E> {
   private appended = false;
   private pruneTimer: NodeJS.Timeout | null = null;
 
-  constructor(options: EventBufferOptions) {
+  constructor(options: EventBufferOptions<E>) {
     if (!Number.isSafeInteger(options.maxSize) || options.maxSize < 1) {
       throw new RangeError(`maxSize must be an integer >= 1, got ${options.maxSize}`);
     }
@@ -78,6 +85,7 @@ export class EventBuffer<E> {
     this.maxItemTtlMs = options.maxItemTtlMs ?? 0;
     this.now = options.now ?? Date.now;
     this.onEvict = options.onEvict;
+    this.onAppend = options.onAppend;
     const sentinel = new BufferItem<E>(0, null, null, this.now(), new BufferLink<E>(this.waker));
     this.head = sentinel;
     this.tail = sentinel;
@@ -117,6 +125,7 @@ export class EventBuffer<E> {
       this.evictHead();
       this.onEvict?.('size', 1);
     }
+    this.onAppend?.(item);
     this.waker.notify();
     return item;
   }
@@ -149,6 +158,7 @@ export class EventBuffer<E> {
     const item = new BufferItem<E>(this.tail.index, null, err, this.now(), new BufferLink<E>(this.waker));
     this.link(item);
     this.stopPruning();
+    this.onAppend?.(item);
     this.waker.notifyNow();
   }
 
@@ -232,6 +242,29 @@ export class EventBuffer<E> {
       evicted++;
     }
     if (evicted > 0) this.onEvict?.('ttl', evicted);
+  }
+
+  /**
+   * Evicts retained items whose index is below `index` from the head, as
+   * size and TTL eviction do (marked dropped), except that the newest item
+   * stays as the anchor readers wait on, unmarked, like a fully pruned
+   * buffer's. For a buffer that mirrors part of another one and must not
+   * retain what that one has let go. Returns how many items it evicted; no
+   * `onEvict` call (the caller owns the cause).
+   */
+  evictBefore(index: number): number {
+    let evicted = 0;
+    while (this.size > 0 && this.head.index < index) {
+      if (this.head === this.tail || this.head.link.next?.error) {
+        this.size = 0;
+        this.bytes = 0;
+        evicted++;
+        break;
+      }
+      this.evictHead();
+      evicted++;
+    }
+    return evicted;
   }
 
   /** Stops the TTL timer. The buffer stays readable. */

@@ -36,7 +36,7 @@ import { DroppedError, type DropCause } from '../errors.js';
 import { conflateRange } from './conflate.js';
 import type { Filter, Routable } from './filter.js';
 import type { FrameCache } from './frame-cache.js';
-import type { GapReason, LagOptions } from './lag.js';
+import type { GapReason, LagBuffer, LagOptions } from './lag.js';
 
 /** The connection as the fan-out sees it. Implemented by each transport. */
 export interface Sink {
@@ -56,11 +56,11 @@ export interface Sink {
 
 /**
  * Told once per drain that wrote something (never per event): where metrics
- * hook in. `fromIndex` is the cursor's position before the drain, `first`
- * the oldest item it wrote.
+ * hook in. `first` is the oldest item it wrote (the subscriber was
+ * `newestIndex - first.index + 1` items behind when the drain began).
  */
 export interface DrainObserver<E> {
-  drained(fromIndex: number, first: BufferItem<E>): void;
+  drained(first: BufferItem<E>): void;
 }
 
 export interface CursorOptions {
@@ -76,6 +76,12 @@ export interface CursorOptions {
   observer?: DrainObserver<any> | null;
   /** Laggard policy skip or conflate; absent or null: drop. Shared between subscribers (see lag.ts). */
   lag?: LagOptions<any> | null;
+  /**
+   * The chain `start` belongs to: the buffer, or a filtered view of it
+   * (views.ts). Where skips land, and what lag is measured against; required
+   * with `lag`. Without it, positions are the items' own indexes.
+   */
+  chain?: LagBuffer<any> | null;
 }
 
 export type CursorEnd =
@@ -116,6 +122,7 @@ export class Cursor<E extends Routable> {
   // Policy state last, after everything the keeping-up path reads, so those
   // fields stay together in the object.
   private readonly lag: LagOptions<E> | null;
+  private readonly chain: LagBuffer<E> | null;
   /** A gap decided but not yet written (the socket is over the mark): items gapFrom..gapTo; gapFrom 0 when none. */
   private gapFrom = 0;
   private gapTo = 0;
@@ -134,6 +141,8 @@ export class Cursor<E extends Routable> {
     this.options = options;
     this.startAt = options.startAt ?? 0;
     this.lag = options.lag ?? null;
+    this.chain = options.chain ?? null;
+    if (this.lag !== null && this.chain === null) throw new TypeError('a cursor with a laggard policy needs its chain');
   }
 
   /** The item this cursor will deliver next, when it has been appended. */
@@ -141,9 +150,17 @@ export class Cursor<E extends Routable> {
     return this.item.link.next;
   }
 
-  /** Index of the last item passed; the subscriber resumes at this + 1. */
+  /**
+   * Index of the last item passed (delivered or filtered out); the subscriber
+   * resumes at this + 1. On a view the items in between were never there for
+   * this filter, and at its tail the cursor has passed the buffer's newest.
+   */
   get lastIndex(): number {
-    return this.item.index;
+    const item = this.item;
+    const next = item.link.next;
+    if (next !== null && next.error === null) return next.index - 1;
+    const chain = this.chain;
+    return chain !== null && chain.newestIndex > item.index ? chain.newestIndex : item.index;
   }
 
   /**
@@ -162,12 +179,16 @@ export class Cursor<E extends Routable> {
     const { sink, options } = this;
     try {
       for (;;) {
-        if (this.done) return { reason: 'closed', lastIndex: this.item.index };
-        if (this.item.link.next === null) {
+        if (this.done) return { reason: 'closed', lastIndex: this.lastIndex };
+        const next = this.item.link.next;
+        if (next === null) {
           await this.item.link.waker.wait();
           continue;
         }
-        if (this.item.link.dropped) {
+        // Behind when the next item to deliver is gone. Nomad drops a reader
+        // whose current item was evicted; on a view that item may be far
+        // older than the next one without anything having been lost.
+        if (next.link.dropped) {
           const end = this.fellBehind('lagged');
           if (end !== null) return end;
           continue;
@@ -192,10 +213,8 @@ export class Cursor<E extends Routable> {
           // socket must notice its item being evicted, or it would pin every
           // item appended since.
           await Promise.race([sink.waitDrain(), this.item.link.waker.wait()]);
-          if (this.done) return { reason: 'closed', lastIndex: this.item.index };
-          // A skip leaves the cursor on an anchor before the oldest item, which
-          // is never itself evicted: under a policy, watch the item after it.
-          if (this.item.link.dropped || (this.lag !== null && this.item.link.next?.link.dropped === true)) {
+          if (this.done) return { reason: 'closed', lastIndex: this.lastIndex };
+          if (this.item.link.next?.link.dropped === true) {
             const end = this.fellBehind('lagged');
             if (end !== null) return end;
           }
@@ -250,7 +269,6 @@ export class Cursor<E extends Routable> {
       item = next;
       next = item.link.next;
     }
-    const fromIndex = this.item.index;
     this.item = item;
     if (count > 0) {
       this.sink.writeBatch(batch, count);
@@ -260,7 +278,7 @@ export class Cursor<E extends Routable> {
       this.framesWritten += count;
       this.eventsWritten += events;
       this.bytesWritten += bytes;
-      options.observer?.drained(fromIndex, first!);
+      options.observer?.drained(first!);
     }
     if (failure !== null) return failure;
     return next !== null;
@@ -293,7 +311,7 @@ export class Cursor<E extends Routable> {
    * wait, merged with any later skip).
    */
   private skip(lag: LagOptions<E>, cause: DropCause): CursorEnd | null {
-    const buffer = lag.buffer;
+    const buffer = this.chain!;
     const tail = buffer.tailItem();
     if (tail.error !== null) return { reason: 'error', error: tail.error, lastIndex: this.item.index };
     const target = cause === 'backpressure' || lag.skipTo === 'tail' || buffer.length === 0 ? tail : BufferItem.before(buffer.headItem());
@@ -336,14 +354,14 @@ export class Cursor<E extends Routable> {
     if (lag.policy !== 'conflate') return overSince;
     const now = lag.now();
     if (overSince < 0) overSince = now;
-    if (now - overSince >= lag.graceMs || lag.buffer.newestIndex - this.item.index > lag.maxLagItems) this.conflating = true;
+    if (now - overSince >= lag.graceMs || this.chain!.newestIndex - this.item.index > lag.maxLagItems) this.conflating = true;
     return overSince;
   }
 
   /** conflate, after a drain that stopped on its budget: too far behind. */
   private watchLag(): void {
     const lag = this.lag!;
-    if (lag.policy === 'conflate' && lag.buffer.newestIndex - this.item.index > lag.maxLagItems) this.conflating = true;
+    if (lag.policy === 'conflate' && this.chain!.newestIndex - this.item.index > lag.maxLagItems) this.conflating = true;
   }
 
   /**
@@ -386,7 +404,7 @@ export class Cursor<E extends Routable> {
   }
 
   private dropped(cause: DropCause): CursorEnd {
-    return { reason: 'dropped', cause, lastIndex: this.item.index, bufferedBytes: this.sink.closed ? 0 : this.sink.bufferedAmount() };
+    return { reason: 'dropped', cause, lastIndex: this.lastIndex, bufferedBytes: this.sink.closed ? 0 : this.sink.bufferedAmount() };
   }
 }
 

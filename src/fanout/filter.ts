@@ -25,8 +25,8 @@ export class Filter {
   /** Canonical text of the selection ("*" for everything). */
   readonly signature: string;
   readonly matchesAll: boolean;
-  /** topic -> null (all keys) or the set of keys. */
-  private readonly topics: Map<string, Set<string> | null>;
+  /** topic -> null (all keys) or the set of keys; empty when it matches everything. */
+  readonly topics: ReadonlyMap<string, ReadonlySet<string> | null>;
   refs = 0;
 
   constructor(id: number, signature: string, topics: Map<string, Set<string> | null> | null) {

@@ -12,4 +12,5 @@ export type { ItemEncoder } from './frame-cache.js';
 export { LagCounters } from './lag.js';
 export type { GapReason, LagBuffer, LagFrames, LagOptions, LagOutcome, LagPolicy, SkipTo } from './lag.js';
 export { conflateRange } from './conflate.js';
+export { FilteredView, ViewRegistry } from './views.js';
 export type { ConflatedRange } from './conflate.js';

@@ -31,10 +31,14 @@ export interface LagFrames<E> {
   conflated(index: number, events: readonly E[]): Uint8Array;
 }
 
-/** What a policy needs to see of the buffer: where to jump, how far behind a cursor is. */
+/**
+ * What a policy needs to see of the chain a cursor reads (the buffer, or a
+ * filtered view of it): where to jump, how far behind a cursor is.
+ */
 export interface LagBuffer<E> {
   headItem(): BufferItem<E>;
   tailItem(): BufferItem<E>;
+  /** The buffer's newest index (for a view too: every item up to it has been routed). */
   readonly newestIndex: number;
   readonly length: number;
 }
@@ -49,7 +53,6 @@ export interface LagOptions<E> {
   maxLagItems: number;
   /** conflate: what to do when even conflated delivery cannot keep up. */
   fallback: 'skip' | 'drop';
-  buffer: LagBuffer<E>;
   frames: LagFrames<E>;
   counters: LagCounters;
   /** Clock in ms; read only while a subscriber is under pressure. */

@@ -20,7 +20,7 @@ import {
   NotFoundError,
   ShuttingDownError,
 } from '../errors.js';
-import { Cursor, FilterRegistry, FrameCache } from '../fanout/index.js';
+import { Cursor, FilterRegistry, FrameCache, ViewRegistry, type FilteredView } from '../fanout/index.js';
 import { GatewayMetrics } from '../metrics/index.js';
 import {
   CloseCode,
@@ -104,6 +104,8 @@ export class Gateway {
   transportReason = '';
   private transport: Transport | null = null;
   private readonly filters = new FilterRegistry();
+  /** One chain per filter in use (other than "everything"): a filtered subscriber walks only its own items. */
+  private readonly views = new ViewRegistry<Event>();
   private frames!: FrameCache<Event>;
   private readonly subscriptions = new Set<Subscription>();
   /** Producers connected over WebSocket. */
@@ -150,7 +152,9 @@ export class Gateway {
         if (cause === 'size') this.counters.evictedSize += count;
         else this.counters.evictedTtl += count;
       },
+      onAppend: this.views.onAppend,
     });
+    this.views.attach(this.buffer);
     this.metrics = this.config.metrics
       ? new GatewayMetrics(this.buffer, { latencyTopics: this.config.metricsTopics, cluster: this.config.cluster !== null })
       : null;
@@ -393,6 +397,7 @@ export class Gateway {
     if (this.stoppedWhileParked) {
       this.stoppedWhileParked = false;
       this.buffer.wakeReaders();
+      this.views.wakeReaders();
     }
   }
 
@@ -513,13 +518,15 @@ export class Gateway {
     const hello = helloMessage(this.epoch, plan, this.config.heartbeatMs);
     conn.sendPrepared(this.transport!.prepare(encode(hello, format), isBinaryFormat(format)));
     const counters = this.counters;
-    const cursor = new Cursor<Event>(plan.start, filter, ENCODING[format], this.frames, conn, {
+    const view: FilteredView<Event> | null = filter.matchesAll ? null : this.views.acquire(filter);
+    const cursor = new Cursor<Event>(view === null ? plan.start : view.positionOf(plan.start), filter, ENCODING[format], this.frames, conn, {
       highWaterBytes: this.config.highWaterBytes,
       dropAfterBytes: this.config.dropAfterBytes,
       batchBytes: this.config.batchBytes,
       startAt: plan.startAt,
       observer: this.metrics,
-      lag: request.lag === 'drop' ? null : (this.lagPolicies ??= new LagPolicies(this.config, this.buffer, counters.lag, this.transport!.prepare)).optionsFor(request),
+      lag: request.lag === 'drop' ? null : (this.lagPolicies ??= new LagPolicies(this.config, counters.lag, this.transport!.prepare)).optionsFor(request),
+      chain: view ?? this.buffer,
     });
     const sub: Subscription = { id: this.nextSubscriptionId++, conn, format, lag: request.lag, cursor, filter, connectedAt: Date.now() };
     const cancelExpiry = this.expireWith(conn, grant);
@@ -557,6 +564,7 @@ export class Gateway {
         counters.framesDelivered += cursor.framesWritten;
         counters.eventsDelivered += cursor.eventsWritten;
         counters.bytesDelivered += cursor.bytesWritten;
+        if (view !== null) this.views.release(view);
         this.filters.release(filter);
         counters.subscriptionsClosed++;
       },

@@ -9,7 +9,6 @@
  * the transport's `prepare`, never cached on items.
  */
 import { performance } from 'node:perf_hooks';
-import type { EventBuffer } from '../buffer/index.js';
 import type { LagCounters, LagFrames, LagOptions } from '../fanout/index.js';
 import { encode, isBinaryFormat, type Event, type Format, type SubscribeRequest } from '../protocol/index.js';
 import type { GatewayConfig } from './config.js';
@@ -20,7 +19,6 @@ export class LagPolicies {
 
   constructor(
     private readonly config: Readonly<GatewayConfig>,
-    private readonly buffer: EventBuffer<Event>,
     private readonly counters: LagCounters,
     private readonly prepare: (data: Uint8Array, binary: boolean) => Uint8Array,
   ) {}
@@ -39,7 +37,6 @@ export class LagPolicies {
         // Past the buffer's size the item is evicted before the lag could be noticed.
         maxLagItems: Math.min(config.conflateLag, Math.floor(config.bufferSize / 2)),
         fallback: config.conflateFallback,
-        buffer: this.buffer,
         frames: this.framesFor(request.format),
         counters: this.counters,
         now: () => performance.now(),

@@ -74,7 +74,7 @@ const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_request
 
 export class GatewayMetrics implements DrainObserver<{ topic: string }> {
   readonly registry = new Registry();
-  private readonly buffer: EventBuffer<{ topic: string }>;
+  private readonly buffer: EventBuffer<any>;
   private readonly lag: BucketHistogram;
   private readonly latency: BucketHistogram;
   private readonly latencyByTopic: Map<string, ReturnType<BucketHistogram['child']>> | null;
@@ -87,7 +87,7 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
   private clockUses = 0;
   private clockFresh = false;
 
-  constructor(buffer: EventBuffer<{ topic: string }>, options: MetricsOptions = {}) {
+  constructor(buffer: EventBuffer<any>, options: MetricsOptions = {}) {
     this.buffer = buffer;
     const r = this.registry;
     collectDefaultMetrics({ register: r });
@@ -157,8 +157,8 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
   }
 
   /** Once per cursor drain that wrote something. */
-  drained(fromIndex: number, first: BufferItem<{ topic: string }>): void {
-    this.lag.observe(this.buffer.newestIndex - fromIndex);
+  drained(first: BufferItem<{ topic: string }>): void {
+    this.lag.observe(this.buffer.newestIndex - first.index + 1);
     const seconds = (this.now() - first.createdAt) / 1000;
     if (this.latencyByTopic === null) {
       this.latency.observe(seconds);

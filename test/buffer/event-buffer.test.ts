@@ -163,6 +163,35 @@ describe('EventBuffer', () => {
     });
   });
 
+  describe('evictBefore', () => {
+    it('evicts the items below an index, marked dropped, and keeps the newest as the anchor', () => {
+      const buf = new EventBuffer<number>({ maxSize: 10 });
+      const items = [1, 2, 3, 4].map((i) => buf.append([i]));
+      expect(buf.evictBefore(3)).toBe(2);
+      expect(buf.oldestIndex).toBe(3);
+      expect(items.map((item) => item.dropped)).toEqual([true, true, false, false]);
+      expect(buf.evictBefore(100)).toBe(2);
+      expect(buf.length).toBe(0);
+      expect(buf.tailItem().dropped).toBe(false);
+      expect(buf.append([5]).index).toBe(5);
+      expect(buf.headItem().index).toBe(5);
+    });
+  });
+
+  describe('onAppend', () => {
+    it('sees every appended item and the error item, in order, before readers wake', async () => {
+      const seen: Array<number | string> = [];
+      const buf = new EventBuffer<number>({ maxSize: 2, onAppend: (item) => seen.push(item.error ? 'error' : item.index) });
+      const waiting = buf.tailItem().next().then(() => seen.push('woken'));
+      buf.append([1]);
+      buf.append([2]);
+      buf.append([3]);
+      buf.appendError(new Error('closed'));
+      await waiting;
+      expect(seen).toEqual([1, 2, 3, 'error', 'woken']);
+    });
+  });
+
   describe('slow reader', () => {
     it('rejects next() with DroppedError once the item the reader holds was evicted', async () => {
       const buf = new EventBuffer<number>({ maxSize: 5 });

@@ -53,7 +53,6 @@ function setup(opts: { maxSize?: number; selectors?: Array<{ topic: string; key:
     graceMs: 100,
     maxLagItems: 1000,
     fallback: 'skip',
-    buffer,
     counters,
     now: () => clock.now,
     frames: {
@@ -65,7 +64,7 @@ function setup(opts: { maxSize?: number; selectors?: Array<{ topic: string; key:
   const filter = new FilterRegistry().acquire(opts.selectors ?? null);
   const cache = new FrameCache<Ev>([encoder]);
   const cursor = (options: Partial<CursorOptions> = {}, start: BufferItem<Ev> = buffer.tailItem()) =>
-    new Cursor<Ev>(start, filter, 0, cache, sink, { highWaterBytes: 10, dropAfterBytes: 1_000, batchBytes: 1_000, lag, ...options });
+    new Cursor<Ev>(start, filter, 0, cache, sink, { highWaterBytes: 10, dropAfterBytes: 1_000, batchBytes: 1_000, lag, chain: buffer, ...options });
   /** Appends one item per n, with one event on topic "t" under key "k<n % keys>". */
   const append = (ns: number[], keys = 1000) => {
     for (const n of ns) buffer.append([{ topic: 't', key: `k${n % keys}`, n }]);

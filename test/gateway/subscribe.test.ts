@@ -121,6 +121,25 @@ for (const transport of TRANSPORTS) {
         ]);
         expect(star.indexes).toEqual([1, 2, 3, 4]);
       });
+
+      it('resumes a filtered subscriber from index N with only its items >= N, the buffer filled in before it came', async () => {
+        for (let i = 1; i <= 10; i++) await pub.send({ topic: i % 3 === 0 ? 'x' : 'y', key: `k${i}`, payload: i });
+        const sub = await open('topic=x&index=4');
+        expect(sub.messages[0]).toMatchObject({ type: 'hello', index: 4, gap: false });
+        await pub.send({ topic: 'x', payload: 11 });
+        await sub.waitForIndex(11);
+        expect(sub.indexes).toEqual([6, 9, 11]);
+      });
+
+      it('counts a filtered subscriber as caught up to the newest index when nothing new matches it', async () => {
+        const sub = await open('topic=rare');
+        await pub.send({ topic: 'rare', payload: 1 });
+        await sub.waitForIndex(1);
+        for (let i = 2; i <= 20; i++) await pub.send({ topic: 'common', payload: i });
+        await until(() => (gw.gateway.laggards(1)[0]?.nextIndex === 21 ? true : undefined), 'position 21');
+        expect(gw.gateway.laggards(1)[0]).toMatchObject({ nextIndex: 21, lagEvents: 0 });
+        expect(sub.indexes).toEqual([1]);
+      });
     });
 
     describe('resume', () => {
