@@ -89,7 +89,26 @@ export type CursorEnd =
   | { reason: 'dropped'; cause: DropCause; lastIndex: number; bufferedBytes: number }
   | { reason: 'error'; error: Error; lastIndex: number };
 
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Told once how a cursor ended. */
+export interface CursorOwner {
+  cursorEnded(end: CursorEnd): void;
+}
+
+const CLEAR = 0;
+const WAITING = 1;
+
+/** Cursors that stopped on their byte budget, resumed together on the next macrotask. */
+let yielded: Cursor<any>[] = [];
+let yieldedSpare: Cursor<any>[] = [];
+let yieldScheduled = false;
+function resumeYielded(): void {
+  yieldScheduled = false;
+  const list = yielded;
+  yielded = yieldedSpare;
+  yieldedSpare = list;
+  for (let i = 0; i < list.length; i++) list[i]!.wake();
+  list.length = 0;
+}
 
 /** What a sink reports once it lost a message: no policy can describe that hole, so the cursor ends. */
 const BROKEN = Number.MAX_SAFE_INTEGER;
@@ -112,17 +131,31 @@ export class Cursor<E extends Routable> {
   backpressured = false;
   /** conflate: collapsing ranges into conflated messages instead of delivering every item, until caught up. */
   conflating = false;
-  private readonly batch: Uint8Array[] = [];
   private readonly filter: Filter;
   private readonly encoding: number;
   private readonly frames: FrameCache<E>;
   private readonly sink: Sink;
-  private readonly options: CursorOptions;
+  private readonly highWaterBytes: number;
+  private readonly dropAfterBytes: number;
+  private readonly batchBytes: number;
+  private readonly observer: DrainObserver<E> | null;
   private readonly startAt: number;
+  /** Told how the loop ended; null before `start` and after the end. */
+  private owner: CursorOwner | null = null;
+  /** In its chain's wake-up list. */
+  private parked = false;
+  /** Over the high-water mark, waiting for a drain (or an append). */
+  private pressured = false;
+  /** A callback is on the sink's drain promise. */
+  private drainHooked = false;
+  /** The drain before the wait stopped on its budget: yield once the socket is under the mark again. */
+  private yieldAfterPressure = false;
   // Policy state last, after everything the keeping-up path reads, so those
   // fields stay together in the object.
   private readonly lag: LagOptions<E> | null;
   private readonly chain: LagBuffer<E> | null;
+  /** When the socket went over the mark (lag clock), for conflate's grace period; -1 when not measuring. */
+  private overSince = -1;
   /** A gap decided but not yet written (the socket is over the mark): items gapFrom..gapTo; gapFrom 0 when none. */
   private gapFrom = 0;
   private gapTo = 0;
@@ -131,6 +164,7 @@ export class Cursor<E extends Routable> {
   /**
    * @param start the position to read after: the tail for a live subscriber,
    *   `BufferItem.before(first)` to deliver `first` next.
+   * @param options read once; the cursor keeps its values, not the object
    */
   constructor(start: BufferItem<E>, filter: Filter, encoding: number, frames: FrameCache<E>, sink: Sink, options: CursorOptions) {
     this.item = start;
@@ -138,7 +172,10 @@ export class Cursor<E extends Routable> {
     this.encoding = encoding;
     this.frames = frames;
     this.sink = sink;
-    this.options = options;
+    this.highWaterBytes = options.highWaterBytes;
+    this.dropAfterBytes = options.dropAfterBytes;
+    this.batchBytes = options.batchBytes;
+    this.observer = options.observer ?? null;
     this.startAt = options.startAt ?? 0;
     this.lag = options.lag ?? null;
     this.chain = options.chain ?? null;
@@ -175,63 +212,141 @@ export class Cursor<E extends Routable> {
     return this.stopped || this.sink.closed;
   }
 
-  async run(): Promise<CursorEnd> {
-    const { sink, options } = this;
+  /**
+   * Starts the loop; `owner.cursorEnded` is called once, with how it ended.
+   * The loop runs on callbacks, not an async function: a parked cursor is a
+   * slot in its chain's wake-up list, so an idle subscriber costs no async
+   * frame or promise, and a wake-up allocates nothing per subscriber.
+   */
+  start(owner: CursorOwner): void {
+    this.owner = owner;
+    this.wake();
+  }
+
+  /** `start` as a promise, for callers that prefer to await the end. */
+  run(): Promise<CursorEnd> {
+    return new Promise((resolve) => this.start({ cursorEnded: resolve }));
+  }
+
+  /** Runs the loop until it has to wait (Wakeable: called by the chain's waker, a drain, or a yield). */
+  wake(): void {
+    const owner = this.owner;
+    if (owner === null) return;
+    this.parked = false;
+    let end: CursorEnd | null;
     try {
-      for (;;) {
-        if (this.done) return { reason: 'closed', lastIndex: this.lastIndex };
-        const next = this.item.link.next;
-        if (next === null) {
-          await this.item.link.waker.wait();
-          continue;
-        }
-        // Behind when the next item to deliver is gone. Nomad drops a reader
-        // whose current item was evicted; on a view that item may be far
-        // older than the next one without anything having been lost.
-        if (next.link.dropped) {
-          const end = this.fellBehind('lagged');
-          if (end !== null) return end;
-          continue;
-        }
-
-        const exhausted = this.conflating ? this.conflate() : this.drain();
-        if (exhausted instanceof Error) {
-          if (exhausted instanceof DroppedError) return this.dropped(exhausted.dropCause);
-          return { reason: 'error', error: exhausted, lastIndex: this.item.index };
-        }
-
-        // When the socket went over the mark (lag clock), for conflate's grace period.
-        let overSince = -1;
-        while (this.buffered > options.highWaterBytes) {
-          if (this.buffered > options.dropAfterBytes) {
-            const end = this.fellBehind('backpressure');
-            if (end !== null) return end;
-          }
-          this.backpressured = true;
-          if (this.lag !== null && !this.conflating) overSince = this.watchPressure(overSince);
-          // Wake on drain, and on appends too: a reader stuck behind a dead
-          // socket must notice its item being evicted, or it would pin every
-          // item appended since.
-          await Promise.race([sink.waitDrain(), this.item.link.waker.wait()]);
-          if (this.done) return { reason: 'closed', lastIndex: this.lastIndex };
-          if (this.item.link.next?.link.dropped === true) {
-            const end = this.fellBehind('lagged');
-            if (end !== null) return end;
-          }
-          this.buffered = sink.bufferedAmount();
-          // Under the mark again: the time to tell of the skips made meanwhile.
-          if (this.gapFrom !== 0 && this.buffered <= options.highWaterBytes) this.writeGap();
-        }
-        this.backpressured = false;
-        if (exhausted) {
-          if (this.lag !== null && !this.conflating) this.watchLag();
-          await yieldToLoop();
-        }
-      }
+      end = this.advance();
     } catch (err) {
-      if (err instanceof DroppedError) return this.dropped(err.dropCause);
-      return { reason: 'error', error: err as Error, lastIndex: this.item.index };
+      end = err instanceof DroppedError ? this.dropped(err.dropCause) : { reason: 'error', error: err as Error, lastIndex: this.item.index };
     }
+    if (end !== null) {
+      this.owner = null;
+      owner.cursorEnded(end);
+    }
+  }
+
+  /** The loop: returns how the cursor ends, or null once it waits for a wake-up. */
+  private advance(): CursorEnd | null {
+    if (this.pressured) {
+      // Woken while over the high-water mark: by a drain, or by an append.
+      if (this.done) return { reason: 'closed', lastIndex: this.lastIndex };
+      if (this.item.link.next?.link.dropped === true) {
+        const end = this.fellBehind('lagged');
+        if (end !== null) return end;
+      }
+      this.buffered = this.sink.bufferedAmount();
+      // Under the mark again: the time to tell of the skips made meanwhile.
+      if (this.gapFrom !== 0 && this.buffered <= this.highWaterBytes) this.writeGap();
+      const pressure = this.pressure();
+      if (pressure === WAITING) return null;
+      if (pressure !== CLEAR) return pressure;
+      if (this.yieldAfterPressure) {
+        this.yieldAfterPressure = false;
+        return this.yieldTurn();
+      }
+    }
+    for (;;) {
+      if (this.done) return { reason: 'closed', lastIndex: this.lastIndex };
+      const next = this.item.link.next;
+      if (next === null) {
+        this.park();
+        return null;
+      }
+      // Behind when the next item to deliver is gone. Nomad drops a reader
+      // whose current item was evicted; on a view that item may be far
+      // older than the next one without anything having been lost.
+      if (next.link.dropped) {
+        const end = this.fellBehind('lagged');
+        if (end !== null) return end;
+        continue;
+      }
+
+      const exhausted = this.conflating ? this.conflate() : this.drain();
+      if (exhausted instanceof Error) {
+        if (exhausted instanceof DroppedError) return this.dropped(exhausted.dropCause);
+        return { reason: 'error', error: exhausted, lastIndex: this.item.index };
+      }
+      if (this.buffered > this.highWaterBytes) {
+        this.overSince = -1;
+        const pressure = this.pressure();
+        if (pressure === WAITING) {
+          this.yieldAfterPressure = exhausted;
+          return null;
+        }
+        if (pressure !== CLEAR) return pressure;
+      }
+      if (exhausted) return this.yieldTurn();
+    }
+  }
+
+  /**
+   * Over the high-water mark: drops (or lets a policy act) past the drop
+   * limit, else waits for a drain. CLEAR when under the mark, WAITING once
+   * parked, or how the cursor ends.
+   */
+  private pressure(): CursorEnd | typeof CLEAR | typeof WAITING {
+    if (this.buffered <= this.highWaterBytes) {
+      this.pressured = false;
+      this.backpressured = false;
+      return CLEAR;
+    }
+    if (this.buffered > this.dropAfterBytes) {
+      const end = this.fellBehind('backpressure');
+      if (end !== null) return end;
+    }
+    this.backpressured = true;
+    if (this.lag !== null && !this.conflating) this.overSince = this.watchPressure(this.overSince);
+    this.pressured = true;
+    // Wake on drain, and on appends too: a reader stuck behind a dead socket
+    // must notice its next item being evicted, or it would pin every item
+    // appended since. Only this slow path allocates (one callback per drain wait).
+    if (!this.drainHooked) {
+      this.drainHooked = true;
+      this.sink.waitDrain().then(() => {
+        this.drainHooked = false;
+        this.wake();
+      });
+    }
+    this.park();
+    return WAITING;
+  }
+
+  /** Parks on the chain's wake-up, once however many times it is asked. */
+  private park(): void {
+    if (this.parked) return;
+    this.parked = true;
+    this.item.link.waker.park(this);
+  }
+
+  /** Stopped on the byte budget with more ready: let the other cursors (and I/O) run first. */
+  private yieldTurn(): null {
+    if (this.lag !== null && !this.conflating) this.watchLag();
+    yielded.push(this);
+    if (!yieldScheduled) {
+      yieldScheduled = true;
+      setImmediate(resumeYielded);
+    }
+    return null;
   }
 
   /**
@@ -240,11 +355,12 @@ export class Cursor<E extends Routable> {
    * buffer's error when it reached the end of a closed buffer, else false.
    */
   private drain(): boolean | Error {
-    const { batch, frames, filter, encoding, options } = this;
+    const { frames, filter, encoding } = this;
+    const batch = BATCH;
     // Never write much past the high-water mark: what is over it would only
     // sit in memory, and could push a healthy reader over the drop limit.
-    const room = options.highWaterBytes - this.buffered;
-    const budget = room < options.batchBytes ? (room > 0 ? room : 1) : options.batchBytes;
+    const room = this.highWaterBytes - this.buffered;
+    const budget = room < this.batchBytes ? (room > 0 ? room : 1) : this.batchBytes;
     let item = this.item;
     let next = item.link.next;
     let count = 0;
@@ -278,7 +394,7 @@ export class Cursor<E extends Routable> {
       this.framesWritten += count;
       this.eventsWritten += events;
       this.bytesWritten += bytes;
-      options.observer?.drained(first!);
+      this.observer?.drained(first!);
     }
     if (failure !== null) return failure;
     return next !== null;
@@ -325,7 +441,7 @@ export class Cursor<E extends Routable> {
       this.gapTo = target.index;
     }
     this.item = target;
-    if (this.gapFrom !== 0 && this.buffered <= this.options.highWaterBytes) this.writeGap();
+    if (this.gapFrom !== 0 && this.buffered <= this.highWaterBytes) this.writeGap();
     return null;
   }
 
@@ -334,9 +450,9 @@ export class Cursor<E extends Routable> {
     const lag = this.lag!;
     const { gapFrom: from, gapTo: to, gapReason: reason } = this;
     this.gapFrom = 0;
-    this.batch[0] = lag.frames.gap(from, to, reason);
-    this.sink.writeBatch(this.batch, 1);
-    this.batch[0] = EMPTY;
+    BATCH[0] = lag.frames.gap(from, to, reason);
+    this.sink.writeBatch(BATCH, 1);
+    BATCH[0] = EMPTY;
     this.buffered = this.sink.bufferedAmount();
     const outcomes = lag.counters.outcomes[lag.policy];
     if (reason === 'evicted') outcomes.gap_evicted++;
@@ -373,24 +489,23 @@ export class Cursor<E extends Routable> {
    */
   private conflate(): false | Error {
     const lag = this.lag!;
-    const { options } = this;
     const range = conflateRange(this.item, this.filter, this.startAt);
     const kept = range.events.length;
     if (kept > 0) {
       const frame = lag.frames.conflated(range.last.index, range.events);
-      if (frame.byteLength > options.dropAfterBytes - options.highWaterBytes) {
+      if (frame.byteLength > this.dropAfterBytes - this.highWaterBytes) {
         // Newest-per-key is still too much to send: conflation cannot keep up.
         if (lag.fallback === 'drop') {
           lag.counters.outcomes.conflate.fallback_drop++;
           return new DroppedError('backpressure', this.item.index);
         }
         this.skip(lag, 'backpressure');
-        if (this.buffered <= options.highWaterBytes) this.conflating = false;
+        if (this.buffered <= this.highWaterBytes) this.conflating = false;
         return range.error ?? false;
       }
-      this.batch[0] = frame;
-      this.sink.writeBatch(this.batch, 1);
-      this.batch[0] = EMPTY;
+      BATCH[0] = frame;
+      this.sink.writeBatch(BATCH, 1);
+      BATCH[0] = EMPTY;
       this.buffered = this.sink.bufferedAmount();
       this.framesWritten++;
       this.eventsWritten += kept;
@@ -399,7 +514,7 @@ export class Cursor<E extends Routable> {
       lag.counters.eventsConflatedAway += range.matched - kept;
     }
     this.item = range.last;
-    if (this.buffered <= options.highWaterBytes) this.conflating = false;
+    if (this.buffered <= this.highWaterBytes) this.conflating = false;
     return range.error ?? false;
   }
 
@@ -409,3 +524,9 @@ export class Cursor<E extends Routable> {
 }
 
 const EMPTY = new Uint8Array(0);
+/**
+ * The batch every cursor fills and hands to its sink: drains run one at a
+ * time and sinks do not keep the array, so one is enough (a per-cursor array
+ * would keep its high-water length, after a burst, for every subscriber).
+ */
+const BATCH: Uint8Array[] = [];

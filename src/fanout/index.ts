@@ -4,7 +4,7 @@
  * transport plugs in as a `Sink`, the protocol as `ItemEncoder`s.
  */
 export { Cursor } from './cursor.js';
-export type { CursorEnd, CursorOptions, DrainObserver, Sink } from './cursor.js';
+export type { CursorEnd, CursorOptions, CursorOwner, DrainObserver, Sink } from './cursor.js';
 export { Filter, FilterRegistry } from './filter.js';
 export type { Routable, Selector } from './filter.js';
 export { FrameCache } from './frame-cache.js';

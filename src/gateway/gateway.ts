@@ -42,6 +42,7 @@ import {
   type Transport,
   type TransportHandlers,
   type UpgradeDecision,
+  type ConnectionHandlers,
 } from '../transport/index.js';
 import { configProblem, DEFAULT_CONFIG, SUBSCRIBER_MAX_PAYLOAD, type GatewayConfig } from './config.js';
 import { errorReply, operatorRefusal, routeHttp } from './http-routes.js';
@@ -52,7 +53,7 @@ import { ProducerConnection } from './producer.js';
 import { countBackpressured, laggards, lagTotals, liveTotals, metricsSnapshot } from './reports.js';
 import { LagPolicies } from './lag-policies.js';
 import { GatewayCounters } from './stats.js';
-import type { SubscriberReport, Subscription } from './subscription.js';
+import { Subscription, type SubscriberReport, type SubscriptionHost } from './subscription.js';
 import { closeFrameFor, helloMessage, planStart, type StartPlan } from './subscriber.js';
 
 export interface GatewayOptions extends Partial<GatewayConfig> {
@@ -512,7 +513,7 @@ export class Gateway {
     };
   }
 
-  private openSubscriber(conn: Connection, plan: StartPlan, request: SubscribeRequest, grant: Grant | null) {
+  private openSubscriber(conn: Connection, plan: StartPlan, request: SubscribeRequest, grant: Grant | null): ConnectionHandlers {
     const { format } = request;
     const filter = this.filters.acquire(request.topics);
     const hello = helloMessage(this.epoch, plan, this.config.heartbeatMs);
@@ -528,17 +529,22 @@ export class Gateway {
       lag: request.lag === 'drop' ? null : (this.lagPolicies ??= new LagPolicies(this.config, counters.lag, this.transport!.prepare)).optionsFor(request),
       chain: view ?? this.buffer,
     });
-    const sub: Subscription = { id: this.nextSubscriptionId++, conn, format, lag: request.lag, cursor, filter, connectedAt: Date.now() };
-    const cancelExpiry = this.expireWith(conn, grant);
+    const sub = new Subscription(this.nextSubscriptionId++, conn, format, request.lag, cursor, filter, view, this.expireWith(conn, grant), this.subscriptionHost);
     this.subscriptions.add(sub);
     counters.subscriptionsOpened++;
     this.perAddress.set(conn.remoteAddress, (this.perAddress.get(conn.remoteAddress) ?? 0) + 1);
+    cursor.start(sub);
+    return sub;
+  }
 
-    void cursor.run().then((end) => {
+  /** Every subscription's way back to the gateway: one object, so a subscriber carries no closures. */
+  private readonly subscriptionHost: SubscriptionHost = {
+    ended: (sub, end) => {
+      const counters = this.counters;
       const frame = closeFrameFor(end, this.epoch, this.buffer.newestIndex);
       if (end.reason === 'dropped') {
         counters.dropped[end.cause]++;
-        this.logger.info({ remote: conn.remoteAddress, cause: end.cause, lastIndex: end.lastIndex }, 'subscriber dropped');
+        this.logger.info({ remote: sub.conn.remoteAddress, cause: end.cause, lastIndex: end.lastIndex }, 'subscriber dropped');
       } else if (end.reason === 'error') {
         if (end.error instanceof ShuttingDownError) {
           counters.dropped.shutdown++;
@@ -547,29 +553,28 @@ export class Gateway {
           this.logger.error({ err: end.error }, 'subscription ended by an error');
         }
       }
-      if (frame !== null) conn.close(frame.code, frame.reason);
-    });
-
-    return {
-      message: (): void => conn.close(CloseCode.POLICY_VIOLATION, 'subscribers may not send messages'),
-      close: (): void => {
-        if (!this.subscriptions.delete(sub)) return;
-        cancelExpiry();
-        const left = (this.perAddress.get(conn.remoteAddress) ?? 1) - 1;
-        if (left > 0) this.perAddress.set(conn.remoteAddress, left);
-        else this.perAddress.delete(conn.remoteAddress);
-        cursor.stop();
-        this.stoppedWhileParked = true;
-        // Live cursors are summed at report time; a closed one hands its totals over once.
-        counters.framesDelivered += cursor.framesWritten;
-        counters.eventsDelivered += cursor.eventsWritten;
-        counters.bytesDelivered += cursor.bytesWritten;
-        if (view !== null) this.views.release(view);
-        this.filters.release(filter);
-        counters.subscriptionsClosed++;
-      },
-    };
-  }
+      if (frame !== null) sub.conn.close(frame.code, frame.reason);
+    },
+    spoke: (sub) => sub.conn.close(CloseCode.POLICY_VIOLATION, 'subscribers may not send messages'),
+    closed: (sub) => {
+      if (!this.subscriptions.delete(sub)) return;
+      const { conn, cursor } = sub;
+      const counters = this.counters;
+      sub.cancelExpiry();
+      const left = (this.perAddress.get(conn.remoteAddress) ?? 1) - 1;
+      if (left > 0) this.perAddress.set(conn.remoteAddress, left);
+      else this.perAddress.delete(conn.remoteAddress);
+      cursor.stop();
+      this.stoppedWhileParked = true;
+      // Live cursors are summed at report time; a closed one hands its totals over once.
+      counters.framesDelivered += cursor.framesWritten;
+      counters.eventsDelivered += cursor.eventsWritten;
+      counters.bytesDelivered += cursor.bytesWritten;
+      if (sub.view !== null) this.views.release(sub.view);
+      this.filters.release(sub.filter);
+      counters.subscriptionsClosed++;
+    },
+  };
 }
 
 /** Creates and starts a gateway. */

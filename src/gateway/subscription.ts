@@ -1,19 +1,74 @@
 /**
  * A live subscription as the gateway tracks it, and the row it becomes in
  * GET /v1/subscribers.
+ *
+ * One object per subscriber, and no closures: it is the connection's
+ * handlers and the cursor's owner itself, and reaches the gateway through
+ * one host shared by every subscription. An idle subscriber's memory is
+ * this, its cursor and its connection.
  */
+import type { CursorEnd, CursorOwner, Cursor, FilteredView, Filter } from '../fanout/index.js';
 import type { Event, Format, LagPolicy } from '../protocol/index.js';
-import type { Cursor, Filter } from '../fanout/index.js';
-import type { Connection } from '../transport/index.js';
+import type { Connection, ConnectionHandlers } from '../transport/index.js';
 
-export interface Subscription {
-  id: number;
-  conn: Connection;
-  format: Format;
-  lag: LagPolicy;
-  cursor: Cursor<Event>;
-  filter: Filter;
-  connectedAt: number;
+/** The gateway's side of every subscription. */
+export interface SubscriptionHost {
+  /** The cursor ended (dropped, error, or closed): close the connection if it is still open. */
+  ended(sub: Subscription, end: CursorEnd): void;
+  /** The subscriber sent a data message, which the protocol does not allow. */
+  spoke(sub: Subscription): void;
+  /** The connection closed: let go of everything the subscription holds. */
+  closed(sub: Subscription): void;
+}
+
+export class Subscription implements ConnectionHandlers, CursorOwner {
+  readonly id: number;
+  readonly conn: Connection;
+  readonly format: Format;
+  readonly lag: LagPolicy;
+  readonly cursor: Cursor<Event>;
+  readonly filter: Filter;
+  /** The filter's view, or null for a subscriber of everything. */
+  readonly view: FilteredView<Event> | null;
+  readonly connectedAt: number;
+  /** Cancels the token-expiry timer (a shared no-op without one). */
+  readonly cancelExpiry: () => void;
+  private readonly host: SubscriptionHost;
+
+  constructor(
+    id: number,
+    conn: Connection,
+    format: Format,
+    lag: LagPolicy,
+    cursor: Cursor<Event>,
+    filter: Filter,
+    view: FilteredView<Event> | null,
+    cancelExpiry: () => void,
+    host: SubscriptionHost,
+  ) {
+    this.id = id;
+    this.conn = conn;
+    this.format = format;
+    this.lag = lag;
+    this.cursor = cursor;
+    this.filter = filter;
+    this.view = view;
+    this.connectedAt = Date.now();
+    this.cancelExpiry = cancelExpiry;
+    this.host = host;
+  }
+
+  cursorEnded(end: CursorEnd): void {
+    this.host.ended(this, end);
+  }
+
+  message(): void {
+    this.host.spoke(this);
+  }
+
+  close(): void {
+    this.host.closed(this);
+  }
 }
 
 /** One row of GET /v1/subscribers. */
