@@ -7,8 +7,8 @@
  * load/results/bench-<time>.json and bench-<time>.svg. See load/README.md.
  */
 import path from 'node:path';
-import { benchUsage, FANWIRE, ORDER, parseBenchOptions, serversFor } from './lib/bench-plan.mjs';
-import { burstTable, clusterTable, idleTable, lowrateTable, publishTable, scaleTable, stallTable, stormTable, targets, targetsTable } from './lib/bench-report.mjs';
+import { benchUsage, FANWIRE, fanoutGroups, ORDER, parseBenchOptions, serversFor } from './lib/bench-plan.mjs';
+import { burstTable, clusterTable, idleTable, lowrateTable, publishTable, scaleTable, stallTable, stormTable, sustainedTable, targets, targetsTable } from './lib/bench-report.mjs';
 import { cleanupOnExit } from './lib/children.mjs';
 import { sleep } from './lib/clock.mjs';
 import { checkLimits } from './lib/limits.mjs';
@@ -30,7 +30,7 @@ async function main() {
   const o = parseBenchOptions(process.argv.slice(2));
   if (o.help) return void console.log(benchUsage());
   const p = o.plan;
-  checkLimits(Math.max(...p.scale.subscribers, p.burst.subscribers, p.stall.subscribers, p.storm.subscribers, ...(o.scenarios.includes('lowrate') ? [p.lowrate.subscribers] : [])), p.procs);
+  checkLimits(Math.max(...p.scale.subscribers, p.burst.subscribers, p.stall.subscribers, p.storm.subscribers, p.sustained.subscribers, ...(o.scenarios.includes('lowrate') ? [p.lowrate.subscribers] : [])), p.procs);
   const t0 = performance.now();
   const elapsed = () => (performance.now() - t0) / 1000;
   const budget = { enough: (seconds) => elapsed() + seconds < p.budgetSeconds };
@@ -45,8 +45,8 @@ async function main() {
   say(`bench: scenarios ${o.scenarios.join(', ')}; servers ${o.servers.join(', ')}${o.quick ? '; QUICK (a check, not a measurement)' : ''}; time budget ${p.budgetSeconds} s`);
 
   const createdAt = new Date().toISOString();
-  /** Reported rows per scenario; `fanoutRuns` keeps every burst and scale run (both of an interleaved pair). */
-  const scenarios = { idle: [], burst: [], scale: [], stall: [], storm: [], publish: [], fanoutRuns: [], cluster: null, lowrate: [], lowrateRuns: [] };
+  /** Reported rows per scenario; `fanoutRuns` keeps every burst, sustained and scale run (every run of an interleaved group). */
+  const scenarios = { idle: [], burst: [], sustained: [], scale: [], stall: [], storm: [], publish: [], fanoutRuns: [], cluster: null, lowrate: [], lowrateRuns: [] };
   const skipped = [];
   const want = (s) => o.scenarios.includes(s);
   const specFor = (name, extra = []) => {
@@ -60,22 +60,28 @@ async function main() {
     say(`skipping ${what}`);
   };
 
-  // Scenarios 6, 2, 1: one session per server; fanwire-uws and uws-publish side by side, interleaved.
-  if (want('scale') || want('burst') || want('idle')) {
-    const groups = [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio']].map((g) => g.filter((n) => o.servers.includes(n))).filter((g) => g.length);
-    for (const group of groups) {
+  // Scenarios 6, 2, sustained, 1: one session per server; the servers of a group side by side, interleaved.
+  if (want('scale') || want('burst') || want('idle') || want('sustained')) {
+    if (want('sustained')) {
+      const { servers, why } = serversFor('sustained');
+      for (const name of o.servers.filter((n) => !servers.includes(n))) skipped.push(`sustained on ${name}: ${why}`);
+    }
+    for (const group of fanoutGroups(o.scenarios, o.servers)) {
       const specs = group.map((name) => specFor(name)).filter(Boolean);
       if (!specs.length) continue;
+      const what = ['idle', 'burst', 'sustained', 'scale'].filter(want);
+      if (!want('idle') && !want('burst') && !want('scale') && !specs.some((s) => p.sustained.servers.includes(s.name))) continue;
       if (!budget.enough(30 * specs.length)) {
-        skip(`scale/burst/idle on ${group.join(' and ')}: out of time budget`);
+        skip(`${what.join('/')} on ${group.join(', ')}: out of time budget`);
         continue;
       }
-      const r = await fanoutScenarios(specs, p, { idle: want('idle'), burst: want('burst'), scale: want('scale') }, budget, (name) => logFor('fan-out', name));
+      const r = await fanoutScenarios(specs, p, { idle: want('idle'), burst: want('burst'), sustained: want('sustained'), scale: want('scale') }, budget, (name) => logFor('fan-out', name));
       scenarios.idle.push(...r.idle);
       scenarios.burst.push(...r.burst);
+      scenarios.sustained.push(...r.sustained);
       scenarios.scale.push(...r.scale);
       scenarios.fanoutRuns.push(...r.all);
-      for (const s of r.skipped) skip(`${s} on ${group.join(' and ')}`);
+      for (const s of r.skipped) skip(`${s} on ${group.join(', ')}`);
       for (const e of r.errors) skipped.push(`fan-out session failed: ${e}`);
     }
   }
@@ -162,6 +168,7 @@ async function main() {
   const sections = [];
   if (scenarios.scale.length) sections.push(scaleTable(scenarios.scale, p));
   if (scenarios.burst.length) sections.push(burstTable(scenarios.burst, p));
+  if (scenarios.sustained.length) sections.push(sustainedTable(scenarios.sustained, p));
   if (scenarios.stall.length) sections.push(stallTable(scenarios.stall, p));
   if (scenarios.storm.length) sections.push(stormTable(scenarios.storm, p));
   if (scenarios.lowrate.length) sections.push(lowrateTable(scenarios.lowrate, p));
@@ -170,7 +177,7 @@ async function main() {
   if (scenarios.cluster?.throughput.length || scenarios.cluster?.latency.length) sections.push(clusterTable(scenarios.cluster, p));
   if (o.scenarios.some((s) => s !== 'cluster')) sections.push(targetsTable(record.targets), issue11Table(record.targetsIssue11, { quick: o.quick }));
   if (skipped.length) sections.push(['Skipped', '', ...skipped.map((s) => `  ${s}`)].join('\n'));
-  const other = [...scenarios.scale, ...scenarios.burst].map((r) => r.cpuPercent?.otherProcesses).filter(Number.isFinite);
+  const other = [...scenarios.scale, ...scenarios.burst, ...scenarios.sustained].map((r) => r.cpuPercent?.otherProcesses).filter(Number.isFinite);
   const noisy = other.length ? Math.max(...other) : 0;
   console.log(`\n${sections.join('\n\n')}\n`);
   console.log(`Machine: ${record.machine.cpus} x ${record.machine.cpuModel}, ${record.machine.memGiB} GiB, Node ${record.machine.node}; other processes: ${otherCpuAtStart.toFixed(0)}% of a core at start, up to ${noisy.toFixed(0)}% during a measured window`);

@@ -8,11 +8,13 @@ import { ALL_SERVERS } from './servers.mjs';
 export const SCENARIOS = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle'];
 /**
  * Run only when asked for (`--scenarios cluster,lowrate`): cluster needs
- * nats-server; lowrate (issue 11's target 4) would take the default run past
- * its 10 minutes.
+ * nats-server; lowrate and sustained (issue 11's targets 4, 2 and 3) would
+ * take the default run past its 10 minutes.
  */
-export const OPTIONAL_SCENARIOS = ['cluster', 'lowrate'];
+export const OPTIONAL_SCENARIOS = ['cluster', 'lowrate', 'sustained'];
 export const FANWIRE = ['fanwire-uws', 'fanwire-ws'];
+/** Issue 11's burst and sustained targets compare these three: one interleaved group unless the scale scenario runs. */
+export const TRIO = ['fanwire-uws', 'uws-publish', 'fanwire-ws'];
 
 /** Run order of the servers; the stall scenario runs it backwards (A B C D E, then E D C B A). */
 export const ORDER = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio'];
@@ -46,6 +48,11 @@ export function plan(quick) {
     cluster: { subscribers: 2_000 / k, deliveriesPerSec: 1_000_000 / k, warmup: 1, duration: 3, drain: 3, latency: { subscribers: 100 / (quick ? 5 : 1), rate: 200 } },
     /** Issue 11's target 4: 5 events/s of 100 B to 10k subscribers (50,000 deliveries/s), fanwire on both transports vs the plain ws loop, A B C C B A. */
     lowrate: { subscribers: 10_000 / k, rate: 5, warmup: 2, duration: quick ? 3 : 10, drain: 2 },
+    /**
+     * Issue 11's targets 2 and 3 (sustained): 48 events/s of 100 B to 10k subscribers (480,000 deliveries/s),
+     * a rate every one of `servers` keeps up with; runs in the fan-out sessions (no extra connect), lowest p99 of each.
+     */
+    sustained: { subscribers: 10_000 / k, rate: 48, warmup: 2, duration: quick ? 3 : 6, drain: 2, servers: TRIO },
     /** Stop starting new work past this many seconds (the whole bench, build included, must end within 10 minutes). */
     budgetSeconds: 480,
   };
@@ -56,7 +63,23 @@ export function serversFor(scenario) {
   if (scenario === 'storm') return { servers: FANWIRE, why: 'resume by index (index=last+1&epoch=...) exists only on fanwire; the peers have no event index' };
   if (scenario === 'publish') return { servers: FANWIRE, why: 'acked publishing (one ack per frame, batches of events) exists only on fanwire; the peers forward frames without replies' };
   if (scenario === 'lowrate') return { servers: ['fanwire-uws', 'fanwire-ws', 'ws-loop'], why: "issue 11's target 4 compares fanwire's p99 with the plain ws loop's only" };
+  if (scenario === 'sustained') return { servers: TRIO, why: "issue 11's targets 2 and 3 compare fanwire's sustained p99 with uws-publish's only" };
   return { servers: ORDER, why: '' };
+}
+
+/**
+ * The fan-out sessions' groups (servers up side by side, runs interleaved):
+ * with the scale scenario (its 19k step) fanwire-uws and uws-publish pair up
+ * and the others run alone, as before issue 11; without it fanwire-uws,
+ * uws-publish and fanwire-ws share one group, so issue 11's targets 1 and 3
+ * compare runs of one A B C C B A sequence. Sockets: each server holds its
+ * own subscribers (10k; 19k at most, in the scale pair), each session's
+ * subscribers are split over `procs` load processes (5k each; 9.5k at
+ * 19k), so no process comes near the 19k per process of limits.mjs.
+ */
+export function fanoutGroups(scenarios, servers) {
+  const groups = scenarios.includes('scale') ? [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio']] : [TRIO, ['ws-loop'], ['socketio']];
+  return groups.map((g) => g.filter((n) => servers.includes(n))).filter((g) => g.length);
 }
 
 export function benchUsage() {
@@ -66,10 +89,14 @@ Runs the six scenarios of load/README.md in one run, fanwire against the peers
 (${ALL_SERVERS.join(', ')}), prints a table per scenario with ratios, and writes
 load/results/bench-<time>.json and .svg. Takes about 7 minutes here.
 
-  --scenarios LIST   a subset of ${SCENARIOS.join(',')} (scale, burst and idle share one session per server),
+  --scenarios LIST   a subset of ${SCENARIOS.join(',')} (scale, burst and idle share one session per server;
+                     without scale, fanwire-uws, uws-publish and fanwire-ws share one, runs A B C C B A),
                      plus, only when named: cluster (one vs two cluster nodes on a local nats-server; needs
-                     nats-server, skipped with a note without it) and lowrate (issue 11's target 4: 5 events/s
+                     nats-server, skipped with a note without it), lowrate (issue 11's target 4: 5 events/s
                      to 10k subscribers, fanwire-uws, fanwire-ws and ws-loop interleaved, p99; about 2 minutes)
+                     and sustained (issue 11's targets 2 and 3: 48 events/s to 10k subscribers, 480k
+                     deliveries/s, on the fan-out sessions of fanwire-uws, uws-publish and fanwire-ws, p99;
+                     about 1.5 minutes)
   --servers LIST     a subset of the servers
   --quick            subscriber counts / 10, shorter waits: checks that everything runs, measures nothing
   --budget S         stop starting new runs after S seconds (default 480)`;

@@ -3,6 +3,7 @@
  * to the peers, and the issue's targets checked against the numbers.
  */
 import { ORDER } from './bench-plan.mjs';
+import { KEPT_UP_SHARE, behindWhy } from './sustained.mjs';
 import { closes, ms, num, ratio, textTable } from './table.mjs';
 
 const PAIRS = [
@@ -56,6 +57,27 @@ export function burstTable(burst, p) {
     textTable(head, body, [0, 10, 11]),
     ratioLine('deliveries/s', burst, (r) => r.deliveriesPerSec, 'higher'),
     ratioLine('p99', burst, (r) => r.latency.p99Ms, 'lower'),
+  ]
+    .filter((l) => l !== null)
+    .join('\n');
+}
+
+/** Issue 11's targets 2 and 3 (sustained): p99 at 480k deliveries/s, fanwire on both transports vs native uWS publish. */
+export function sustainedTable(sustained, p) {
+  const x = p.sustained;
+  const head = ['server', 'runs', 'subs', 'deliveries/s', '% offered', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'CPU server/other %', 'owed at end', 'kept up', 'gaps/reorders'];
+  const body = sustained.map((r) =>
+    r.error
+      ? [r.server, runs(r), '', 'FAILED', '', '', '', '', '', '', '', '', r.error.slice(0, 60)]
+      : [r.server, runs(r), num(r.subscribers), num(r.deliveriesPerSec), num((100 * r.deliveriesPerSec) / r.offeredPerSec, 1), ms(r.latency.p50Ms), ms(r.latency.p90Ms), ms(r.latency.p99Ms), ms(r.latency.maxMs), cpu(r), num(r.behindAtEnd), behindWhy(r) ? `NO: ${behindWhy(r)}` : 'yes', anomalies(r)],
+  );
+  const s = byServer(sustained);
+  const vs = ['fanwire-uws', 'fanwire-ws'].filter((f) => s[f] && s['uws-publish']).map((f) => `${short[f]}/uws ${ratio(s[f].latency.p99Ms / s['uws-publish'].latency.p99Ms)}`);
+  return [
+    `Sustained (issue 11, targets 2 and 3): ${x.rate} events/s of ${p.payload} B to ${num(x.subscribers)} subscribers (${num(x.rate * x.subscribers)} deliveries/s), ${x.warmup} s warm-up, ${x.duration} s measured, ${x.drain} s to drain; on the fan-out sessions, runs interleaved A B C C B A, the lowest p99 of each among the runs that kept up shown (all are in the JSON). "kept up": nothing owed after the drain and >= ${KEPT_UP_SHARE * 100}% of the offered rate delivered; a p99 of a run that did not is not a sustained figure`,
+    '',
+    textTable(head, body, [0, 11, 12]),
+    vs.length ? `  p99 (lower is better for fanwire, target <= 1.00x): ${vs.join('   ')}` : null,
   ]
     .filter((l) => l !== null)
     .join('\n');
