@@ -8,7 +8,7 @@
  */
 import path from 'node:path';
 import { benchUsage, FANWIRE, fanoutGroups, ORDER, parseBenchOptions, serversFor } from './lib/bench-plan.mjs';
-import { burstTable, clusterTable, idleTable, lowrateTable, publishTable, scaleTable, stallTable, stormTable, sustainedTable, targets, targetsTable } from './lib/bench-report.mjs';
+import { burstTable, clusterTable, featuresTable, idleTable, lowrateTable, publishTable, scaleTable, stallTable, stormTable, sustainedTable, targets, targetsTable } from './lib/bench-report.mjs';
 import { cleanupOnExit } from './lib/children.mjs';
 import { sleep } from './lib/clock.mjs';
 import { checkLimits } from './lib/limits.mjs';
@@ -17,6 +17,7 @@ import { machine } from './lib/report.mjs';
 import { RESULTS_DIR, stamp, writeAtomic, writeRecord } from './lib/results.mjs';
 import { clusterScenario } from './lib/scenario-cluster.mjs';
 import { fanoutScenarios } from './lib/scenario-fanout.mjs';
+import { featuresScenario } from './lib/scenario-features.mjs';
 import { publishScenario, stormScenario } from './lib/scenario-fanwire.mjs';
 import { lowrateScenario } from './lib/scenario-lowrate.mjs';
 import { stallScenario } from './lib/scenario-stall.mjs';
@@ -30,7 +31,7 @@ async function main() {
   const o = parseBenchOptions(process.argv.slice(2));
   if (o.help) return void console.log(benchUsage());
   const p = o.plan;
-  checkLimits(Math.max(...p.scale.subscribers, p.burst.subscribers, p.stall.subscribers, p.storm.subscribers, p.sustained.subscribers, ...(o.scenarios.includes('lowrate') ? [p.lowrate.subscribers] : [])), p.procs);
+  checkLimits(Math.max(...p.scale.subscribers, p.burst.subscribers, p.stall.subscribers, p.storm.subscribers, p.sustained.subscribers, p.features.subscribers, ...(o.scenarios.includes('lowrate') ? [p.lowrate.subscribers] : [])), p.procs);
   const t0 = performance.now();
   const elapsed = () => (performance.now() - t0) / 1000;
   const budget = { enough: (seconds) => elapsed() + seconds < p.budgetSeconds };
@@ -46,7 +47,7 @@ async function main() {
 
   const createdAt = new Date().toISOString();
   /** Reported rows per scenario; `fanoutRuns` keeps every burst, sustained and scale run (every run of an interleaved group). */
-  const scenarios = { idle: [], burst: [], sustained: [], scale: [], stall: [], storm: [], publish: [], fanoutRuns: [], cluster: null, lowrate: [], lowrateRuns: [] };
+  const scenarios = { idle: [], burst: [], sustained: [], scale: [], stall: [], storm: [], publish: [], fanoutRuns: [], cluster: null, lowrate: [], lowrateRuns: [], features: [], featuresRuns: [] };
   const skipped = [];
   const want = (s) => o.scenarios.includes(s);
   const specFor = (name, extra = []) => {
@@ -134,6 +135,25 @@ async function main() {
     }
   }
 
+  // Issue 11's target 7 (only when named): per transport, metrics on / off / 100 topic:key filters side by side, A B C C B A.
+  if (want('features')) {
+    const { servers, why } = serversFor('features');
+    for (const name of o.servers.filter((n) => !servers.includes(n))) skipped.push(`features on ${name}: ${why}`);
+    // Only the flags this dist/cli.js knows (a flag and its value).
+    const args = p.features.fanwireArgs.filter((a, i, all) => (a.startsWith('--') ? fanwire.flags?.includes(a) : fanwire.flags?.includes(all[i - 1])));
+    const hasMetricsFlag = Boolean(fanwire.flags?.includes('--metrics'));
+    if (!hasMetricsFlag) skipped.push('features metrics off: dist/cli.js has no --metrics flag');
+    for (const name of servers.filter((n) => o.servers.includes(n))) {
+      const on = specFor(name, args);
+      if (!on) continue;
+      const r = await featuresScenario(name, { on, off: hasMetricsFlag ? specFor(name, [...args, '--metrics', 'off']) : null, filtered: on }, p, budget, (n) => logFor('features', n));
+      scenarios.features.push(...r.rows);
+      scenarios.featuresRuns.push(...r.all);
+      for (const s of r.skipped) skip(s);
+      for (const e of r.errors) skipped.push(`features session failed: ${e}`);
+    }
+  }
+
   // Cluster mode (only when named): one transport, single node vs one and two cluster nodes.
   if (want('cluster')) {
     const server = o.servers.find((n) => FANWIRE.includes(n));
@@ -172,18 +192,19 @@ async function main() {
   if (scenarios.stall.length) sections.push(stallTable(scenarios.stall, p));
   if (scenarios.storm.length) sections.push(stormTable(scenarios.storm, p));
   if (scenarios.lowrate.length) sections.push(lowrateTable(scenarios.lowrate, p));
+  if (scenarios.features.length) sections.push(featuresTable(scenarios.features, p));
   if (scenarios.publish.length) sections.push(publishTable(scenarios.publish, Boolean(fanwire.flags?.includes('--max-publish-rate'))));
   if (scenarios.idle.length) sections.push(idleTable(scenarios.idle));
   if (scenarios.cluster?.throughput.length || scenarios.cluster?.latency.length) sections.push(clusterTable(scenarios.cluster, p));
   if (o.scenarios.some((s) => s !== 'cluster')) sections.push(targetsTable(record.targets), issue11Table(record.targetsIssue11, { quick: o.quick }));
   if (skipped.length) sections.push(['Skipped', '', ...skipped.map((s) => `  ${s}`)].join('\n'));
-  const other = [...scenarios.scale, ...scenarios.burst, ...scenarios.sustained].map((r) => r.cpuPercent?.otherProcesses).filter(Number.isFinite);
+  const other = [...scenarios.scale, ...scenarios.burst, ...scenarios.sustained, ...scenarios.features].map((r) => r.cpuPercent?.otherProcesses).filter(Number.isFinite);
   const noisy = other.length ? Math.max(...other) : 0;
   console.log(`\n${sections.join('\n\n')}\n`);
   console.log(`Machine: ${record.machine.cpus} x ${record.machine.cpuModel}, ${record.machine.memGiB} GiB, Node ${record.machine.node}; other processes: ${otherCpuAtStart.toFixed(0)}% of a core at start, up to ${noisy.toFixed(0)}% during a measured window`);
   console.log(`Wall time ${(wallSeconds / 60).toFixed(1)} min. Record: ${path.relative(process.cwd(), file)}${svgFile ? `; chart: ${path.relative(process.cwd(), svgFile)}` : ''}`);
 
-  const failed = [...scenarios.fanoutRuns, ...scenarios.lowrateRuns, ...(scenarios.cluster?.all ?? []), ...scenarios.storm, ...scenarios.publish, ...scenarios.stall.flatMap((x) => [x.baseline, x.stalled]).filter(Boolean)].filter((r) => r.failures?.length);
+  const failed = [...scenarios.fanoutRuns, ...scenarios.lowrateRuns, ...scenarios.featuresRuns, ...(scenarios.cluster?.all ?? []), ...scenarios.storm, ...scenarios.publish, ...scenarios.stall.flatMap((x) => [x.baseline, x.stalled]).filter(Boolean)].filter((r) => r.failures?.length);
   if (failed.length) {
     console.log(`\nFAILURE in ${failed.length} run(s): ${failed.map((r) => `${r.server} ${r.kind}: ${r.failures.join('; ')}`).join(' | ')}`);
     process.exitCode = 1;

@@ -8,10 +8,10 @@ import { ALL_SERVERS } from './servers.mjs';
 export const SCENARIOS = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle'];
 /**
  * Run only when asked for (`--scenarios cluster,lowrate`): cluster needs
- * nats-server; lowrate and sustained (issue 11's targets 4, 2 and 3) would
- * take the default run past its 10 minutes.
+ * nats-server; lowrate, sustained and features (issue 11's targets 4, 2, 3
+ * and 7) would take the default run past its 10 minutes.
  */
-export const OPTIONAL_SCENARIOS = ['cluster', 'lowrate', 'sustained'];
+export const OPTIONAL_SCENARIOS = ['cluster', 'lowrate', 'sustained', 'features'];
 export const FANWIRE = ['fanwire-uws', 'fanwire-ws'];
 /** Issue 11's burst and sustained targets compare these three: one interleaved group unless the scale scenario runs. */
 export const TRIO = ['fanwire-uws', 'uws-publish', 'fanwire-ws'];
@@ -53,6 +53,12 @@ export function plan(quick) {
      * a rate every one of `servers` keeps up with; runs in the fan-out sessions (no extra connect), lowest p99 of each.
      */
     sustained: { subscribers: 10_000 / k, rate: 48, warmup: 2, duration: quick ? 3 : 6, drain: 2, servers: TRIO },
+    /**
+     * Issue 11's target 7 (fanwire only, each transport): the burst above with metrics on and off, and with the subscribers
+     * over `keys` topic:key filters (a burst of events x keys, as many deliveries); `filteredCap` s for the filtered burst
+     * (slow until the fan-out stops walking every item for every cursor). `fanwireArgs` on every side, where dist/cli.js has them.
+     */
+    features: { subscribers: 10_000 / k, keys: 100, filteredCap: quick ? 10 : 30, fanwireArgs: ['--max-publish-rate', '0', '--buffer-size', '50000'] },
     /** Stop starting new work past this many seconds (the whole bench, build included, must end within 10 minutes). */
     budgetSeconds: 480,
   };
@@ -63,6 +69,7 @@ export function serversFor(scenario) {
   if (scenario === 'storm') return { servers: FANWIRE, why: 'resume by index (index=last+1&epoch=...) exists only on fanwire; the peers have no event index' };
   if (scenario === 'publish') return { servers: FANWIRE, why: 'acked publishing (one ack per frame, batches of events) exists only on fanwire; the peers forward frames without replies' };
   if (scenario === 'lowrate') return { servers: ['fanwire-uws', 'fanwire-ws', 'ws-loop'], why: "issue 11's target 4 compares fanwire's p99 with the plain ws loop's only" };
+  if (scenario === 'features') return { servers: FANWIRE, why: "issue 11's target 7 compares fanwire with itself (metrics off, topic:key filters)" };
   if (scenario === 'sustained') return { servers: TRIO, why: "issue 11's targets 2 and 3 compare fanwire's sustained p99 with uws-publish's only" };
   return { servers: ORDER, why: '' };
 }
@@ -96,7 +103,9 @@ load/results/bench-<time>.json and .svg. Takes about 7 minutes here.
                      to 10k subscribers, fanwire-uws, fanwire-ws and ws-loop interleaved, p99; about 2 minutes)
                      and sustained (issue 11's targets 2 and 3: 48 events/s to 10k subscribers, 480k
                      deliveries/s, on the fan-out sessions of fanwire-uws, uws-publish and fanwire-ws, p99;
-                     about 1.5 minutes)
+                     about 1.5 minutes) and features (issue 11's target 7, fanwire on each transport: the burst
+                     with metrics on and off, and over 100 topic:key filters; about 3 minutes today, the
+                     filtered bursts being slow)
   --servers LIST     a subset of the servers
   --quick            subscriber counts / 10, shorter waits: checks that everything runs, measures nothing
   --budget S         stop starting new runs after S seconds (default 480)`;

@@ -83,6 +83,33 @@ export function sustainedTable(sustained, p) {
     .join('\n');
 }
 
+/** Issue 11's target 7: each transport's burst with metrics on and off, and over topic:key filters. */
+export function featuresTable(features, p) {
+  const f = p.features;
+  const b = p.burst;
+  const pct = (x) => (Number.isFinite(x) ? `${num(100 * x, 1)}%` : '-');
+  const head = ['server', 'runs', 'subs', 'burst events', 'deliveries/s', 'delivered', 'in s', 'p50 ms', 'p99 ms', 'CPU server/other %', 'drops by close code', 'gaps/reorders'];
+  const body = features.map((r) =>
+    r.error
+      ? [r.server, runs(r), '', '', 'FAILED', '', '', '', '', '', '', r.error.slice(0, 60)]
+      : [r.server, runs(r), num(r.subscribers), num(r.burst), num(r.deliveriesPerSec), pct(r.burstDelivered), r.windowS.toFixed(2), ms(r.latency.p50Ms), ms(r.latency.p99Ms), cpu(r), closes(r.closes), anomalies(r)],
+  );
+  const s = Object.fromEntries(features.filter((r) => !r.error).map((r) => [`${r.transport} ${r.variant}`, r]));
+  const lines = ['fanwire-uws', 'fanwire-ws'].flatMap((t) => {
+    const on = s[`${t} metrics-on`];
+    const off = s[`${t} metrics-off`];
+    const fl = s[`${t} filtered`];
+    const parts = [on && off && `metrics on/off ${ratio(on.deliveriesPerSec / off.deliveriesPerSec)} (target >= 0.97x)`, on && fl && `${f.keys} filters/unfiltered ${ratio(fl.deliveriesPerSec / on.deliveriesPerSec)} (target >= 0.80x)`].filter(Boolean);
+    return parts.length ? [`  ${t}: ${parts.join('   ')}`] : [];
+  });
+  return [
+    `Features on (issue 11, target 7), fanwire only: per transport, the burst of scenario 2 (${b.events} events after ${b.warmupEvents}, ${num(f.subscribers)} subscribers, at most ${b.cap} s) with metrics on (as started by default) and with --metrics off, then the same subscribers over ${f.keys} topic:key filters (subscriber n: topic=t:k<n mod ${f.keys}>) and a burst of ${num(b.events * f.keys)} events after ${num(b.warmupEvents * f.keys)} (as many deliveries; at most ${f.filteredCap} s); every side with ${f.fanwireArgs.join(' ')}; runs interleaved A B C C B A, the best of each shown. "delivered": the share of the burst's deliveries that arrived in its time`,
+    '',
+    textTable(head, body, [0, 10, 11]),
+    ...lines,
+  ].join('\n');
+}
+
 /** Issue 11's target 4: p99 at a low rate, fanwire on both transports vs the plain ws loop. */
 export function lowrateTable(lowrate, p) {
   const l = p.lowrate;
