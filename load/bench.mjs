@@ -43,7 +43,7 @@ async function main() {
   const otherCpuAtStart = idleCpu().other;
   if (otherCpuAtStart >= 20) say(`!! other processes are using ${otherCpuAtStart.toFixed(0)}% of a core right now: every figure below competes with them`);
   if (o.scenarios.includes('stall') && !hasPython()) say('!! python3 is missing: the stall scenario\'s laggards use ordinary sockets and fanwire will not drop them within the run');
-  say(`bench: scenarios ${o.scenarios.join(', ')}; servers ${o.servers.join(', ')}${o.quick ? '; QUICK (a check, not a measurement)' : ''}; time budget ${p.budgetSeconds} s`);
+  say(`bench: ${o.preset ? `preset ${o.preset} = ` : ''}scenarios ${o.scenarios.join(', ')}; servers ${o.servers.join(', ')}${o.quick ? '; QUICK (a check, not a measurement)' : ''}; time budget ${p.budgetSeconds} s`);
 
   const createdAt = new Date().toISOString();
   /** Reported rows per scenario; `fanoutRuns` keeps every burst, sustained and scale run (every run of an interleaved group). */
@@ -67,7 +67,7 @@ async function main() {
       const { servers, why } = serversFor('sustained');
       for (const name of o.servers.filter((n) => !servers.includes(n))) skipped.push(`sustained on ${name}: ${why}`);
     }
-    for (const group of fanoutGroups(o.scenarios, o.servers)) {
+    for (const group of fanoutGroups(o.scenarios, o.servers, o.preset)) {
       const specs = group.map((name) => specFor(name)).filter(Boolean);
       if (!specs.length) continue;
       const what = ['idle', 'burst', 'sustained', 'scale'].filter(want);
@@ -169,7 +169,7 @@ async function main() {
   }
 
   const wallSeconds = elapsed();
-  const record = { benchmark: 'bench', createdAt, wallSeconds, machine: { ...machine(), otherCpuPercentAtStart: otherCpuAtStart }, quick: o.quick, plan: p, fanwire, scenarios, skipped };
+  const record = { benchmark: 'bench', createdAt, wallSeconds, machine: { ...machine(), otherCpuPercentAtStart: otherCpuAtStart }, quick: o.quick, preset: o.preset, scenariosRun: o.scenarios, servers: o.servers, plan: p, fanwire, scenarios, skipped };
   record.targets = targets(record, p);
   /** Issue #11's targets: one row each with its figure and met / missed / not measured in this run. */
   record.targetsIssue11 = issue11Targets({ scenarios, ran: o.scenarios }, p);
@@ -196,7 +196,8 @@ async function main() {
   if (scenarios.publish.length) sections.push(publishTable(scenarios.publish, Boolean(fanwire.flags?.includes('--max-publish-rate'))));
   if (scenarios.idle.length) sections.push(idleTable(scenarios.idle));
   if (scenarios.cluster?.throughput.length || scenarios.cluster?.latency.length) sections.push(clusterTable(scenarios.cluster, p));
-  if (o.scenarios.some((s) => s !== 'cluster')) sections.push(targetsTable(record.targets), issue11Table(record.targetsIssue11, { quick: o.quick }));
+  // The targets preset is issue 11's run: issue 4's table would be mostly rows it does not measure.
+  if (o.scenarios.some((s) => s !== 'cluster')) sections.push(...(o.preset === 'targets' ? [] : [targetsTable(record.targets)]), issue11Table(record.targetsIssue11, { quick: o.quick }));
   if (skipped.length) sections.push(['Skipped', '', ...skipped.map((s) => `  ${s}`)].join('\n'));
   const other = [...scenarios.scale, ...scenarios.burst, ...scenarios.sustained, ...scenarios.features].map((r) => r.cpuPercent?.otherProcesses).filter(Number.isFinite);
   const noisy = other.length ? Math.max(...other) : 0;

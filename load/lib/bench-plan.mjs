@@ -13,6 +13,16 @@ export const SCENARIOS = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle']
  */
 export const OPTIONAL_SCENARIOS = ['cluster', 'lowrate', 'sustained', 'features'];
 export const FANWIRE = ['fanwire-uws', 'fanwire-ws'];
+/**
+ * `--scenarios targets`: every scenario issue 11's targets table reads, so
+ * one run prints every row measured; on the servers those rows compare
+ * (ws-loop only for lowrate), with its own time budget.
+ */
+export const TARGETS_PRESET = {
+  scenarios: ['idle', 'burst', 'sustained', 'lowrate', 'publish', 'features'],
+  servers: ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop'],
+  budgetSeconds: 540,
+};
 /** Issue 11's burst and sustained targets compare these three: one interleaved group unless the scale scenario runs. */
 export const TRIO = ['fanwire-uws', 'uws-publish', 'fanwire-ws'];
 
@@ -83,9 +93,11 @@ export function serversFor(scenario) {
  * own subscribers (10k; 19k at most, in the scale pair), each session's
  * subscribers are split over `procs` load processes (5k each; 9.5k at
  * 19k), so no process comes near the 19k per process of limits.mjs.
+ * The targets preset runs the fan-out scenarios on the three only (its
+ * targets read no other server's burst or idle figure).
  */
-export function fanoutGroups(scenarios, servers) {
-  const groups = scenarios.includes('scale') ? [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio']] : [TRIO, ['ws-loop'], ['socketio']];
+export function fanoutGroups(scenarios, servers, preset = null) {
+  const groups = scenarios.includes('scale') ? [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio']] : preset === 'targets' ? [TRIO] : [TRIO, ['ws-loop'], ['socketio']];
   return groups.map((g) => g.filter((n) => servers.includes(n))).filter((g) => g.length);
 }
 
@@ -98,17 +110,26 @@ load/results/bench-<time>.json and .svg. Takes about 7 minutes here.
 
   --scenarios LIST   a subset of ${SCENARIOS.join(',')} (scale, burst and idle share one session per server;
                      without scale, fanwire-uws, uws-publish and fanwire-ws share one, runs A B C C B A),
-                     plus, only when named: cluster (one vs two cluster nodes on a local nats-server; needs
-                     nats-server, skipped with a note without it), lowrate (issue 11's target 4: 5 events/s
-                     to 10k subscribers, fanwire-uws, fanwire-ws and ws-loop interleaved, p99; about 2 minutes)
-                     and sustained (issue 11's targets 2 and 3: 48 events/s to 10k subscribers, 480k
-                     deliveries/s, on the fan-out sessions of fanwire-uws, uws-publish and fanwire-ws, p99;
-                     about 1.5 minutes) and features (issue 11's target 7, fanwire on each transport: the burst
-                     with metrics on and off, and over 100 topic:key filters; about 3 minutes today, the
-                     filtered bursts being slow)
+                     plus, only when named:
+                       cluster    one vs two cluster nodes on a local nats-server (needs nats-server,
+                                  skipped with a note without it)
+                       lowrate    issue 11's target 4: 5 events/s to 10k subscribers, fanwire-uws,
+                                  fanwire-ws and ws-loop interleaved, p99; about 2 minutes
+                       sustained  issue 11's targets 2 and 3: 48 events/s to 10k subscribers (480k
+                                  deliveries/s) on the fan-out sessions of fanwire-uws, uws-publish and
+                                  fanwire-ws, p99 of the runs that kept up; about 1.5 minutes
+                       features   issue 11's target 7, fanwire on each transport: the burst with metrics
+                                  on and off, and over 100 topic:key filters; about 3 minutes today (the
+                                  filtered bursts are slow)
+                     or the preset
+                       targets    = ${TARGETS_PRESET.scenarios.join(',')} on ${TARGETS_PRESET.servers.join(', ')}
+                                  (fanwire-uws, uws-publish and fanwire-ws in one interleaved group, ws-loop
+                                  only for lowrate): every row of issue 11's targets table measured in one
+                                  run. About 7-8 minutes here (estimated from its parts; it has not been
+                                  timed whole yet); budget ${TARGETS_PRESET.budgetSeconds} s. \`npm run bench:targets\` builds first
   --servers LIST     a subset of the servers
   --quick            subscriber counts / 10, shorter waits: checks that everything runs, measures nothing
-  --budget S         stop starting new runs after S seconds (default 480)`;
+  --budget S         stop starting new runs after S seconds (default 480; ${TARGETS_PRESET.budgetSeconds} with the targets preset)`;
 }
 
 export function parseBenchOptions(argv) {
@@ -123,9 +144,14 @@ export function parseBenchOptions(argv) {
     for (const i of items) if (!known.includes(i)) throw new Error(`--${what}: unknown "${i}" (known: ${known.join(', ')})`);
     return items;
   };
-  const named = list(values.scenarios, [...SCENARIOS, ...OPTIONAL_SCENARIOS], 'scenarios');
-  const o = { scenarios: values.scenarios ? named : [...SCENARIOS], servers: list(values.servers, ALL_SERVERS, 'servers'), quick: Boolean(values.quick) };
+  const named = list(values.scenarios, [...SCENARIOS, ...OPTIONAL_SCENARIOS, 'targets'], 'scenarios');
+  const preset = named.includes('targets') && values.scenarios ? 'targets' : null;
+  // The preset expands in place (and merges with anything else named).
+  const scenarios = values.scenarios ? [...new Set(named.flatMap((n) => (n === 'targets' ? TARGETS_PRESET.scenarios : [n])))] : [...SCENARIOS];
+  const servers = preset && !values.servers ? [...TARGETS_PRESET.servers] : list(values.servers, ALL_SERVERS, 'servers');
+  const o = { scenarios, servers, quick: Boolean(values.quick), preset };
   o.plan = plan(o.quick);
+  if (preset) o.plan.budgetSeconds = TARGETS_PRESET.budgetSeconds;
   if (values.budget !== undefined) {
     const b = Number(values.budget);
     if (!(b > 0)) throw new Error('--budget: seconds > 0');
