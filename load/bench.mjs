@@ -7,8 +7,8 @@
  * load/results/bench-<time>.json and bench-<time>.svg. See load/README.md.
  */
 import path from 'node:path';
-import { benchUsage, FANWIRE, ORDER, parseBenchOptions, serversFor } from './lib/bench-plan.mjs';
-import { burstTable, clusterTable, idleTable, lowrateTable, publishTable, scaleTable, stallTable, stormTable, targets, targetsTable } from './lib/bench-report.mjs';
+import { benchUsage, FANWIRE, fanoutGroups, ORDER, parseBenchOptions, serversFor } from './lib/bench-plan.mjs';
+import { burstTable, clusterTable, featuresTable, idleTable, lowrateTable, publishTable, scaleTable, stallTable, stormTable, sustainedTable, targets, targetsTable } from './lib/bench-report.mjs';
 import { cleanupOnExit } from './lib/children.mjs';
 import { sleep } from './lib/clock.mjs';
 import { checkLimits } from './lib/limits.mjs';
@@ -17,6 +17,7 @@ import { machine } from './lib/report.mjs';
 import { RESULTS_DIR, stamp, writeAtomic, writeRecord } from './lib/results.mjs';
 import { clusterScenario } from './lib/scenario-cluster.mjs';
 import { fanoutScenarios } from './lib/scenario-fanout.mjs';
+import { featuresScenario } from './lib/scenario-features.mjs';
 import { publishScenario, stormScenario } from './lib/scenario-fanwire.mjs';
 import { lowrateScenario } from './lib/scenario-lowrate.mjs';
 import { stallScenario } from './lib/scenario-stall.mjs';
@@ -30,7 +31,7 @@ async function main() {
   const o = parseBenchOptions(process.argv.slice(2));
   if (o.help) return void console.log(benchUsage());
   const p = o.plan;
-  checkLimits(Math.max(...p.scale.subscribers, p.burst.subscribers, p.stall.subscribers, p.storm.subscribers, ...(o.scenarios.includes('lowrate') ? [p.lowrate.subscribers] : [])), p.procs);
+  checkLimits(Math.max(...p.scale.subscribers, p.burst.subscribers, p.stall.subscribers, p.storm.subscribers, p.sustained.subscribers, p.features.subscribers, ...(o.scenarios.includes('lowrate') ? [p.lowrate.subscribers] : [])), p.procs);
   const t0 = performance.now();
   const elapsed = () => (performance.now() - t0) / 1000;
   const budget = { enough: (seconds) => elapsed() + seconds < p.budgetSeconds };
@@ -42,11 +43,11 @@ async function main() {
   const otherCpuAtStart = idleCpu().other;
   if (otherCpuAtStart >= 20) say(`!! other processes are using ${otherCpuAtStart.toFixed(0)}% of a core right now: every figure below competes with them`);
   if (o.scenarios.includes('stall') && !hasPython()) say('!! python3 is missing: the stall scenario\'s laggards use ordinary sockets and fanwire will not drop them within the run');
-  say(`bench: scenarios ${o.scenarios.join(', ')}; servers ${o.servers.join(', ')}${o.quick ? '; QUICK (a check, not a measurement)' : ''}; time budget ${p.budgetSeconds} s`);
+  say(`bench: ${o.preset ? `preset ${o.preset} = ` : ''}scenarios ${o.scenarios.join(', ')}; servers ${o.servers.join(', ')}${o.quick ? '; QUICK (a check, not a measurement)' : ''}; time budget ${p.budgetSeconds} s`);
 
   const createdAt = new Date().toISOString();
-  /** Reported rows per scenario; `fanoutRuns` keeps every burst and scale run (both of an interleaved pair). */
-  const scenarios = { idle: [], burst: [], scale: [], stall: [], storm: [], publish: [], fanoutRuns: [], cluster: null, lowrate: [], lowrateRuns: [] };
+  /** Reported rows per scenario; `fanoutRuns` keeps every burst, sustained and scale run (every run of an interleaved group). */
+  const scenarios = { idle: [], burst: [], sustained: [], scale: [], stall: [], storm: [], publish: [], fanoutRuns: [], cluster: null, lowrate: [], lowrateRuns: [], features: [], featuresRuns: [] };
   const skipped = [];
   const want = (s) => o.scenarios.includes(s);
   const specFor = (name, extra = []) => {
@@ -60,22 +61,28 @@ async function main() {
     say(`skipping ${what}`);
   };
 
-  // Scenarios 6, 2, 1: one session per server; fanwire-uws and uws-publish side by side, interleaved.
-  if (want('scale') || want('burst') || want('idle')) {
-    const groups = [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio']].map((g) => g.filter((n) => o.servers.includes(n))).filter((g) => g.length);
-    for (const group of groups) {
+  // Scenarios 6, 2, sustained, 1: one session per server; the servers of a group side by side, interleaved.
+  if (want('scale') || want('burst') || want('idle') || want('sustained')) {
+    if (want('sustained')) {
+      const { servers, why } = serversFor('sustained');
+      for (const name of o.servers.filter((n) => !servers.includes(n))) skipped.push(`sustained on ${name}: ${why}`);
+    }
+    for (const group of fanoutGroups(o.scenarios, o.servers, o.preset)) {
       const specs = group.map((name) => specFor(name)).filter(Boolean);
       if (!specs.length) continue;
+      const what = ['idle', 'burst', 'sustained', 'scale'].filter(want);
+      if (!want('idle') && !want('burst') && !want('scale') && !specs.some((s) => p.sustained.servers.includes(s.name))) continue;
       if (!budget.enough(30 * specs.length)) {
-        skip(`scale/burst/idle on ${group.join(' and ')}: out of time budget`);
+        skip(`${what.join('/')} on ${group.join(', ')}: out of time budget`);
         continue;
       }
-      const r = await fanoutScenarios(specs, p, { idle: want('idle'), burst: want('burst'), scale: want('scale') }, budget, (name) => logFor('fan-out', name));
+      const r = await fanoutScenarios(specs, p, { idle: want('idle'), burst: want('burst'), sustained: want('sustained'), scale: want('scale') }, budget, (name) => logFor('fan-out', name));
       scenarios.idle.push(...r.idle);
       scenarios.burst.push(...r.burst);
+      scenarios.sustained.push(...r.sustained);
       scenarios.scale.push(...r.scale);
       scenarios.fanoutRuns.push(...r.all);
-      for (const s of r.skipped) skip(`${s} on ${group.join(' and ')}`);
+      for (const s of r.skipped) skip(`${s} on ${group.join(', ')}`);
       for (const e of r.errors) skipped.push(`fan-out session failed: ${e}`);
     }
   }
@@ -128,6 +135,25 @@ async function main() {
     }
   }
 
+  // Issue 11's target 7 (only when named): per transport, metrics on / off / 100 topic:key filters side by side, A B C C B A.
+  if (want('features')) {
+    const { servers, why } = serversFor('features');
+    for (const name of o.servers.filter((n) => !servers.includes(n))) skipped.push(`features on ${name}: ${why}`);
+    // Only the flags this dist/cli.js knows (a flag and its value).
+    const args = p.features.fanwireArgs.filter((a, i, all) => (a.startsWith('--') ? fanwire.flags?.includes(a) : fanwire.flags?.includes(all[i - 1])));
+    const hasMetricsFlag = Boolean(fanwire.flags?.includes('--metrics'));
+    if (!hasMetricsFlag) skipped.push('features metrics off: dist/cli.js has no --metrics flag');
+    for (const name of servers.filter((n) => o.servers.includes(n))) {
+      const on = specFor(name, args);
+      if (!on) continue;
+      const r = await featuresScenario(name, { on, off: hasMetricsFlag ? specFor(name, [...args, '--metrics', 'off']) : null, filtered: on }, p, budget, (n) => logFor('features', n));
+      scenarios.features.push(...r.rows);
+      scenarios.featuresRuns.push(...r.all);
+      for (const s of r.skipped) skip(s);
+      for (const e of r.errors) skipped.push(`features session failed: ${e}`);
+    }
+  }
+
   // Cluster mode (only when named): one transport, single node vs one and two cluster nodes.
   if (want('cluster')) {
     const server = o.servers.find((n) => FANWIRE.includes(n));
@@ -143,7 +169,7 @@ async function main() {
   }
 
   const wallSeconds = elapsed();
-  const record = { benchmark: 'bench', createdAt, wallSeconds, machine: { ...machine(), otherCpuPercentAtStart: otherCpuAtStart }, quick: o.quick, plan: p, fanwire, scenarios, skipped };
+  const record = { benchmark: 'bench', createdAt, wallSeconds, machine: { ...machine(), otherCpuPercentAtStart: otherCpuAtStart }, quick: o.quick, preset: o.preset, scenariosRun: o.scenarios, servers: o.servers, plan: p, fanwire, scenarios, skipped };
   record.targets = targets(record, p);
   /** Issue #11's targets: one row each with its figure and met / missed / not measured in this run. */
   record.targetsIssue11 = issue11Targets({ scenarios, ran: o.scenarios }, p);
@@ -162,21 +188,24 @@ async function main() {
   const sections = [];
   if (scenarios.scale.length) sections.push(scaleTable(scenarios.scale, p));
   if (scenarios.burst.length) sections.push(burstTable(scenarios.burst, p));
+  if (scenarios.sustained.length) sections.push(sustainedTable(scenarios.sustained, p));
   if (scenarios.stall.length) sections.push(stallTable(scenarios.stall, p));
   if (scenarios.storm.length) sections.push(stormTable(scenarios.storm, p));
   if (scenarios.lowrate.length) sections.push(lowrateTable(scenarios.lowrate, p));
+  if (scenarios.features.length) sections.push(featuresTable(scenarios.features, p));
   if (scenarios.publish.length) sections.push(publishTable(scenarios.publish, Boolean(fanwire.flags?.includes('--max-publish-rate'))));
   if (scenarios.idle.length) sections.push(idleTable(scenarios.idle));
   if (scenarios.cluster?.throughput.length || scenarios.cluster?.latency.length) sections.push(clusterTable(scenarios.cluster, p));
-  if (o.scenarios.some((s) => s !== 'cluster')) sections.push(targetsTable(record.targets), issue11Table(record.targetsIssue11, { quick: o.quick }));
+  // The targets preset is issue 11's run: issue 4's table would be mostly rows it does not measure.
+  if (o.scenarios.some((s) => s !== 'cluster')) sections.push(...(o.preset === 'targets' ? [] : [targetsTable(record.targets)]), issue11Table(record.targetsIssue11, { quick: o.quick }));
   if (skipped.length) sections.push(['Skipped', '', ...skipped.map((s) => `  ${s}`)].join('\n'));
-  const other = [...scenarios.scale, ...scenarios.burst].map((r) => r.cpuPercent?.otherProcesses).filter(Number.isFinite);
+  const other = [...scenarios.scale, ...scenarios.burst, ...scenarios.sustained, ...scenarios.features].map((r) => r.cpuPercent?.otherProcesses).filter(Number.isFinite);
   const noisy = other.length ? Math.max(...other) : 0;
   console.log(`\n${sections.join('\n\n')}\n`);
   console.log(`Machine: ${record.machine.cpus} x ${record.machine.cpuModel}, ${record.machine.memGiB} GiB, Node ${record.machine.node}; other processes: ${otherCpuAtStart.toFixed(0)}% of a core at start, up to ${noisy.toFixed(0)}% during a measured window`);
   console.log(`Wall time ${(wallSeconds / 60).toFixed(1)} min. Record: ${path.relative(process.cwd(), file)}${svgFile ? `; chart: ${path.relative(process.cwd(), svgFile)}` : ''}`);
 
-  const failed = [...scenarios.fanoutRuns, ...scenarios.lowrateRuns, ...(scenarios.cluster?.all ?? []), ...scenarios.storm, ...scenarios.publish, ...scenarios.stall.flatMap((x) => [x.baseline, x.stalled]).filter(Boolean)].filter((r) => r.failures?.length);
+  const failed = [...scenarios.fanoutRuns, ...scenarios.lowrateRuns, ...scenarios.featuresRuns, ...(scenarios.cluster?.all ?? []), ...scenarios.storm, ...scenarios.publish, ...scenarios.stall.flatMap((x) => [x.baseline, x.stalled]).filter(Boolean)].filter((r) => r.failures?.length);
   if (failed.length) {
     console.log(`\nFAILURE in ${failed.length} run(s): ${failed.map((r) => `${r.server} ${r.kind}: ${r.failures.join('; ')}`).join(' | ')}`);
     process.exitCode = 1;

@@ -46,6 +46,7 @@ async function main() {
     mode: spec?.mode ?? mode,
     payload: o.payload,
     topics: o.topics,
+    keys: o.keys,
     procs: o.procs,
     laggards: o.laggards,
     smallSockets: SMALL_SOCKETS,

@@ -8,11 +8,23 @@ import { ALL_SERVERS } from './servers.mjs';
 export const SCENARIOS = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle'];
 /**
  * Run only when asked for (`--scenarios cluster,lowrate`): cluster needs
- * nats-server; lowrate (issue 11's target 4) would take the default run past
- * its 10 minutes.
+ * nats-server; lowrate, sustained and features (issue 11's targets 4, 2, 3
+ * and 7) would take the default run past its 10 minutes.
  */
-export const OPTIONAL_SCENARIOS = ['cluster', 'lowrate'];
+export const OPTIONAL_SCENARIOS = ['cluster', 'lowrate', 'sustained', 'features'];
 export const FANWIRE = ['fanwire-uws', 'fanwire-ws'];
+/**
+ * `--scenarios targets`: every scenario issue 11's targets table reads, so
+ * one run prints every row measured; on the servers those rows compare
+ * (ws-loop only for lowrate), with its own time budget.
+ */
+export const TARGETS_PRESET = {
+  scenarios: ['idle', 'burst', 'sustained', 'lowrate', 'publish', 'features'],
+  servers: ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop'],
+  budgetSeconds: 540,
+};
+/** Issue 11's burst and sustained targets compare these three: one interleaved group unless the scale scenario runs. */
+export const TRIO = ['fanwire-uws', 'uws-publish', 'fanwire-ws'];
 
 /** Run order of the servers; the stall scenario runs it backwards (A B C D E, then E D C B A). */
 export const ORDER = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio'];
@@ -46,6 +58,17 @@ export function plan(quick) {
     cluster: { subscribers: 2_000 / k, deliveriesPerSec: 1_000_000 / k, warmup: 1, duration: 3, drain: 3, latency: { subscribers: 100 / (quick ? 5 : 1), rate: 200 } },
     /** Issue 11's target 4: 5 events/s of 100 B to 10k subscribers (50,000 deliveries/s), fanwire on both transports vs the plain ws loop, A B C C B A. */
     lowrate: { subscribers: 10_000 / k, rate: 5, warmup: 2, duration: quick ? 3 : 10, drain: 2 },
+    /**
+     * Issue 11's targets 2 and 3 (sustained): 48 events/s of 100 B to 10k subscribers (480,000 deliveries/s),
+     * a rate every one of `servers` keeps up with; runs in the fan-out sessions (no extra connect), lowest p99 of each.
+     */
+    sustained: { subscribers: 10_000 / k, rate: 48, warmup: 2, duration: quick ? 3 : 6, drain: 2, servers: TRIO },
+    /**
+     * Issue 11's target 7 (fanwire only, each transport): the burst above with metrics on and off, and with the subscribers
+     * over `keys` topic:key filters (a burst of events x keys, as many deliveries); `filteredCap` s for the filtered burst
+     * (slow until the fan-out stops walking every item for every cursor). `fanwireArgs` on every side, where dist/cli.js has them.
+     */
+    features: { subscribers: 10_000 / k, keys: 100, filteredCap: quick ? 10 : 30, fanwireArgs: ['--max-publish-rate', '0', '--buffer-size', '50000'] },
     /** Stop starting new work past this many seconds (the whole bench, build included, must end within 10 minutes). */
     budgetSeconds: 480,
   };
@@ -56,7 +79,26 @@ export function serversFor(scenario) {
   if (scenario === 'storm') return { servers: FANWIRE, why: 'resume by index (index=last+1&epoch=...) exists only on fanwire; the peers have no event index' };
   if (scenario === 'publish') return { servers: FANWIRE, why: 'acked publishing (one ack per frame, batches of events) exists only on fanwire; the peers forward frames without replies' };
   if (scenario === 'lowrate') return { servers: ['fanwire-uws', 'fanwire-ws', 'ws-loop'], why: "issue 11's target 4 compares fanwire's p99 with the plain ws loop's only" };
+  if (scenario === 'features') return { servers: FANWIRE, why: "issue 11's target 7 compares fanwire with itself (metrics off, topic:key filters)" };
+  if (scenario === 'sustained') return { servers: TRIO, why: "issue 11's targets 2 and 3 compare fanwire's sustained p99 with uws-publish's only" };
   return { servers: ORDER, why: '' };
+}
+
+/**
+ * The fan-out sessions' groups (servers up side by side, runs interleaved):
+ * with the scale scenario (its 19k step) fanwire-uws and uws-publish pair up
+ * and the others run alone, as before issue 11; without it fanwire-uws,
+ * uws-publish and fanwire-ws share one group, so issue 11's targets 1 and 3
+ * compare runs of one A B C C B A sequence. Sockets: each server holds its
+ * own subscribers (10k; 19k at most, in the scale pair), each session's
+ * subscribers are split over `procs` load processes (5k each; 9.5k at
+ * 19k), so no process comes near the 19k per process of limits.mjs.
+ * The targets preset runs the fan-out scenarios on the three only (its
+ * targets read no other server's burst or idle figure).
+ */
+export function fanoutGroups(scenarios, servers, preset = null) {
+  const groups = scenarios.includes('scale') ? [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio']] : preset === 'targets' ? [TRIO] : [TRIO, ['ws-loop'], ['socketio']];
+  return groups.map((g) => g.filter((n) => servers.includes(n))).filter((g) => g.length);
 }
 
 export function benchUsage() {
@@ -66,13 +108,28 @@ Runs the six scenarios of load/README.md in one run, fanwire against the peers
 (${ALL_SERVERS.join(', ')}), prints a table per scenario with ratios, and writes
 load/results/bench-<time>.json and .svg. Takes about 7 minutes here.
 
-  --scenarios LIST   a subset of ${SCENARIOS.join(',')} (scale, burst and idle share one session per server),
-                     plus, only when named: cluster (one vs two cluster nodes on a local nats-server; needs
-                     nats-server, skipped with a note without it) and lowrate (issue 11's target 4: 5 events/s
-                     to 10k subscribers, fanwire-uws, fanwire-ws and ws-loop interleaved, p99; about 2 minutes)
+  --scenarios LIST   a subset of ${SCENARIOS.join(',')} (scale, burst and idle share one session per server;
+                     without scale, fanwire-uws, uws-publish and fanwire-ws share one, runs A B C C B A),
+                     plus, only when named:
+                       cluster    one vs two cluster nodes on a local nats-server (needs nats-server,
+                                  skipped with a note without it)
+                       lowrate    issue 11's target 4: 5 events/s to 10k subscribers, fanwire-uws,
+                                  fanwire-ws and ws-loop interleaved, p99; about 2 minutes
+                       sustained  issue 11's targets 2 and 3: 48 events/s to 10k subscribers (480k
+                                  deliveries/s) on the fan-out sessions of fanwire-uws, uws-publish and
+                                  fanwire-ws, p99 of the runs that kept up; about 1.5 minutes
+                       features   issue 11's target 7, fanwire on each transport: the burst with metrics
+                                  on and off, and over 100 topic:key filters; about 3 minutes today (the
+                                  filtered bursts are slow)
+                     or the preset
+                       targets    = ${TARGETS_PRESET.scenarios.join(',')} on ${TARGETS_PRESET.servers.join(', ')}
+                                  (fanwire-uws, uws-publish and fanwire-ws in one interleaved group, ws-loop
+                                  only for lowrate): every row of issue 11's targets table measured in one
+                                  run. About 7-8 minutes here (estimated from its parts; it has not been
+                                  timed whole yet); budget ${TARGETS_PRESET.budgetSeconds} s. \`npm run bench:targets\` builds first
   --servers LIST     a subset of the servers
   --quick            subscriber counts / 10, shorter waits: checks that everything runs, measures nothing
-  --budget S         stop starting new runs after S seconds (default 480)`;
+  --budget S         stop starting new runs after S seconds (default 480; ${TARGETS_PRESET.budgetSeconds} with the targets preset)`;
 }
 
 export function parseBenchOptions(argv) {
@@ -87,9 +144,14 @@ export function parseBenchOptions(argv) {
     for (const i of items) if (!known.includes(i)) throw new Error(`--${what}: unknown "${i}" (known: ${known.join(', ')})`);
     return items;
   };
-  const named = list(values.scenarios, [...SCENARIOS, ...OPTIONAL_SCENARIOS], 'scenarios');
-  const o = { scenarios: values.scenarios ? named : [...SCENARIOS], servers: list(values.servers, ALL_SERVERS, 'servers'), quick: Boolean(values.quick) };
+  const named = list(values.scenarios, [...SCENARIOS, ...OPTIONAL_SCENARIOS, 'targets'], 'scenarios');
+  const preset = named.includes('targets') && values.scenarios ? 'targets' : null;
+  // The preset expands in place (and merges with anything else named).
+  const scenarios = values.scenarios ? [...new Set(named.flatMap((n) => (n === 'targets' ? TARGETS_PRESET.scenarios : [n])))] : [...SCENARIOS];
+  const servers = preset && !values.servers ? [...TARGETS_PRESET.servers] : list(values.servers, ALL_SERVERS, 'servers');
+  const o = { scenarios, servers, quick: Boolean(values.quick), preset };
   o.plan = plan(o.quick);
+  if (preset) o.plan.budgetSeconds = TARGETS_PRESET.budgetSeconds;
   if (values.budget !== undefined) {
     const b = Number(values.budget);
     if (!(b > 0)) throw new Error('--budget: seconds > 0');

@@ -3,6 +3,7 @@
  * to the peers, and the issue's targets checked against the numbers.
  */
 import { ORDER } from './bench-plan.mjs';
+import { KEPT_UP_SHARE, behindWhy } from './sustained.mjs';
 import { closes, ms, num, ratio, textTable } from './table.mjs';
 
 const PAIRS = [
@@ -59,6 +60,54 @@ export function burstTable(burst, p) {
   ]
     .filter((l) => l !== null)
     .join('\n');
+}
+
+/** Issue 11's targets 2 and 3 (sustained): p99 at 480k deliveries/s, fanwire on both transports vs native uWS publish. */
+export function sustainedTable(sustained, p) {
+  const x = p.sustained;
+  const head = ['server', 'runs', 'subs', 'deliveries/s', '% offered', 'p50 ms', 'p90 ms', 'p99 ms', 'max ms', 'CPU server/other %', 'owed at end', 'kept up', 'gaps/reorders'];
+  const body = sustained.map((r) =>
+    r.error
+      ? [r.server, runs(r), '', 'FAILED', '', '', '', '', '', '', '', '', r.error.slice(0, 60)]
+      : [r.server, runs(r), num(r.subscribers), num(r.deliveriesPerSec), num((100 * r.deliveriesPerSec) / r.offeredPerSec, 1), ms(r.latency.p50Ms), ms(r.latency.p90Ms), ms(r.latency.p99Ms), ms(r.latency.maxMs), cpu(r), num(r.behindAtEnd), behindWhy(r) ? `NO: ${behindWhy(r)}` : 'yes', anomalies(r)],
+  );
+  const s = byServer(sustained);
+  const vs = ['fanwire-uws', 'fanwire-ws'].filter((f) => s[f] && s['uws-publish']).map((f) => `${short[f]}/uws ${ratio(s[f].latency.p99Ms / s['uws-publish'].latency.p99Ms)}`);
+  return [
+    `Sustained (issue 11, targets 2 and 3): ${x.rate} events/s of ${p.payload} B to ${num(x.subscribers)} subscribers (${num(x.rate * x.subscribers)} deliveries/s), ${x.warmup} s warm-up, ${x.duration} s measured, ${x.drain} s to drain; on the fan-out sessions, runs interleaved A B C C B A, the lowest p99 of each among the runs that kept up shown (all are in the JSON). "kept up": nothing owed after the drain and >= ${KEPT_UP_SHARE * 100}% of the offered rate delivered; a p99 of a run that did not is not a sustained figure`,
+    '',
+    textTable(head, body, [0, 11, 12]),
+    vs.length ? `  p99 (lower is better for fanwire, target <= 1.00x): ${vs.join('   ')}` : null,
+  ]
+    .filter((l) => l !== null)
+    .join('\n');
+}
+
+/** Issue 11's target 7: each transport's burst with metrics on and off, and over topic:key filters. */
+export function featuresTable(features, p) {
+  const f = p.features;
+  const b = p.burst;
+  const pct = (x) => (Number.isFinite(x) ? `${num(100 * x, 1)}%` : '-');
+  const head = ['server', 'runs', 'subs', 'burst events', 'deliveries/s', 'delivered', 'in s', 'p50 ms', 'p99 ms', 'CPU server/other %', 'drops by close code', 'gaps/reorders'];
+  const body = features.map((r) =>
+    r.error
+      ? [r.server, runs(r), '', '', 'FAILED', '', '', '', '', '', '', r.error.slice(0, 60)]
+      : [r.server, runs(r), num(r.subscribers), num(r.burst), num(r.deliveriesPerSec), pct(r.burstDelivered), r.windowS.toFixed(2), ms(r.latency.p50Ms), ms(r.latency.p99Ms), cpu(r), closes(r.closes), anomalies(r)],
+  );
+  const s = Object.fromEntries(features.filter((r) => !r.error).map((r) => [`${r.transport} ${r.variant}`, r]));
+  const lines = ['fanwire-uws', 'fanwire-ws'].flatMap((t) => {
+    const on = s[`${t} metrics-on`];
+    const off = s[`${t} metrics-off`];
+    const fl = s[`${t} filtered`];
+    const parts = [on && off && `metrics on/off ${ratio(on.deliveriesPerSec / off.deliveriesPerSec)} (target >= 0.97x)`, on && fl && `${f.keys} filters/unfiltered ${ratio(fl.deliveriesPerSec / on.deliveriesPerSec)} (target >= 0.80x)`].filter(Boolean);
+    return parts.length ? [`  ${t}: ${parts.join('   ')}`] : [];
+  });
+  return [
+    `Features on (issue 11, target 7), fanwire only: per transport, the burst of scenario 2 (${b.events} events after ${b.warmupEvents}, ${num(f.subscribers)} subscribers, at most ${b.cap} s) with metrics on (as started by default) and with --metrics off, then the same subscribers over ${f.keys} topic:key filters (subscriber n: topic=t:k<n mod ${f.keys}>) and a burst of ${num(b.events * f.keys)} events after ${num(b.warmupEvents * f.keys)} (as many deliveries; at most ${f.filteredCap} s); every side with ${f.fanwireArgs.join(' ')}; runs interleaved A B C C B A, the best of each shown. "delivered": the share of the burst's deliveries that arrived in its time`,
+    '',
+    textTable(head, body, [0, 10, 11]),
+    ...lines,
+  ].join('\n');
 }
 
 /** Issue 11's target 4: p99 at a low rate, fanwire on both transports vs the plain ws loop. */

@@ -5,8 +5,8 @@
  * - raw peers: the message is the payload (see payload.mjs).
  * - fanwire: `{type: 'events', index, events: [{topic, type, key, payload}, ...]}`.
  *   Every event of a run encodes to the same length (one topic-name length,
- *   empty type and key, `bin` payload last), so the payloads sit at fixed
- *   distances and are read in place. Anything else (hello, heartbeat, an
+ *   empty type, one key length, `bin` payload last), so the payloads sit at
+ *   fixed distances and are read in place. Anything else (hello, heartbeat, an
  *   unexpected shape) goes through msgpackr.
  * - socketio: engine.io v4 packets in text frames: `0{...}` open, `2` ping,
  *   `40{...}` namespace joined, `42["e",{"t":<ms>,"s":<seq>,"p":"..."}]` an
@@ -14,7 +14,7 @@
  *   fixed prefix, without JSON.parse.
  */
 import { Packr, Unpackr } from 'msgpackr';
-import { binHeader, MIN_PAYLOAD, SEQ_OFFSET, topicName } from './payload.mjs';
+import { binHeader, keyName, MIN_PAYLOAD, SEQ_OFFSET, topicName } from './payload.mjs';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
@@ -58,10 +58,11 @@ const EVENTS_KEY = Buffer.from([0xa6, ...Buffer.from('events')]);
  * A decoder for fanwire messages of one run.
  * @param {number} size payload bytes
  * @param {number} topics topic count (fixes the topic-name length)
+ * @param {number} [keys] keys per topic (fixes the key length; 1: the empty key)
  * @returns {(buf: Buffer, start: number, end: number, out: Decoded) => Decoded}
  */
-export function fanwireDecoder(size, topics) {
-  const eventLength = packr.pack({ topic: topicName(0, topics), type: '', key: '', payload: Buffer.alloc(size) }).length;
+export function fanwireDecoder(size, topics, keys = 1) {
+  const eventLength = packr.pack({ topic: topicName(0, topics), type: '', key: keyName(0, keys), payload: Buffer.alloc(size) }).length;
   const bin = binHeader(size);
   const binAt = eventLength - size - bin.length; // within one event
   return (buf, start, end, out) => {

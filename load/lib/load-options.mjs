@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { MIN_PAYLOAD } from './payload.mjs';
 import { ALL_SERVERS } from './servers.mjs';
 
-const NUMBERS = { subscribers: 1000, rate: 100, burst: NaN, 'warmup-burst': NaN, payload: 100, topics: 1, batch: 1, duration: 10, warmup: 2, procs: NaN, tick: 5, drain: 5, stall: 0, 'server-pid': NaN };
+const NUMBERS = { subscribers: 1000, rate: 100, burst: NaN, 'warmup-burst': NaN, payload: 100, topics: 1, keys: 1, batch: 1, duration: 10, warmup: 2, procs: NaN, tick: 5, drain: 5, stall: 0, 'server-pid': NaN };
 const FRACTIONAL = new Set(['rate', 'duration', 'warmup', 'tick', 'drain', 'stall']);
 
 export function usage() {
@@ -31,6 +31,9 @@ Load:
   --warmup-burst N      events of a warm-up burst before it      (default N/5)
   --payload N           payload bytes, >= ${MIN_PAYLOAD}                      (default ${NUMBERS.payload})
   --topics N            topics; subscriber i takes topic i % N, event k goes to topic k % N (default 1)
+  --keys N              fanwire only: N keys per topic, so topics x N streams; subscriber i subscribes
+                        to topic=T:key of stream i % streams, event k carries stream k % streams's topic
+                        and key; each subscriber checks its stream's sequence (default 1: no key)
   --batch N             events per publish frame (fanwire {events: [...]}; peers: 1 only) (default 1)
   --duration S          measured seconds (fixed rate)            (default ${NUMBERS.duration})
   --warmup S            publishing seconds before that           (default ${NUMBERS.warmup})
@@ -76,7 +79,7 @@ export function parseLoadOptions(argv) {
     if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new Error(`--${key}: expected a ${integer ? 'whole ' : ''}number >= 0, got "${values[key]}"`);
     o[camel] = n;
   }
-  for (const key of ['subscribers', 'rate', 'duration', 'topics', 'batch', 'tick']) if (!(o[key] > 0)) throw new Error(`--${key} must be > 0`);
+  for (const key of ['subscribers', 'rate', 'duration', 'topics', 'keys', 'batch', 'tick']) if (!(o[key] > 0)) throw new Error(`--${key} must be > 0`);
   if (o.payload < MIN_PAYLOAD) throw new Error(`--payload must be at least ${MIN_PAYLOAD} (8-byte time, 4-byte sequence, 4-byte topic)`);
   if (o.stall >= 1) throw new Error('--stall is a fraction of the subscribers, below 1 (e.g. 0.1)');
   if (!Number.isNaN(o.burst) && o.burst <= 0) throw new Error('--burst must be > 0');
@@ -89,6 +92,7 @@ export function parseLoadOptions(argv) {
   if (o.url && !/^wss?:\/\//.test(o.url)) throw new Error('--url: expected ws://HOST:PORT');
   o.mode = values.mode ?? 'fanwire';
   if (!['fanwire', 'raw', 'socketio'].includes(o.mode)) throw new Error('--mode: fanwire, raw or socketio');
+  if (o.keys > 1 && (o.server ? !o.server.startsWith('fanwire') : o.mode !== 'fanwire')) throw new Error('--keys: topic:key filters are fanwire only (the peers route by topic)');
   o.serverArgs = (values['server-args'] ?? '').split(/\s+/).filter(Boolean);
   o.laggards = Math.round(o.subscribers * o.stall);
   if (o.stall > 0 && o.laggards === 0) throw new Error(`--stall ${o.stall} of ${o.subscribers} subscribers is no laggard at all`);

@@ -3,26 +3,31 @@
  *
  * Every event payload is `size` bytes: float64 LE scheduled send time (ms on
  * the shared clock, see clock.mjs), uint32 LE sequence number within its
- * topic (0, 1, 2, ... per run), uint32 LE topic number, then filler.
+ * stream (0, 1, 2, ... per run), uint32 LE stream number, then filler.
  *
- * Event k of a run goes to topic k % topics with sequence floor(k / topics),
- * so every subscriber (one topic each) can check that it got every event of
- * its topic, in order.
+ * A stream is one (topic, key) pair: a run has `topics` x `keys` streams
+ * (one key, the empty one, unless `keys` > 1). Stream s is topic s % topics
+ * with key floor(s / topics). Event k goes to stream k % streams with
+ * sequence floor(k / streams), and subscriber n takes stream n % streams, so
+ * every subscriber can check that it got every event of its stream, in
+ * order. With one key a stream is a topic, as before keys existed.
  *
  * How the payload travels:
  * - raw peers (uws-publish, ws-loop, socketio): the producer sends the
- *   payload itself as one binary message; the peer routes it by the topic
- *   number at offset 12.
- * - fanwire: the MessagePack frame `{topic, payload}` (payload as `bin`), or
- *   a batch `{events: [{topic, payload}, ...]}`. Topic names have one length
- *   per run (`t`, or `t0`..`t9`, `t00`..`t99`, ...), so every event of a run
- *   encodes to the same number of bytes and subscribers can find each
- *   payload without decoding MessagePack (see decode.mjs).
+ *   payload itself as one binary message; the peer routes it by the stream
+ *   number at offset 12 (peers have no keys: their streams are topics).
+ * - fanwire: the MessagePack frame `{topic, key?, payload}` (payload as
+ *   `bin`), or a batch `{events: [...]}`. Topic names have one length per
+ *   run (`t`, or `t0`..`t9`, `t00`..`t99`, ...), and so do key names (`k0`..,
+ *   `k00`..), so every event of a run encodes to the same number of bytes
+ *   and subscribers can find each payload without decoding MessagePack (see
+ *   decode.mjs).
  */
 import { Packr, Unpackr } from 'msgpackr';
 
 export const MIN_PAYLOAD = 16;
 export const SEQ_OFFSET = 8;
+/** Where the stream number sits (the topic number when the run has one key). */
 export const TOPIC_OFFSET = 12;
 
 const packr = new Packr({ useRecords: false, variableMapSize: true });
@@ -31,6 +36,27 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 /** The name of topic `i` of `topics` (all names of a run have the same length). */
 export function topicName(i, topics) {
   return topics <= 1 ? 't' : `t${String(i).padStart(String(topics - 1).length, '0')}`;
+}
+
+/** The key of key number `i` of `keys`: '' with one key, else `k0`.. (one length per run). */
+export function keyName(i, keys) {
+  return keys <= 1 ? '' : `k${String(i).padStart(String(keys - 1).length, '0')}`;
+}
+
+/** Streams of a run: one per (topic, key) pair. */
+export const streamCount = (topics = 1, keys = 1) => topics * keys;
+
+/** Topic and key of stream `s`. */
+export function streamOf(s, topics = 1, keys = 1) {
+  const topic = topicName(s % topics, topics);
+  const key = keyName(Math.floor(s / topics) % keys, keys);
+  return { topic, key };
+}
+
+/** The `topic` selector a fanwire subscriber of stream `s` asks for: `T`, or `T:key` (docs/protocol.md). */
+export function streamSelector(s, topics = 1, keys = 1) {
+  const { topic, key } = streamOf(s, topics, keys);
+  return key ? `${topic}:${key}` : topic;
 }
 
 /** The payload bytes of one event (fresh Buffer). */
@@ -72,20 +98,26 @@ function arrayHeader(n) {
  * @param {number} size payload bytes
  * @param {number} topics
  * @param {boolean} batch fanwire only: always use the `{events: [...]}` form
+ * @param {number} keys fanwire only: keys per topic (1: no key)
  */
-export function frameEncoder(mode, size, topics = 1, batch = false) {
+export function frameEncoder(mode, size, topics = 1, batch = false, keys = 1) {
   if (size < MIN_PAYLOAD) throw new Error(`--payload must be at least ${MIN_PAYLOAD} bytes`);
+  if (mode === 'raw' && keys > 1) throw new Error('keys are fanwire only (the peers route by topic)');
   const base = filler(size);
+  const streams = streamCount(topics, keys);
   if (mode === 'raw') {
     return (first, count, scheduledMs) => {
       if (count !== 1) throw new Error('raw peers take one event per frame');
       const buf = Buffer.from(base);
-      stamp(buf, 0, scheduledMs, first, topics);
+      stamp(buf, 0, scheduledMs, first, streams);
       return buf;
     };
   }
-  // One event as MessagePack: fixmap(2) "topic" <name> "payload" <bin>; the same length for every topic.
-  const events = Array.from({ length: topics }, (_, i) => packr.pack({ topic: topicName(i, topics), payload: base }));
+  // One event as MessagePack: fixmap "topic" <name> ("key" <key>) "payload" <bin>; the same length for every stream.
+  const events = Array.from({ length: streams }, (_, s) => {
+    const { topic, key } = streamOf(s, topics, keys);
+    return packr.pack(key ? { topic, key, payload: base } : { topic, payload: base });
+  });
   const eventLength = events[0].length;
   for (const [i, e] of events.entries()) {
     if (e.length !== eventLength || !e.subarray(eventLength - size - binHeader(size).length, eventLength - size).equals(binHeader(size))) {
@@ -95,9 +127,8 @@ export function frameEncoder(mode, size, topics = 1, batch = false) {
   const batchHead = Buffer.from([0x81, 0xa6, ...Buffer.from('events')]);
   const encode = (first, count, scheduledMs) => {
     if (!batch && count === 1) {
-      const topic = first % topics;
-      const buf = Buffer.from(events[topic]);
-      stamp(buf, eventLength - size, scheduledMs, first, topics);
+      const buf = Buffer.from(events[first % streams]);
+      stamp(buf, eventLength - size, scheduledMs, first, streams);
       return buf;
     }
     const head = Buffer.concat([batchHead, arrayHeader(count)]);
@@ -106,29 +137,33 @@ export function frameEncoder(mode, size, topics = 1, batch = false) {
     for (let j = 0; j < count; j++) {
       const k = first + j;
       const at = head.length + j * eventLength;
-      events[k % topics].copy(buf, at);
-      stamp(buf, at + eventLength - size, scheduledMs, k, topics);
+      events[k % streams].copy(buf, at);
+      stamp(buf, at + eventLength - size, scheduledMs, k, streams);
     }
     return buf;
   };
   // Check once that MessagePack reads back what we wrote.
-  const probe = unpackr.unpack(encode(topics + 1, batch ? 3 : 1, 123.5));
+  const probe = unpackr.unpack(encode(streams + 1, batch ? 3 : 1, 123.5));
   const first = batch ? probe.events[0] : probe;
   const p = Buffer.from(first.payload);
-  if (first.topic !== topicName((topics + 1) % topics, topics) || p.readDoubleLE(0) !== 123.5 || p.readUInt32LE(SEQ_OFFSET) !== Math.floor((topics + 1) / topics)) {
+  const want = streamOf((streams + 1) % streams, topics, keys);
+  if (first.topic !== want.topic || (first.key ?? '') !== want.key || p.readDoubleLE(0) !== 123.5 || p.readUInt32LE(SEQ_OFFSET) !== Math.floor((streams + 1) / streams)) {
     throw new Error(`frame encoder self-check failed: ${JSON.stringify(probe).slice(0, 200)}`);
   }
   return encode;
 }
 
-/** Writes event `k`'s time, sequence and topic into the payload at `buf[at..]`. */
-function stamp(buf, at, scheduledMs, k, topics) {
+/** Writes event `k`'s time, sequence and stream into the payload at `buf[at..]`. */
+function stamp(buf, at, scheduledMs, k, streams) {
   buf.writeDoubleLE(scheduledMs, at);
-  buf.writeUInt32LE(Math.floor(k / topics), at + SEQ_OFFSET);
-  buf.writeUInt32LE(k % topics, at + TOPIC_OFFSET);
+  buf.writeUInt32LE(Math.floor(k / streams), at + SEQ_OFFSET);
+  buf.writeUInt32LE(k % streams, at + TOPIC_OFFSET);
 }
 
-/** How many of `sent` events (0..sent-1, round robin) went to topic `t`. */
-export function eventsOfTopic(sent, t, topics) {
-  return Math.floor(sent / topics) + (t < sent % topics ? 1 : 0);
+/** How many of `sent` events (0..sent-1, round robin) went to stream `s` of `streams`. */
+export function eventsOfStream(sent, s, streams) {
+  return Math.floor(sent / streams) + (s < sent % streams ? 1 : 0);
 }
+
+/** Events per stream, given `sent` in all: what each stream's subscribers are owed. */
+export const publishedPerStream = (sent, streams) => Array.from({ length: streams }, (_, s) => eventsOfStream(sent, s, streams));

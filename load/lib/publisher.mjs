@@ -7,9 +7,9 @@
  *
  * With `batch` B (fanwire only) a frame carries B events and frames are due
  * at rate / B per second; each event is stamped with its frame's tick.
- * Event k goes to topic k % topics (see payload.mjs).
+ * Event k goes to stream k % (topics x keys): a topic, or a topic:key pair (see payload.mjs).
  *
- * Parent -> child: {type: 'connect', url, mode, size, topics?, batch?}
+ * Parent -> child: {type: 'connect', url, mode, size, topics?, keys?, batch?}
  *                  {type: 'start', startAt, durationMs, rate, tickMs}     fixed rate
  *                  {type: 'burst', startAt, events}                        all at once, stamped startAt
  *                  {type: 'halt'}   fixed rate: end the schedule now (then 'done')
@@ -43,7 +43,7 @@ function connect(msg) {
   mode = msg.mode;
   batch = msg.batch ?? 1;
   if (mode !== 'fanwire' && batch !== 1) fatal('batches (--batch > 1) are fanwire only');
-  encode = frameEncoder(mode, msg.size, msg.topics ?? 1, batch > 1);
+  encode = frameEncoder(mode, msg.size, msg.topics ?? 1, batch > 1, msg.keys ?? 1);
   ws = new WebSocket(msg.url, { perMessageDeflate: false, handshakeTimeout: 10_000 });
   ws.on('open', () => process.send?.({ type: 'open' }));
   ws.on('error', (err) => fatal(`publisher: ${err.message}`));

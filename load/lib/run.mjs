@@ -9,7 +9,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { finish, track } from './children.mjs';
 import { nowMs, sleep } from './clock.mjs';
-import { eventsOfTopic } from './payload.mjs';
+import { eventsOfStream, publishedPerStream, streamCount } from './payload.mjs';
 import { cpuMeter } from './procstat.mjs';
 import { nextMessage } from './subscriber-group.mjs';
 
@@ -33,13 +33,10 @@ export const fmtMs = (ms) => (ms === undefined || Number.isNaN(ms) ? '-' : ms.to
  * @property {number} [slow]       laggards read at most this many bytes/s for the whole run (slow readers, not stalled)
  */
 
-/** Events published per topic, given the total. */
-const perTopic = (sent, topics) => Array.from({ length: topics }, (_, t) => eventsOfTopic(sent, t, topics));
-
-/** Deliveries owed to the live subscribers of a role, given events sent since the run began. */
-function expectedFor(group, role, sent, topics) {
-  const live = group.liveByTopic(role);
-  return live.reduce((a, n, t) => a + n * eventsOfTopic(sent, t, topics), 0);
+/** Deliveries owed to the live subscribers of a role, given events sent since the run began (streams: see payload.mjs). */
+function expectedFor(group, role, sent, streams) {
+  const live = group.liveByStream(role);
+  return live.reduce((a, n, s) => a + n * eventsOfStream(sent, s, streams), 0);
 }
 
 /**
@@ -49,7 +46,8 @@ function expectedFor(group, role, sent, topics) {
  */
 export async function runLoad(session, o, log) {
   const group = session.group;
-  const topics = session.target.topics;
+  const { topics, keys = 1 } = session.target;
+  const streams = streamCount(topics, keys);
   const isBurst = o.burst !== undefined;
   const result = {
     server: session.name,
@@ -59,6 +57,7 @@ export async function runLoad(session, o, log) {
     laggards: group.totals('laggard').live,
     payloadBytes: session.target.size,
     topics,
+    keys,
     batch: o.batch,
     rate: o.rate ?? null,
     burst: o.burst ?? null,
@@ -79,7 +78,7 @@ export async function runLoad(session, o, log) {
 
     publisher = track(fork(PUBLISHER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     const opened = nextMessage(publisher, 'open', 10_000, 'the publisher connection');
-    publisher.send({ type: 'connect', url: `ws://${session.target.host}:${session.target.port}/v1/publish`, mode: session.mode === 'fanwire' ? 'fanwire' : 'raw', size: session.target.size, topics, batch: o.batch });
+    publisher.send({ type: 'connect', url: `ws://${session.target.host}:${session.target.port}/v1/publish`, mode: session.mode === 'fanwire' ? 'fanwire' : 'raw', size: session.target.size, topics, keys, batch: o.batch });
     await opened;
 
     // Processes that are part of the server under test besides its main one (cluster: other nodes, nats-server): not "other".
@@ -102,7 +101,7 @@ export async function runLoad(session, o, log) {
         const done = nextMessage(publisher, 'done', 30_000, 'the warm-up burst');
         publisher.send({ type: 'burst', startAt: at, events: o.warmupBurst });
         await done;
-        const want = expectedFor(group, 'healthy', o.warmupBurst, topics);
+        const want = expectedFor(group, 'healthy', o.warmupBurst, streams);
         const until = performance.now() + o.drain * 1000;
         while (group.totals().received < want && performance.now() < until && session.alive) await sleep(100);
         if (group.totals().received < want) log(`!! the warm-up burst was not delivered within ${o.drain} s`);
@@ -118,7 +117,7 @@ export async function runLoad(session, o, log) {
       publisher.send({ type: 'burst', startAt: from, events: o.burst });
       const meter = cpuMeter(pids);
       const sent = (o.warmupBurst ?? 0) + o.burst;
-      const want = expectedFor(group, 'healthy', sent, topics);
+      const want = expectedFor(group, 'healthy', sent, streams);
       let lastLine = performance.now();
       done.then((m) => (publisherStats = m.stats), (err) => (publisherError = err));
       while (group.totals().received < want && nowMs() < to) {
@@ -129,7 +128,7 @@ export async function runLoad(session, o, log) {
         if (performance.now() - lastLine >= 1000) {
           lastLine = performance.now();
           const t = group.totals();
-          log(`burst ${((nowMs() - from) / 1000).toFixed(0)}s  ${fmtRate(group.rate)} deliveries/s  ${t.received - expectedFor(group, 'healthy', o.warmupBurst ?? 0, topics)}/${want - expectedFor(group, 'healthy', o.warmupBurst ?? 0, topics)} delivered`);
+          log(`burst ${((nowMs() - from) / 1000).toFixed(0)}s  ${fmtRate(group.rate)} deliveries/s  ${t.received - expectedFor(group, 'healthy', o.warmupBurst ?? 0, streams)}/${want - expectedFor(group, 'healthy', o.warmupBurst ?? 0, streams)} delivered`);
           timeline.push({ t: Math.round((nowMs() - from) / 100) / 10, deliveriesPerSec: Math.round(group.rate) });
         }
       }
@@ -206,7 +205,7 @@ export async function runLoad(session, o, log) {
       }
       await cpuDone;
       // Drain what the server still owes the healthy subscribers, for bounded time.
-      const want = expectedFor(group, 'healthy', publisherStats.sent, topics);
+      const want = expectedFor(group, 'healthy', publisherStats.sent, streams);
       const drainUntil = performance.now() + o.drain * 1000;
       while (group.totals().received < want && performance.now() < drainUntil && session.alive) await sleep(250);
     }
@@ -220,18 +219,22 @@ export async function runLoad(session, o, log) {
 
     publisher.send({ type: 'stats' });
     publisherStats = (await nextMessage(publisher, 'tick', 5000, 'publisher stats')).stats;
-    const published = perTopic(publisherStats.sent, topics);
+    const published = publishedPerStream(publisherStats.sent, streams);
     const final = await group.final('healthy', published);
     const lagFinal = result.laggards ? await group.final('laggard', published) : null;
     const t = group.totals();
     const lag = group.totals('laggard');
-    const windowS = isBurst ? Math.max(0.001, ((t.received >= expectedFor(group, 'healthy', publisherStats.sent, topics) && t.lastAt ? t.lastAt : Math.min(nowMs(), to)) - from) / 1000) : o.duration;
+    const owedAll = expectedFor(group, 'healthy', publisherStats.sent, streams);
+    const windowS = isBurst ? Math.max(0.001, ((t.received >= owedAll && t.lastAt ? t.lastAt : Math.min(nowMs(), to)) - from) / 1000) : o.duration;
+    // Burst: the share of the measured burst's deliveries that arrived within its time (1: all of it).
+    const owedWarmup = isBurst ? expectedFor(group, 'healthy', o.warmupBurst ?? 0, streams) : 0;
     Object.assign(result, {
       published: publisherStats.sent,
       frames: publisherStats.frames,
       windowS,
-      offeredPerSec: isBurst ? null : (o.rate * result.subscribers) / topics,
+      offeredPerSec: isBurst ? null : (o.rate * result.subscribers) / streams,
       deliveriesPerSec: t.windowReceived / windowS,
+      burstDelivered: isBurst ? Math.min(1, (t.received - owedWarmup) / Math.max(1, owedAll - owedWarmup)) : null,
       latency: group.window.summary(),
       laggardLatency: result.laggards ? group.laggardWindow.summary() : null,
       laggardStaleness: result.laggards ? group.laggardStale.summary() : null,

@@ -1,55 +1,56 @@
 /**
- * Scenarios 6, 2 and 1 on one server process per server, in that order, so
- * they share its start-up and connections: idle memory at 10k subscribers
- * (a fresh server, nothing published yet), a burst at 10k, then the fan-out
- * scale at a fixed deliveries/s for 10k, 19k, 5k and 1k subscribers
- * (connections are added or closed between steps).
+ * Scenarios 6, 2 and 1 and the sustained scenario on one server process per
+ * server, in that order, so they share its start-up and connections: idle
+ * memory at 10k subscribers (a fresh server, nothing published yet), a
+ * burst at 10k, the sustained rate at 10k (issue 11's targets 2 and 3:
+ * 480,000 deliveries/s, p99), then the fan-out scale at a fixed
+ * deliveries/s for 10k, 19k, 5k and 1k subscribers (connections are added
+ * or closed between steps).
  *
- * Given two servers (fanwire-uws and uws-publish, whose comparison is the
- * closest and so the most sensitive to noise from other processes), both
- * stay up with their subscribers connected and every measurement runs
- * interleaved, A B B A; the better run of each is reported, both are kept.
+ * Given several servers, all stay up with their subscribers connected and
+ * every measurement runs interleaved, A B C C B A (two: A B B A; see
+ * interleave.mjs); the best run of each is reported, all are kept. bench.mjs
+ * decides the groups: fanwire-uws with uws-publish when the scale scenario
+ * runs (its 19k step), fanwire-uws, uws-publish and fanwire-ws together
+ * otherwise, so issue 11's targets 1 and 3 compare runs of one sequence.
  *
- * A server that still owes deliveries after a run is restarted before the
+ * A server that still owes deliveries after a run is restarted before its
  * next one, so its backlog does not pollute the next measurement.
  */
+import { bestRows, interleaveOrder, runInterleaved } from './interleave.mjs';
 import { bestRuns } from './report.mjs';
-import { runLoad } from './run.mjs';
 import { Session } from './session.mjs';
+import { bestSustained } from './sustained.mjs';
 
 /**
- * @param {ReturnType<import('./servers.mjs').serverSpec>[]} specs one, or two to interleave
+ * @param {ReturnType<import('./servers.mjs').serverSpec>[]} specs one, or several to interleave
  * @param {ReturnType<import('./bench-plan.mjs').plan>} p
- * @param {{idle: boolean, burst: boolean, scale: boolean}} want
+ * @param {{idle: boolean, burst: boolean, sustained: boolean, scale: boolean}} want
  * @param {{enough: (seconds: number) => boolean}} budget
  * @param {(name: string) => (line: string) => void} logFor
  */
 export async function fanoutScenarios(specs, p, want, budget, logFor) {
-  const out = { idle: [], burst: [], scale: [], all: [], skipped: [], errors: [] };
+  const out = { idle: [], burst: [], sustained: [], scale: [], all: [], skipped: [], errors: [] };
   const sessions = specs.map((spec) => ({ spec, log: logFor(spec.name), session: new Session({ spec, name: spec.name, mode: spec.mode, payload: p.payload, topics: 1, procs: p.procs, log: logFor(spec.name) }) }));
-  const order = sessions.length === 2 ? [sessions[0], sessions[1], sessions[1], sessions[0]] : sessions;
-  /** Runs `opts` on every session in `order`; restarts one that fell behind (with `next` subscribers, if any step follows). */
-  const interleaved = async (opts, next) => {
-    const runs = [];
-    for (const s of order) {
-      if (s.dead) continue;
-      const r = await runLoad(s.session, opts, s.log);
-      r.run = runs.filter((x) => x.server === s.spec.name).length + 1;
-      runs.push(r);
-      if ((r.behindAtEnd || r.error) && next !== null) {
-        s.log(`restarting the server (${r.error ? 'the run failed' : `${r.behindAtEnd.toLocaleString('en-US')} deliveries still owed`}), so its backlog does not spill into the next measurement`);
-        await s.session.restart(next);
-      }
-    }
-    out.all.push(...runs);
-    const best = bestRuns(runs);
-    return sessions.filter((s) => !s.dead).map((s) => ({ ...(best[s.spec.name] ?? runs.find((r) => r.server === s.spec.name)), runs: runs.filter((r) => r.server === s.spec.name).length }));
+  const live = () => sessions.filter((s) => !s.dead);
+  const sustainers = () => live().filter((s) => p.sustained.servers.includes(s.spec.name));
+  const wantSustained = want.sustained && sustainers().length > 0;
+  // Subscribers each step needs, in order; a step's `afterwards` is the next one's.
+  const steps = [
+    ...(want.burst ? [{ name: 'burst', subscribers: p.burst.subscribers }] : []),
+    ...(wantSustained ? [{ name: 'sustained', subscribers: p.sustained.subscribers }] : []),
+    ...(want.scale ? p.scale.subscribers.map((n) => ({ name: `scale ${n}`, subscribers: n })) : []),
+  ];
+  const afterwards = (name) => steps[steps.findIndex((s) => s.name === name) + 1]?.subscribers ?? null;
+  const runsOf = (sides) => interleaveOrder(sides).length;
+  const resize = async (n) => {
+    for (const s of live()) if (s.session.subscribers !== n) await s.session.connect(n);
   };
   try {
     for (const s of sessions) {
       try {
         await s.session.start();
-        const connected = await s.session.connect(want.idle || want.burst ? p.burst.subscribers : p.scale.subscribers[0]);
+        const connected = await s.session.connect(want.idle ? p.burst.subscribers : (steps[0]?.subscribers ?? p.burst.subscribers));
         if (want.idle) {
           const idle = await s.session.idleRssPerSubscriber();
           out.idle.push({ server: s.spec.name, subscribers: connected.ready, connectSeconds: connected.seconds, connectFailures: connected.failed, ...idle });
@@ -62,22 +63,34 @@ export async function fanoutScenarios(specs, p, want, budget, logFor) {
       }
     }
     if (want.burst) {
-      if (budget.enough(20 * order.length)) {
+      if (budget.enough(20 * runsOf(live()))) {
         const b = p.burst;
-        const next = want.scale ? p.scale.subscribers[0] : null;
-        out.burst.push(...(await interleaved({ burst: b.events, warmupBurst: b.warmupEvents, batch: 1, tick: p.tick, drain: b.cap, duration: 0, warmup: 0 }, next)));
+        await resize(b.subscribers);
+        const runs = await runInterleaved(live(), () => ({ burst: b.events, warmupBurst: b.warmupEvents, batch: 1, tick: p.tick, drain: b.cap, duration: 0, warmup: 0 }), afterwards('burst'));
+        out.all.push(...runs);
+        out.burst.push(...bestRows(runs, bestRuns));
       } else out.skipped.push('burst: out of time budget');
     }
+    if (wantSustained) {
+      const x = p.sustained;
+      if (budget.enough((x.warmup + x.duration + x.drain + 6) * runsOf(sustainers()))) {
+        await resize(x.subscribers);
+        const runs = await runInterleaved(sustainers(), () => ({ rate: x.rate, duration: x.duration, warmup: x.warmup, batch: 1, tick: p.tick, drain: x.drain }), afterwards('sustained'));
+        for (const r of runs) r.kind = 'sustained';
+        out.all.push(...runs);
+        out.sustained.push(...bestRows(runs, bestSustained));
+      } else out.skipped.push('sustained: out of time budget');
+    }
     if (want.scale) {
-      const steps = p.scale.subscribers;
-      for (const [i, n] of steps.entries()) {
-        if (!budget.enough((p.scale.warmup + p.scale.duration + p.scale.drain + 6) * order.length)) {
+      for (const n of p.scale.subscribers) {
+        if (!budget.enough((p.scale.warmup + p.scale.duration + p.scale.drain + 6) * runsOf(live()))) {
           out.skipped.push(`scale ${n}: out of time budget`);
           continue;
         }
-        for (const s of sessions) if (!s.dead) await s.session.connect(n);
-        const rows = await interleaved({ rate: p.scale.deliveriesPerSec / n, duration: p.scale.duration, warmup: p.scale.warmup, batch: 1, tick: p.tick, drain: p.scale.drain }, steps[i + 1] ?? null);
-        out.scale.push(...rows);
+        await resize(n);
+        const runs = await runInterleaved(live(), () => ({ rate: p.scale.deliveriesPerSec / n, duration: p.scale.duration, warmup: p.scale.warmup, batch: 1, tick: p.tick, drain: p.scale.drain }), afterwards(`scale ${n}`));
+        out.all.push(...runs);
+        out.scale.push(...bestRows(runs, bestRuns));
       }
     }
   } catch (err) {

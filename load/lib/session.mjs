@@ -18,6 +18,7 @@ import { SubscriberGroup } from './subscriber-group.mjs';
  * @property {string} name
  * @property {number} payload
  * @property {number} topics
+ * @property {number} [keys]     fanwire: keys per topic; subscriber n subscribes to `T:k` of stream n (see payload.mjs)
  * @property {number} procs        healthy subscriber processes
  * @property {number} [laggards]
  * @property {{rcvbuf: number, mss: number} | null} [smallSockets]
@@ -32,6 +33,7 @@ import { SubscriberGroup } from './subscriber-group.mjs';
 export class Session {
   /** @param {SessionOptions} o */
   constructor(o) {
+    if ((o.keys ?? 1) > 1 && o.mode !== 'fanwire') throw new Error('keys (topic:key filters) are fanwire only: the peers route by topic');
     this.o = o;
     this.name = o.name;
     this.mode = o.mode;
@@ -82,7 +84,7 @@ export class Session {
       await sleep(300);
     }
     this.rssBeforeKb = this.rss();
-    this.target = { host, port, mode: this.mode, size: this.o.payload, topics: this.o.topics, timeoutMs: 20_000, lag: this.o.lag ?? '', redial: Boolean(this.o.redial) };
+    this.target = { host, port, mode: this.mode, size: this.o.payload, topics: this.o.topics, keys: this.o.keys ?? 1, timeoutMs: 20_000, lag: this.o.lag ?? '', redial: Boolean(this.o.redial) };
     if (this.o.extraPorts?.length) this.target.ports = [port, ...this.o.extraPorts];
     this.group = new SubscriberGroup(this.target, { procs: this.o.procs, laggards: this.o.laggards ?? 0, smallSockets: this.o.smallSockets ?? null, staleness: Boolean(this.o.staleness) });
   }

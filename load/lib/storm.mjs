@@ -12,7 +12,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { finish, track } from './children.mjs';
 import { nowMs, sleep } from './clock.mjs';
-import { eventsOfTopic } from './payload.mjs';
+import { publishedPerStream, streamCount } from './payload.mjs';
 import { cpuMeter } from './procstat.mjs';
 import { fmtRate } from './run.mjs';
 import { nextMessage } from './subscriber-group.mjs';
@@ -27,7 +27,7 @@ const PUBLISHER = fileURLToPath(new URL('./publisher.mjs', import.meta.url));
  */
 export async function runStorm(session, o, log) {
   const group = session.group;
-  const topics = session.target.topics;
+  const { topics, keys = 1 } = session.target;
   const result = { server: session.name, kind: 'storm', startedAt: new Date().toISOString(), rate: o.rate, concurrency: Number.isFinite(o.concurrency) ? o.concurrency : 'all at once', error: null };
   let publisher = null;
   try {
@@ -36,7 +36,7 @@ export async function runStorm(session, o, log) {
     await sleep(200);
     publisher = track(fork(PUBLISHER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     const opened = nextMessage(publisher, 'open', 10_000, 'the publisher connection');
-    publisher.send({ type: 'connect', url: `ws://${session.target.host}:${session.target.port}/v1/publish`, mode: 'fanwire', size: session.target.size, topics, batch: 1 });
+    publisher.send({ type: 'connect', url: `ws://${session.target.host}:${session.target.port}/v1/publish`, mode: 'fanwire', size: session.target.size, topics, keys, batch: 1 });
     await opened;
     const startAt = nowMs() + 200;
     const done = nextMessage(publisher, 'done', (o.warmup + o.cap + o.after) * 1000 + 60_000, 'the publisher to finish');
@@ -71,8 +71,8 @@ export async function runStorm(session, o, log) {
     await sleep(o.after * 1000);
     publisher.send({ type: 'halt' });
     const stats = (await done).stats;
-    const published = Array.from({ length: topics }, (_, t) => eventsOfTopic(stats.sent, t, topics));
-    const want = group.liveByTopic().reduce((a, n, t) => a + n * published[t], 0);
+    const published = publishedPerStream(stats.sent, streamCount(topics, keys));
+    const want = group.liveByStream().reduce((a, n, s) => a + n * published[s], 0);
     const until = performance.now() + o.drain * 1000;
     while (group.totals().received < want && performance.now() < until && session.alive) await sleep(200);
     const final = await group.final('healthy', published);

@@ -5,8 +5,9 @@
  * read); everything a message needs is taken out during the callback.
  *
  * Per event it does: take the scheduled time and sequence number, check
- * ordering (the sequence of its topic for every server, fanwire's `index`
- * as well), and hand the latency to the process-wide Tally.
+ * ordering (the sequence of its stream, a topic or a topic:key pair, see
+ * payload.mjs, for every server; fanwire's `index` as well), and hand the
+ * latency to the process-wide Tally.
  *
  * Server kinds (`target.mode`):
  * - 'raw': ready once upgraded.
@@ -27,6 +28,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { decodeFanwireSlow, decodeRaw, decodeSocketio, decodeSocketioSlow, fanwireDecoder, newDecoded } from './decode.mjs';
+import { streamCount } from './payload.mjs';
 import { subscribePath } from './subscribe-path.mjs';
 import { clientFrame, FrameReader, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, parseClose } from './ws-frames.mjs';
 
@@ -57,7 +59,8 @@ const SIO_PONG = clientFrame(OP_TEXT, Buffer.from('3'));
  * @property {number} port
  * @property {'fanwire' | 'raw' | 'socketio'} mode
  * @property {number} size        payload bytes
- * @property {number} topics      subscriber n takes topic n % topics
+ * @property {number} topics      topics of the run
+ * @property {number} [keys]      keys per topic (fanwire; 1 or absent: none); subscriber n takes stream n % (topics x keys)
  * @property {number} timeoutMs   upgrade (and hello) deadline
  * @property {string} [lag]       fanwire: laggard policy query part, e.g. `lag=conflate`
  * @property {boolean} [redial]   fanwire: resume by index at once after a 4001
@@ -71,7 +74,7 @@ let decodeFanwire = null;
 export class SubscriberConn {
   /**
    * @param {Target} target
-   * @param {number} number  global subscriber number (fixes its topic)
+   * @param {number} number  global subscriber number (fixes its stream)
    * @param {string} localAddress
    * @param {Buffer} readBuffer shared by all connections of the process
    * @param {Tally} tally
@@ -79,7 +82,10 @@ export class SubscriberConn {
    */
   constructor(target, number, localAddress, readBuffer, tally, fd) {
     this.target = target;
-    this.topic = number % target.topics;
+    this.keys = target.keys ?? 1;
+    this.streams = streamCount(target.topics, this.keys);
+    /** The stream (topic, or topic:key) it subscribes to; sequences are per stream. */
+    this.stream = number % this.streams;
     this.localAddress = localAddress;
     this.readBuffer = readBuffer;
     this.tally = tally;
@@ -100,8 +106,8 @@ export class SubscriberConn {
     this.tokens = 0;
     this.refilledAt = 0;
     this.throttled = false;
-    if (target.mode === 'fanwire' && decodeFanwire === null) decodeFanwire = fanwireDecoder(target.size, target.topics);
-    this.open(subscribePath(target.mode, this.topic, target.topics, null, target.lag), fd);
+    if (target.mode === 'fanwire' && decodeFanwire === null) decodeFanwire = fanwireDecoder(target.size, target.topics, this.keys);
+    this.open(subscribePath(target.mode, this.stream, target.topics, this.keys, null, target.lag), fd);
   }
 
   /** Opens a socket (or adopts `fd`) and sends the upgrade request. */
@@ -216,8 +222,9 @@ export class SubscriberConn {
     }
     if (t.mode === 'fanwire') {
       // A conflated message stands for every item up to its index: a jump ahead is expected.
-      if (d.index < this.nextIndex || (t.topics === 1 && !d.conflated && d.index !== this.nextIndex)) {
-        this.tally.anomaly(d.index > this.nextIndex ? 'indexGap' : 'indexReorder', this, `index ${d.index}, expected ${t.topics === 1 ? '' : '>= '}${this.nextIndex}`);
+      // With one stream every item is this subscriber's: indexes follow each other; else they only grow.
+      if (d.index < this.nextIndex || (this.streams === 1 && !d.conflated && d.index !== this.nextIndex)) {
+        this.tally.anomaly(d.index > this.nextIndex ? 'indexGap' : 'indexReorder', this, `index ${d.index}, expected ${this.streams === 1 ? '' : '>= '}${this.nextIndex}`);
       }
       this.nextIndex = d.index + 1;
       if (d.conflated) {
@@ -229,9 +236,9 @@ export class SubscriberConn {
       const seq = d.seqs[j];
       // nextSeq -1: after a skip, anything newer than the last one is fine.
       if (this.nextSeq < 0) {
-        if (seq <= this.lastSeq) this.tally.anomaly('reorder', this, `topic ${this.topic} seq ${seq} after ${this.lastSeq}`);
+        if (seq <= this.lastSeq) this.tally.anomaly('reorder', this, `stream ${this.stream} seq ${seq} after ${this.lastSeq}`);
       } else if (seq !== this.nextSeq) {
-        this.tally.anomaly(seq > this.nextSeq ? 'gap' : 'reorder', this, `topic ${this.topic} seq ${seq}, expected ${this.nextSeq}`);
+        this.tally.anomaly(seq > this.nextSeq ? 'gap' : 'reorder', this, `stream ${this.stream} seq ${seq}, expected ${this.nextSeq}`);
       }
       this.nextSeq = seq + 1;
       this.lastSeq = seq;
@@ -348,7 +355,7 @@ export class SubscriberConn {
     old?.destroy();
     this.redialing = true;
     this.throttled = false;
-    this.open(subscribePath('fanwire', this.topic, this.target.topics, { index: this.nextIndex, epoch: this.epoch }, this.target.lag));
+    this.open(subscribePath('fanwire', this.stream, this.target.topics, this.keys, { index: this.nextIndex, epoch: this.epoch }, this.target.lag));
   }
 
   /** New counts for the next run: events since now, sequences from 0 (a new publisher). */
@@ -370,7 +377,7 @@ export class SubscriberConn {
     old.destroy();
     this.resuming = true;
     this.retryUntil = performance.now() + retryMs;
-    this.resumePath = subscribePath('fanwire', this.topic, this.target.topics, { index: this.nextIndex, epoch: this.epoch }, this.target.lag);
+    this.resumePath = subscribePath('fanwire', this.stream, this.target.topics, this.keys, { index: this.nextIndex, epoch: this.epoch }, this.target.lag);
     this.open(this.resumePath);
     return true;
   }

@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { exited, stop, track } from './children.mjs';
 import { sleep } from './clock.mjs';
 import { Histogram } from './histogram.mjs';
+import { streamCount } from './payload.mjs';
 
 const WORKER = fileURLToPath(new URL('./subscriber-worker.mjs', import.meta.url));
 const SMALL_SOCKETS = fileURLToPath(new URL('./small-sockets.py', import.meta.url));
@@ -78,7 +79,7 @@ export class SubscriberGroup {
     this.fatal = null;
     this.stopping = false;
     this.healthyCount = 0;
-    /** @type {{child: import('node:child_process').ChildProcess, role: 'healthy' | 'laggard', latest: any, liveByTopic: number[], rate: number, lastTick: any, want: number}[]} */
+    /** @type {{child: import('node:child_process').ChildProcess, role: 'healthy' | 'laggard', latest: any, liveByStream: number[], rate: number, lastTick: any, want: number}[]} */
     this.workers = [];
     for (let i = 0; i < opts.procs; i++) this.addWorker('healthy', fork(WORKER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], serialization: 'advanced' }), 0);
     this.laggardCount = opts.laggards ?? 0;
@@ -109,7 +110,7 @@ export class SubscriberGroup {
 
   addWorker(role, child, want) {
     track(child);
-    const w = { child, role, latest: null, liveByTopic: [], rate: 0, lastTick: null, want };
+    const w = { child, role, latest: null, liveByStream: [], rate: 0, lastTick: null, want };
     const i = this.workers.length;
     child.on('message', (msg) => this.onMessage(w, msg));
     child.on('exit', (code, signal) => {
@@ -133,7 +134,7 @@ export class SubscriberGroup {
       if (prev && msg.at > prev.at) w.rate = ((msg.counts.received - prev.received) / (msg.at - prev.at)) * 1000;
       w.lastTick = { at: msg.at, received: msg.counts.received };
       w.latest = msg.counts;
-      w.liveByTopic = msg.liveByTopic;
+      w.liveByStream = msg.liveByStream;
       if (w.role === 'healthy') {
         this.window.addSparse(msg.hist);
         this.second.addSparse(msg.hist);
@@ -163,10 +164,10 @@ export class SubscriberGroup {
     return sum;
   }
 
-  /** Live subscribers per topic number, for a role. */
-  liveByTopic(role = 'healthy') {
-    const by = new Array(this.target.topics).fill(0);
-    for (const w of this.workers) if (w.role === role || role === 'all') w.liveByTopic.forEach((n, t) => (by[t] += n));
+  /** Live subscribers per stream number (topic, or topic:key; see payload.mjs), for a role. */
+  liveByStream(role = 'healthy') {
+    const by = new Array(streamCount(this.target.topics, this.target.keys)).fill(0);
+    for (const w of this.workers) if (w.role === role || role === 'all') w.liveByStream.forEach((n, s) => (by[s] += n));
     return by;
   }
 

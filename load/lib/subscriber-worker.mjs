@@ -17,11 +17,12 @@
  *                                                  connection's newest event (ticks carry `stale`)
  *                   {type: 'storm', concurrency, retryMs}  fanwire: every live connection drops and resumes by index
  *                   {type: 'final', published}     answer with a last tick and a 'final'
- *                                                  (published: events per topic, for what is owed)
+ *                                                  (published: events per stream, for what is owed)
  *                   {type: 'stop'}                 close everything and exit
  * Child -> parent:  {type: 'tick', ...}  {type: 'final', ...}  {type: 'fatal', message}
  */
 import { slowPath } from './decode.mjs';
+import { streamCount } from './payload.mjs';
 import { Histogram } from './histogram.mjs';
 import { SubscriberConn } from './subscriber-conn.mjs';
 
@@ -77,7 +78,7 @@ const tally = {
     run.lastResumedAt = tally.now;
     if (gap) {
       run.resumedGap++;
-      note('resumed with gap: true', `topic ${conn.topic} asked for index ${conn.nextIndex}`);
+      note('resumed with gap: true', `stream ${conn.stream} asked for index ${conn.nextIndex}`);
     }
     stormInFlight--;
     stormMore();
@@ -171,21 +172,22 @@ function perSubscriber(published) {
     live++;
     if (conn.count < min) min = conn.count;
     if (conn.count > max) max = conn.count;
-    if (published) owed += Math.max(0, (published[conn.topic] ?? 0) - conn.count);
+    if (published) owed += Math.max(0, (published[conn.stream] ?? 0) - conn.count);
   }
   return { live, min: live ? min : 0, max, owed };
 }
 
-function liveByTopic() {
-  const by = new Array(target?.topics ?? 1).fill(0);
-  for (const conn of conns) if (conn.live) by[conn.topic]++;
+/** Live connections per stream (topic, or topic:key; see payload.mjs). */
+function liveByStream() {
+  const by = new Array(target ? streamCount(target.topics, target.keys) : 1).fill(0);
+  for (const conn of conns) if (conn.live) by[conn.stream]++;
   return by;
 }
 
 function report() {
-  const byTopic = liveByTopic();
-  const counts = { ...life, ...run, live: byTopic.reduce((a, b) => a + b, 0), wanted, pending: inFlight + Math.max(0, wanted - conns.length), stormInFlight: stormInFlight + stormQueue.length };
-  process.send?.({ type: 'tick', at: performance.timeOrigin + performance.now(), counts, liveByTopic: byTopic, hist: hist.toSparse(), stale: staleTimer ? staleHist.toSparse() : null });
+  const byStream = liveByStream();
+  const counts = { ...life, ...run, live: byStream.reduce((a, b) => a + b, 0), wanted, pending: inFlight + Math.max(0, wanted - conns.length), stormInFlight: stormInFlight + stormQueue.length };
+  process.send?.({ type: 'tick', at: performance.timeOrigin + performance.now(), counts, liveByStream: byStream, hist: hist.toSparse(), stale: staleTimer ? staleHist.toSparse() : null });
   hist.reset();
   staleHist.reset();
 }

@@ -15,7 +15,7 @@ export interface TargetRow {
 
 export declare function issue11Targets(
   rec: { scenarios: Record<string, unknown>; ran?: string[] },
-  p?: { burst?: { subscribers: number }; lowrate?: { subscribers: number; rate: number } },
+  p?: { burst?: { subscribers: number }; lowrate?: { subscribers: number; rate: number }; sustained?: { subscribers: number; rate: number }; features?: { keys: number } },
 ): TargetRow[];
 
 export declare function targetsSummary(rows: TargetRow[]): { met: number; missed: number; notMeasured: number };

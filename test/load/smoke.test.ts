@@ -114,5 +114,28 @@ describe('load generator smoke run', () => {
       expect(pids.length).toBeGreaterThanOrEqual(3);
       expect(pids.filter(isRunning)).toEqual([]);
     });
+
+    it(`fanwire-${transport}: with --keys 10 each subscriber gets every event of its topic:key, in order, and no other`, async () => {
+      const file = path.join(dir, `${transport}-keys.json`);
+      const { code, out } = await runCli([
+        '--server', `fanwire-${transport}`,
+        '--subscribers', String(SUBSCRIBERS),
+        '--keys', '10',
+        '--burst', '200',
+        '--drain', '15',
+        '--json', file,
+        '--quiet',
+      ]);
+      expect(code, out).toBe(0);
+      const r = JSON.parse(readFileSync(file, 'utf8')) as LoadRecord;
+      expect(r.failures, out).toEqual([]);
+      expect(r.published).toBe(240); // the burst and its warm-up burst of 200 / 5
+      // 10 subscribers per key, each owed the 24 events of its key.
+      expect(r.received).toBe((r.published / 10) * SUBSCRIBERS);
+      expect(r.perSubscriber).toEqual({ min: 24, max: 24 });
+      expect(r.behindAtEnd).toBe(0);
+      expect([r.gaps, r.reorders, r.unexpected]).toEqual([0, 0, 0]);
+      expect(r.fastPathChecks.every((c) => c.same)).toBe(true);
+    });
   }
 });

@@ -3,14 +3,25 @@
  * rows: no sockets, no timings, so the computation cannot rot unnoticed.
  */
 import { describe, expect, it } from 'vitest';
+import { bestRows, interleaveOrder } from '../../load/lib/interleave.mjs';
+import { featureNames } from '../../load/lib/scenario-features.mjs';
 import { lowestP99 } from '../../load/lib/scenario-lowrate.mjs';
+import { behindWhy, bestSustained } from '../../load/lib/sustained.mjs';
 import { issue11Table, issue11Targets, NOT_MEASURED, targetsSummary, type TargetRow } from '../../load/lib/targets.mjs';
 
-const plan = { burst: { subscribers: 10_000 }, lowrate: { subscribers: 10_000, rate: 5 } };
-const ALL = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle', 'lowrate'];
+const plan = { burst: { subscribers: 10_000 }, lowrate: { subscribers: 10_000, rate: 5 }, sustained: { subscribers: 10_000, rate: 48 }, features: { keys: 100 } };
+const ALL = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle', 'lowrate', 'sustained', 'features'];
 
 const burstRow = (server: string, deliveriesPerSec: number, extra: object = {}) => ({ server, deliveriesPerSec, gaps: 0, reorders: 0, latency: { p99Ms: 50 }, error: null, ...extra });
 const lowRow = (server: string, p99Ms: number) => ({ server, deliveriesPerSec: 50_000, gaps: 0, reorders: 0, latency: { p99Ms }, error: null });
+/** A sustained run at 480k deliveries/s offered; `behindAtEnd` > 0 or a low rate: it did not keep up. */
+const sus = (server: string, p99Ms: number, extra: object = {}) => ({ server, kind: 'sustained', deliveriesPerSec: 480_000, offeredPerSec: 480_000, behindAtEnd: 0, gaps: 0, reorders: 0, latency: { p50Ms: p99Ms / 3, p99Ms }, error: null, ...extra });
+/** A features burst of one fanwire transport: metrics on, metrics off, or over 100 topic:key filters. */
+const feat = (transport: string, variant: 'metrics-on' | 'metrics-off' | 'filtered', deliveriesPerSec: number, extra: object = {}) => {
+  const n = featureNames(transport, 100);
+  const server = variant === 'metrics-on' ? n.on : variant === 'metrics-off' ? n.off : n.filtered;
+  return { server, transport, variant, kind: 'features', deliveriesPerSec, burstDelivered: 1, windowS: 3_000_000 / deliveriesPerSec, gaps: 0, reorders: 0, latency: { p99Ms: 100 }, error: null, ...extra };
+};
 const pub = (server: string, batch: number, framesPerSec: number) => ({ server, kind: 'publish', batch, framesPerSec, eventsPerSec: framesPerSec * batch, errors: 0, error: null });
 
 /** A run where every measured target is comfortably met. */
@@ -24,6 +35,15 @@ function allMet() {
     ],
     publish: [pub('fanwire-uws', 1, 150_000), pub('fanwire-uws', 100, 12_000), pub('fanwire-ws', 1, 120_000), pub('fanwire-ws', 100, 11_000)],
     lowrate: [lowRow('fanwire-uws', 2), lowRow('fanwire-ws', 2.5), lowRow('ws-loop', 3)],
+    sustained: [sus('fanwire-uws', 40), sus('uws-publish', 50), sus('fanwire-ws', 45)],
+    features: [
+      feat('fanwire-uws', 'metrics-on', 3_000_000),
+      feat('fanwire-uws', 'metrics-off', 3_050_000),
+      feat('fanwire-uws', 'filtered', 2_700_000),
+      feat('fanwire-ws', 'metrics-on', 3_300_000),
+      feat('fanwire-ws', 'metrics-off', 3_200_000),
+      feat('fanwire-ws', 'filtered', 2_900_000),
+    ],
     scale: [],
     stall: [],
     storm: [],
@@ -40,7 +60,7 @@ describe('issue 11 targets', () => {
   it('has a row for every target, 1 to 7, in order', () => {
     const rows = issue11Targets({ scenarios: {} }, plan);
     expect([...new Set(rows.map((r) => r.id))]).toEqual(['1', '2', '3', '4', '5', '6', '7']);
-    expect(rows).toHaveLength(14);
+    expect(rows).toHaveLength(16);
   });
 
   it('marks every measured target met when the figures pass', () => {
@@ -58,13 +78,14 @@ describe('issue 11 targets', () => {
     expect(find(rows, '5', 'fanwire-ws idle')).toMatchObject({ status: 'met', figure: '6.00 KB' });
     expect(find(rows, '6', 'fanwire-uws publish >= 1M')).toMatchObject({ status: 'met', figure: '1.20M events/s' });
     expect(find(rows, '6', 'fanwire-ws publish >= 100k')).toMatchObject({ status: 'met', figure: '120.0k frames/s' });
-    // Targets with no scenario yet stay "not measured", never met.
-    for (const r of rows.filter((x) => x.status !== 'met')) {
-      expect(['2', '3', '7']).toContain(r.id);
-      expect(r.status).toBe('not measured');
-      expect(r.measured).toContain(NOT_MEASURED);
-    }
-    expect(targetsSummary(rows)).toEqual({ met: 10, missed: 0, notMeasured: 4 });
+    expect(find(rows, '2', 'fanwire-ws sustained')).toMatchObject({ status: 'met', figure: '0.90x', measured: 'fanwire-ws 45.0 ms vs uws-publish 50.0 ms' });
+    expect(find(rows, '2', 'fanwire-ws sustained').target).toContain('480,000 deliveries/s (48 events/s at 10,000 subscribers)');
+    expect(find(rows, '3', 'fanwire-uws sustained')).toMatchObject({ status: 'met', figure: '0.80x' });
+    expect(find(rows, '7', 'fanwire-uws metrics on vs off')).toMatchObject({ status: 'met', figure: '0.98x', measured: 'fanwire-uws 3.00M/s vs fanwire-uws metrics off 3.05M/s' });
+    expect(find(rows, '7', 'fanwire-ws metrics on vs off')).toMatchObject({ status: 'met', figure: '1.03x' });
+    expect(find(rows, '7', 'fanwire-uws 100 topic:key filters')).toMatchObject({ status: 'met', figure: '0.90x', measured: 'fanwire-uws 100 filters 2.70M/s vs fanwire-uws 3.00M/s' });
+    expect(find(rows, '7', 'fanwire-ws 100 topic:key filters')).toMatchObject({ status: 'met', figure: '0.88x' });
+    expect(targetsSummary(rows)).toEqual({ met: 16, missed: 0, notMeasured: 0 });
   });
 
   it('marks targets missed at the wrong side of each bound, and met exactly at it', () => {
@@ -105,7 +126,7 @@ describe('issue 11 targets', () => {
     expect(find(rows, '4', 'fanwire-ws p99').measured).toBe(`${NOT_MEASURED}: the lowrate scenario did not run`);
     expect(find(rows, '6', 'fanwire-uws publish >= 1M').status).toBe('met');
     expect(find(rows, '6', 'fanwire-ws publish >= 1M').measured).toContain('fanwire-ws did not run');
-    expect(targetsSummary(rows)).toEqual({ met: 2, missed: 0, notMeasured: 12 });
+    expect(targetsSummary(rows)).toEqual({ met: 2, missed: 0, notMeasured: 14 });
   });
 
   it('without `ran`, a scenario with rows counts as run', () => {
@@ -129,9 +150,132 @@ describe('issue 11 targets', () => {
     const text = issue11Table(rows, { quick: true });
     expect(text).toContain('Targets (issue 11)');
     expect(text).toContain('QUICK');
-    expect(text.split('\n').filter((l) => /^[1-7] /.test(l))).toHaveLength(14);
-    expect(text).toContain('10 met, 0 missed, 4 not measured in this run');
+    expect(text.split('\n').filter((l) => /^[1-7] /.test(l))).toHaveLength(16);
+    expect(text).toContain('16 met, 0 missed, 0 not measured in this run');
     expect(text).toMatch(/MISSED|met/);
+  });
+
+  describe('sustained p99 (targets 2 and 3)', () => {
+    const judge = (sustained: object[]) => {
+      const rows = issue11Targets({ scenarios: { ...allMet(), sustained }, ran: ALL }, plan);
+      return { ws: find(rows, '2', 'fanwire-ws sustained'), uws: find(rows, '3', 'fanwire-uws sustained') };
+    };
+
+    it('misses above 1.0x the peer, meets exactly at it', () => {
+      const { ws, uws } = judge([sus('fanwire-uws', 50), sus('uws-publish', 50), sus('fanwire-ws', 61)]);
+      expect(ws).toMatchObject({ status: 'missed', figure: '1.22x', value: 1.22, bound: 1 });
+      expect(uws).toMatchObject({ status: 'met', figure: '1.000x' });
+    });
+
+    it('a fanwire run that fell behind misses, flagged with why, whatever its p99', () => {
+      const { ws, uws } = judge([sus('fanwire-uws', 20, { deliveriesPerSec: 300_000 }), sus('uws-publish', 50), sus('fanwire-ws', 30, { behindAtEnd: 120_000 })]);
+      expect(ws.status).toBe('missed');
+      expect(ws.note).toBe('fanwire-ws did not keep up: 120,000 deliveries still owed at the end');
+      expect(uws.status).toBe('missed');
+      expect(uws.note).toContain('fanwire-uws did not keep up: delivered 63% of the offered rate');
+    });
+
+    it('a peer that fell behind leaves the rows unmeasured: no ratio to a p99 that grows with the run', () => {
+      const { ws, uws } = judge([sus('fanwire-uws', 40), sus('uws-publish', 900, { behindAtEnd: 5 }), sus('fanwire-ws', 45)]);
+      for (const r of [ws, uws]) {
+        expect(r.status).toBe('not measured');
+        expect(r.measured).toContain(`${NOT_MEASURED}: uws-publish did not keep up (5 deliveries still owed at the end)`);
+      }
+    });
+
+    it('a failed run, a missing server or a scenario not run is not measured', () => {
+      const { ws, uws } = judge([sus('fanwire-uws', 40), { server: 'uws-publish', kind: 'sustained', error: 'server exited during the run' }]);
+      expect(ws.measured).toBe(`${NOT_MEASURED}: fanwire-ws did not run, uws-publish failed (server exited during the run)`);
+      expect(uws.status).toBe('not measured');
+      const rows = issue11Targets({ scenarios: allMet(), ran: ['burst'] }, plan);
+      expect(find(rows, '2', 'sustained').measured).toBe(`${NOT_MEASURED}: the sustained scenario did not run`);
+    });
+
+    it('gaps in a fanwire run miss the target', () => {
+      const { ws } = judge([sus('fanwire-uws', 40), sus('uws-publish', 50), sus('fanwire-ws', 10, { gaps: 2 })]);
+      expect(ws.status).toBe('missed');
+      expect(ws.note).toContain('FAILURE: fanwire-ws 2 gaps');
+    });
+
+    it('keeps each server\'s lowest p99 among the runs that kept up, any run only when none did', () => {
+      const runs = [
+        { ...sus('fanwire-ws', 30, { behindAtEnd: 10 }), run: 1 },
+        { ...sus('uws-publish', 60), run: 1 },
+        { ...sus('uws-publish', 55), run: 2 },
+        { ...sus('fanwire-ws', 70), run: 2 },
+        { ...sus('fanwire-uws', 90, { deliveriesPerSec: 100_000 }), run: 1 },
+        { ...sus('fanwire-uws', 80, { deliveriesPerSec: 200_000 }), run: 2 },
+        { server: 'fanwire-uws', error: 'boom', run: 3 },
+      ];
+      const best = bestSustained(runs);
+      expect(best['fanwire-ws']!.run).toBe(2);
+      expect(best['uws-publish']!.run).toBe(2);
+      expect(best['fanwire-uws']!.run).toBe(2);
+      expect(behindWhy(best['fanwire-uws']!)).toBe('delivered 42% of the offered rate');
+      expect(bestRows(runs, bestSustained).map((r) => [r.server, r.runs])).toEqual([['fanwire-ws', 2], ['uws-publish', 2], ['fanwire-uws', 3]]);
+    });
+  });
+
+  describe('features on (target 7)', () => {
+    const judge = (features: object[], ran = ALL) => {
+      const rows = issue11Targets({ scenarios: { ...allMet(), features }, ran }, plan);
+      return {
+        uwsMetrics: find(rows, '7', 'fanwire-uws metrics'),
+        wsMetrics: find(rows, '7', 'fanwire-ws metrics'),
+        uwsFilters: find(rows, '7', 'fanwire-uws 100 topic:key'),
+        wsFilters: find(rows, '7', 'fanwire-ws 100 topic:key'),
+      };
+    };
+
+    it('misses metrics on more than 3% slower than off, and filters under 0.8x; met exactly at the bounds', () => {
+      const r = judge([
+        feat('fanwire-uws', 'metrics-on', 2_900_000),
+        feat('fanwire-uws', 'metrics-off', 3_000_000),
+        feat('fanwire-uws', 'filtered', 210_000),
+        feat('fanwire-ws', 'metrics-on', 2_910_000),
+        feat('fanwire-ws', 'metrics-off', 3_000_000),
+        feat('fanwire-ws', 'filtered', 2_328_000),
+      ]);
+      expect(r.uwsMetrics).toMatchObject({ status: 'missed', figure: '0.967x' });
+      expect(r.wsMetrics).toMatchObject({ status: 'met', figure: '0.970x' });
+      expect(r.uwsFilters).toMatchObject({ status: 'missed', figure: '0.07x', bound: 0.8 });
+      expect(r.uwsFilters.value).toBeCloseTo(0.0724, 3);
+      expect(r.wsFilters).toMatchObject({ status: 'met', figure: '0.800x' });
+    });
+
+    it('metrics on faster than off is noise, not a failure', () => {
+      const r = judge([feat('fanwire-uws', 'metrics-on', 3_300_000), feat('fanwire-uws', 'metrics-off', 3_000_000)]);
+      expect(r.uwsMetrics).toMatchObject({ status: 'met', figure: '1.10x' });
+    });
+
+    it('says not measured when the scenario, a side, or a run is missing or failed', () => {
+      const r = judge([feat('fanwire-uws', 'metrics-on', 3_000_000), { server: 'fanwire-uws metrics off', transport: 'fanwire-uws', variant: 'metrics-off', error: 'server exited (code 1)' }]);
+      expect(r.uwsMetrics.measured).toBe(`${NOT_MEASURED}: fanwire-uws metrics off failed (server exited (code 1))`);
+      expect(r.uwsFilters.measured).toBe(`${NOT_MEASURED}: fanwire-uws 100 filters did not run`);
+      expect(r.wsMetrics.measured).toBe(`${NOT_MEASURED}: fanwire-ws did not run, fanwire-ws metrics off did not run`);
+      expect(judge(allMet().features, ['burst']).wsFilters.measured).toBe(`${NOT_MEASURED}: the features scenario did not run`);
+    });
+
+    it('a gap or reorder in either burst misses the row, whatever the ratio', () => {
+      const r = judge([
+        feat('fanwire-uws', 'metrics-on', 3_000_000),
+        feat('fanwire-uws', 'metrics-off', 3_000_000, { reorders: 1 }),
+        feat('fanwire-uws', 'filtered', 3_000_000, { gaps: 4 }),
+      ]);
+      expect(r.uwsMetrics).toMatchObject({ status: 'missed', note: 'FAILURE: fanwire-uws metrics off 0 gaps, 1 reorders' });
+      expect(r.uwsFilters).toMatchObject({ status: 'missed', note: 'FAILURE: fanwire-uws 100 filters 4 gaps, 0 reorders' });
+    });
+
+    it('a burst that did not all arrive in its time is judged on its rate and flagged', () => {
+      const r = judge([feat('fanwire-ws', 'metrics-on', 3_000_000), feat('fanwire-ws', 'filtered', 80_000, { burstDelivered: 0.8, windowS: 30 })]);
+      expect(r.wsFilters).toMatchObject({ status: 'missed', figure: '0.03x', note: 'fanwire-ws 100 filters delivered 80.0% of its burst within 30.0 s' });
+    });
+  });
+
+  it('interleaves N servers A B C C B A (two: A B B A, one: once)', () => {
+    expect(interleaveOrder(['A', 'B', 'C'])).toEqual(['A', 'B', 'C', 'C', 'B', 'A']);
+    expect(interleaveOrder(['A', 'B'])).toEqual(['A', 'B', 'B', 'A']);
+    expect(interleaveOrder(['A'])).toEqual(['A']);
   });
 
   it('the lowrate scenario keeps the run with the lowest p99 of each server, failed runs left out', () => {

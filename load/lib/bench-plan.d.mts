@@ -1,0 +1,13 @@
+/** Types of bench-plan.mjs's pure part, for the unit test (test/load/bench-plan.test.ts). */
+export declare const SCENARIOS: string[];
+export declare const TRIO: string[];
+export declare const TARGETS_PRESET: { scenarios: string[]; servers: string[]; budgetSeconds: number };
+export declare function fanoutGroups(scenarios: string[], servers: string[], preset?: string | null): string[][];
+export declare function parseBenchOptions(argv: string[]): {
+  help?: boolean;
+  scenarios: string[];
+  servers: string[];
+  quick: boolean;
+  preset: string | null;
+  plan: { budgetSeconds: number; features: { keys: number; subscribers: number }; sustained: { rate: number; subscribers: number } };
+};

@@ -1,0 +1,3 @@
+/** Types of interleave.mjs's pure part, for the unit test (test/load/targets.test.ts). */
+export declare function interleaveOrder<T>(items: T[]): T[];
+export declare function bestRows<T extends { server: string }>(runs: T[], pick: (runs: T[]) => Record<string, T>): (T & { runs: number })[];

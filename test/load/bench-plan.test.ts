@@ -1,0 +1,57 @@
+/**
+ * What `npm run bench` runs (load/lib/bench-plan.mjs): which servers share an
+ * interleaved fan-out group, so each target compares runs of one sequence,
+ * and what the targets preset expands to.
+ */
+import { describe, expect, it } from 'vitest';
+import { fanoutGroups, parseBenchOptions, SCENARIOS, TARGETS_PRESET, TRIO } from '../../load/lib/bench-plan.mjs';
+
+const EVERY = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio'];
+
+describe('bench plan', () => {
+  it('keeps the default run (with scale and its 19k step) in pairs, as before issue 11', () => {
+    expect(fanoutGroups(SCENARIOS, EVERY)).toEqual([['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio']]);
+  });
+
+  it('puts fanwire-uws, uws-publish and fanwire-ws in one group without scale', () => {
+    expect(TRIO).toEqual(['fanwire-uws', 'uws-publish', 'fanwire-ws']);
+    expect(fanoutGroups(['idle', 'burst', 'sustained'], EVERY)).toEqual([TRIO, ['ws-loop'], ['socketio']]);
+    expect(fanoutGroups(['burst'], ['fanwire-ws', 'uws-publish'])).toEqual([['uws-publish', 'fanwire-ws']]);
+  });
+
+  it('runs the default six scenarios on every server within 480 s when nothing is named', () => {
+    const o = parseBenchOptions([]);
+    expect(o).toMatchObject({ scenarios: SCENARIOS, servers: EVERY, preset: null });
+    expect(o.plan.budgetSeconds).toBe(480);
+  });
+
+  describe('--scenarios targets', () => {
+    it('expands to every scenario the issue 11 table reads, on the servers it compares, with its own budget', () => {
+      const o = parseBenchOptions(['--scenarios', 'targets']);
+      expect(o.scenarios).toEqual(['idle', 'burst', 'sustained', 'lowrate', 'publish', 'features']);
+      expect(o.servers).toEqual(['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop']);
+      expect(o.preset).toBe('targets');
+      expect(o.plan.budgetSeconds).toBe(TARGETS_PRESET.budgetSeconds);
+      expect(o.plan.sustained).toMatchObject({ rate: 48, subscribers: 10_000 });
+      expect(o.plan.features).toMatchObject({ keys: 100, subscribers: 10_000 });
+    });
+
+    it('puts the three servers of targets 1-3 in one fan-out group and gives ws-loop none', () => {
+      const o = parseBenchOptions(['--scenarios', 'targets']);
+      expect(fanoutGroups(o.scenarios, o.servers, o.preset)).toEqual([TRIO]);
+    });
+
+    it('merges with other names, and --servers, --budget and --quick still apply', () => {
+      const o = parseBenchOptions(['--scenarios', 'stall,targets,burst', '--servers', 'fanwire-ws,uws-publish', '--budget', '900', '--quick']);
+      expect(o.scenarios).toEqual(['stall', 'idle', 'burst', 'sustained', 'lowrate', 'publish', 'features']);
+      expect(o.servers).toEqual(['fanwire-ws', 'uws-publish']);
+      expect(o.plan.budgetSeconds).toBe(900);
+      expect(o.plan.features.subscribers).toBe(1_000);
+    });
+
+    it('with scale added, keeps the pairs (three servers at 19k would be 57k subscribers at once)', () => {
+      const o = parseBenchOptions(['--scenarios', 'targets,scale']);
+      expect(fanoutGroups(o.scenarios, o.servers, o.preset)).toEqual([['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop']]);
+    });
+  });
+});
