@@ -117,6 +117,22 @@ describe('fanwire CLI', () => {
       expect(await gw.stop()).toBe(0);
     });
 
+    it('runs as its own command, with Node\'s young generation capped (--max-semi-space-size=4)', async () => {
+      const { spawn } = await import('node:child_process');
+      const child = spawn(CLI, ['--port', '0', '--transport', 'ws'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      onTestFinished(() => {
+        child.kill('SIGKILL');
+      });
+      let out = '';
+      child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+      await until(() => (out.includes('"listening"') || out.includes('listening') ? true : undefined), 'listening');
+      const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
+      expect(argv).toContain('--max-semi-space-size=4');
+      child.kill('SIGTERM');
+      const [code] = (await new Promise((resolve) => child.once('exit', (...a) => resolve(a)))) as [number | null];
+      expect(code).toBe(0);
+    });
+
     it('exits 1 with a clear message when the port is taken', async () => {
       const gw = await spawnGateway();
       try {

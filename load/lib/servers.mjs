@@ -4,7 +4,7 @@
  * the process whose memory and CPU we read.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +14,19 @@ import { exited, stop, track } from './children.mjs';
 const LOAD_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const ROOT = path.dirname(LOAD_DIR);
 const CLI = path.join(ROOT, 'dist', 'cli.js');
+
+/**
+ * The node flags on dist/cli.js's `#!/usr/bin/env -S node ...` line: fanwire
+ * is measured as its `fanwire` command runs (the servers are started with
+ * `node FLAGS dist/cli.js` so the pid stays theirs).
+ */
+function launcherFlags() {
+  if (!existsSync(CLI)) return [];
+  const first = readFileSync(CLI, 'utf8').split('\n', 1)[0];
+  const m = /^#!\S*env\s+(?:-S\s+)?node((?:\s+--\S+)*)\s*$/.exec(first);
+  return m ? m[1].split(/\s+/).filter(Boolean) : [];
+}
+const FANWIRE_NODE_FLAGS = launcherFlags();
 
 /** bench-transports' run order for one pass; `--runs 2` runs it forwards then backwards (A B C D D C B A). */
 export const SERVER_NAMES = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop'];
@@ -61,7 +74,7 @@ function newestMtime(dir) {
  */
 export function serverSpec(name, fanwire, extra = []) {
   const fanwireArgs = (transport) => (port) => {
-    const args = [CLI, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
+    const args = [...FANWIRE_NODE_FLAGS, CLI, '--host', '127.0.0.1', '--port', String(port), '--log-level', 'warn'];
     if (fanwire.hasTransportFlag) args.push('--transport', transport);
     return [...args, ...extra];
   };
