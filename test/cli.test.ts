@@ -129,7 +129,7 @@ describe('fanwire CLI', () => {
       const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
       expect(argv).toContain('--max-semi-space-size=4');
       child.kill('SIGTERM');
-      const [code] = (await new Promise((resolve) => child.once('exit', (...a) => resolve(a)))) as [number | null];
+      const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
       expect(code).toBe(0);
     });
 

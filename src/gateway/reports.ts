@@ -67,32 +67,42 @@ export function metricsSnapshot(
   };
 }
 
+/** How far behind the furthest-behind subscriber is: a plain pass, no report rows (GET /v1/stats runs it). */
+export function lagMax(subscriptions: Iterable<Subscription>, newestIndex: number): number {
+  let max = 0;
+  for (const { cursor } of subscriptions) {
+    const lag = newestIndex - cursor.lastIndex;
+    if (lag > max) max = lag;
+  }
+  return max;
+}
+
 /**
  * The subscribers furthest behind: what no Prometheus label may carry (one
  * series per subscriber would explode), served as JSON instead.
  */
 export function laggards(subscriptions: Iterable<Subscription>, newestIndex: number, transport: string, limit: number): SubscriberReport[] {
   const now = performance.now();
-  const rows: SubscriberReport[] = [];
+  // Rank on two numbers per subscriber; build the full row only for those returned.
+  const ranked: Array<{ sub: Subscription; lagEvents: number; lagSeconds: number }> = [];
   for (const sub of subscriptions) {
-    const { cursor } = sub;
-    const next = cursor.nextItem;
-    rows.push({
-      id: sub.id,
-      remoteAddress: sub.conn.remoteAddress,
-      topics: sub.filter.selectors,
-      format: sub.format,
-      nextIndex: cursor.lastIndex + 1,
-      lagEvents: newestIndex - cursor.lastIndex,
-      lagSeconds: next === null ? 0 : Math.max(0, (now - next.createdAt) / 1000),
-      bufferedBytes: sub.conn.closed ? 0 : sub.conn.bufferedAmount(),
-      backpressured: cursor.backpressured,
-      lag: sub.lag,
-      conflating: cursor.conflating,
-      connectedSince: new Date(sub.connectedAt).toISOString(),
-      transport,
-    });
+    const next = sub.cursor.nextItem;
+    ranked.push({ sub, lagEvents: newestIndex - sub.cursor.lastIndex, lagSeconds: next === null ? 0 : Math.max(0, (now - next.createdAt) / 1000) });
   }
-  rows.sort((a, b) => b.lagEvents - a.lagEvents || b.lagSeconds - a.lagSeconds);
-  return rows.slice(0, limit);
+  ranked.sort((a, b) => b.lagEvents - a.lagEvents || b.lagSeconds - a.lagSeconds);
+  return ranked.slice(0, limit).map(({ sub, lagEvents, lagSeconds }) => ({
+    id: sub.id,
+    remoteAddress: sub.conn.remoteAddress,
+    topics: sub.filter.selectors,
+    format: sub.format,
+    nextIndex: sub.cursor.lastIndex + 1,
+    lagEvents,
+    lagSeconds,
+    bufferedBytes: sub.conn.closed ? 0 : sub.conn.bufferedAmount(),
+    backpressured: sub.cursor.backpressured,
+    lag: sub.lag,
+    conflating: sub.cursor.conflating,
+    connectedSince: new Date(sub.connectedAt).toISOString(),
+    transport,
+  }));
 }

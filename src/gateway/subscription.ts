@@ -31,6 +31,8 @@ export class Subscription implements ConnectionHandlers, CursorOwner {
   /** The filter's view, or null for a subscriber of everything. */
   readonly view: FilteredView<Event> | null;
   readonly connectedAt: number;
+  /** Frames written as of the last heartbeat tick: a subscriber written to since needs no heartbeat. */
+  heartbeatMark = 0;
   /** Cancels the token-expiry timer (a shared no-op without one). */
   readonly cancelExpiry: () => void;
   private readonly host: SubscriptionHost;
