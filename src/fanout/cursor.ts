@@ -50,6 +50,13 @@ export interface Sink {
   bufferedAmount(): number;
   /** Writes `count` messages from `frames` as one batch (one syscall where the transport can). */
   writeBatch(frames: readonly Uint8Array[], count: number): void;
+  /**
+   * True when the frames are complete wire frames (the transport's `prepare`
+   * made them whole), so one buffer holding several back to back is a valid
+   * single write: cursors then hand over one joined buffer, shared by every
+   * cursor writing the same range. Read once, when the cursor is made.
+   */
+  readonly joinsFrames?: boolean;
   /** Resolves when the connection can take more (or closed). One waiter per connection. */
   waitDrain(): Promise<void>;
 }
@@ -140,6 +147,8 @@ export class Cursor<E extends Routable> {
   private readonly batchBytes: number;
   private readonly observer: DrainObserver<E> | null;
   private readonly startAt: number;
+  /** The sink takes joined frames (Sink.joinsFrames). */
+  private readonly joins: boolean;
   /** Told how the loop ended; null before `start` and after the end. */
   private owner: CursorOwner | null = null;
   /** In its chain's wake-up list. */
@@ -177,6 +186,7 @@ export class Cursor<E extends Routable> {
     this.batchBytes = options.batchBytes;
     this.observer = options.observer ?? null;
     this.startAt = options.startAt ?? 0;
+    this.joins = sink.joinsFrames === true;
     this.lag = options.lag ?? null;
     this.chain = options.chain ?? null;
     if (this.lag !== null && this.chain === null) throw new TypeError('a cursor with a laggard policy needs its chain');
@@ -387,10 +397,20 @@ export class Cursor<E extends Routable> {
     }
     this.item = item;
     if (count > 0) {
-      this.sink.writeBatch(batch, count);
+      if (count > 1 && this.joins) {
+        // Every cursor of this filter and encoding at the same position writes
+        // these same bytes: joined once, shared, one plain write each.
+        const joined = frames.joined(first!.index, item.index, count, bytes, filter, encoding, batch);
+        for (let i = 1; i < count; i++) batch[i] = EMPTY;
+        batch[0] = joined;
+        this.sink.writeBatch(batch, 1);
+      } else {
+        this.sink.writeBatch(batch, count);
+        for (let i = 1; i < count; i++) batch[i] = EMPTY;
+      }
       this.buffered = this.sink.bufferedAmount();
       // Let go of the frames so evicted items can be collected.
-      for (let i = 0; i < count; i++) batch[i] = EMPTY;
+      batch[0] = EMPTY;
       this.framesWritten += count;
       this.eventsWritten += events;
       this.bytesWritten += bytes;

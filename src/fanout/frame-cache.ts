@@ -34,7 +34,23 @@ class ItemFrames {
   }
 }
 
+/** The last joined batch of one (filter, encoding): items firstIndex..lastIndex of that filter's chain. */
+interface JoinedBatch {
+  firstIndex: number;
+  lastIndex: number;
+  count: number;
+  bytes: Uint8Array;
+}
+
 export class FrameCache<E extends Routable> {
+  /**
+   * One joined batch per (filter, encoding) slot, by indexes (never items:
+   * an item held here would keep every later one alive). A slot reads one
+   * chain (the buffer, or its filter's view), so indexes name its items.
+   */
+  private readonly joins = new Map<number, JoinedBatch>();
+  /** Joined buffers built, for tests: once per range, filter and encoding, not per subscriber. */
+  joinsBuilt = 0;
   private readonly encoders: readonly ItemEncoder<E>[];
   /** Encodes done, for tests and metrics: the proof that work is per item and filter, not per subscriber. */
   encodes = 0;
@@ -66,6 +82,39 @@ export class FrameCache<E extends Routable> {
     }
     this.lastEvents = cached.events;
     return cached.frame;
+  }
+
+  /**
+   * The `count` frames in `batch` (items firstIndex..lastIndex through
+   * `filter` in `encoding`, `bytes` long in all) joined into one buffer,
+   * shared with every caller asking for the same range. Transports whose
+   * prepared frames are whole wire frames write it in one go.
+   */
+  joined(firstIndex: number, lastIndex: number, count: number, bytes: number, filter: Filter, encoding: number, batch: readonly Uint8Array[]): Uint8Array {
+    const slot = filter.id * this.encoders.length + encoding;
+    let entry = this.joins.get(slot);
+    if (entry !== undefined && entry.firstIndex === firstIndex && entry.lastIndex === lastIndex && entry.count === count) return entry.bytes;
+    const joined = Buffer.allocUnsafe(bytes);
+    let at = 0;
+    for (let i = 0; i < count; i++) {
+      const frame = batch[i]!;
+      joined.set(frame, at);
+      at += frame.byteLength;
+    }
+    this.joinsBuilt++;
+    if (entry === undefined) this.joins.set(slot, (entry = { firstIndex, lastIndex, count, bytes: joined }));
+    else {
+      entry.firstIndex = firstIndex;
+      entry.lastIndex = lastIndex;
+      entry.count = count;
+      entry.bytes = joined;
+    }
+    return joined;
+  }
+
+  /** Lets go of every joined buffer (each slot keeps its last one, up to a batch's bytes, until this or the next join). */
+  releaseJoined(): void {
+    this.joins.clear();
   }
 
   private build(item: BufferItem<E>, filter: Filter, encoding: number): CachedFrame {

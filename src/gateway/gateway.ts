@@ -403,6 +403,8 @@ export class Gateway {
         sub.conn.sendPrepared(this.heartbeatFrames[sub.format]);
       }
     }
+    // Joined batches are kept for cursors arriving at the same range; by now they have.
+    this.frames.releaseJoined();
     if (this.stoppedWhileParked) {
       this.stoppedWhileParked = false;
       this.buffer.wakeReaders();

@@ -57,11 +57,22 @@ export function frameMessage(data: Uint8Array, binary: boolean): Buffer {
   return frame;
 }
 
-/** Inverse of frameMessage for the fallback path: the payload and its type. */
-function unframe(frame: Uint8Array): { payload: Uint8Array; binary: boolean } {
-  const marker = frame[1]! & 0x7f;
-  const headerLength = marker < 126 ? 2 : marker === 126 ? 4 : 10;
-  return { payload: frame.subarray(headerLength), binary: (frame[0]! & 0x0f) === 0x02 };
+/**
+ * Inverse of frameMessage for the fallback path: sends each message of
+ * `frames`, which may hold several whole frames back to back (a joined batch),
+ * through ws.send.
+ */
+function sendUnframed(ws: WebSocket, frames: Uint8Array): void {
+  let at = 0;
+  while (at < frames.byteLength) {
+    const marker = frames[at + 1]! & 0x7f;
+    const headerLength = marker < 126 ? 2 : marker === 126 ? 4 : 10;
+    const view = Buffer.from(frames.buffer, frames.byteOffset, frames.byteLength);
+    const length = marker < 126 ? marker : marker === 126 ? view.readUInt16BE(at + 2) : view.readUInt32BE(at + 2) * 2 ** 32 + view.readUInt32BE(at + 6);
+    const start = at + headerLength;
+    ws.send(frames.subarray(start, start + length), { binary: (frames[at]! & 0x0f) === 0x02 });
+    at = start + length;
+  }
 }
 
 function destroyOnError(this: Duplex): void {
@@ -153,30 +164,34 @@ class WsConnection implements Connection {
     this.ws.send(data, { binary });
   }
 
+  /** Prepared frames are whole wire frames: a joined batch is one write (unless compression was negotiated). */
+  get joinsFrames(): boolean {
+    return this.fastPath;
+  }
+
   sendPrepared(frame: Uint8Array): void {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
     const socket = this.rawSocket();
-    if (socket !== null) {
-      socket.write(frame);
-    } else {
-      const { payload, binary } = unframe(frame);
-      this.ws.send(payload, { binary });
-    }
+    if (socket !== null) socket.write(frame);
+    else sendUnframed(this.ws, frame);
   }
 
   writeBatch(frames: readonly Uint8Array[], count: number): void {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
     const socket = this.rawSocket();
     if (socket !== null) {
+      // One buffer (a single frame or a joined batch): a plain write, since
+      // cork and uncork around one chunk only add a pass over the stream.
+      if (count === 1) {
+        socket.write(frames[0]!);
+        return;
+      }
       socket.cork();
       for (let i = 0; i < count; i++) socket.write(frames[i]!);
       socket.uncork();
       return;
     }
-    for (let i = 0; i < count; i++) {
-      const { payload, binary } = unframe(frames[i]!);
-      this.ws.send(payload, { binary });
-    }
+    for (let i = 0; i < count; i++) sendUnframed(this.ws, frames[i]!);
   }
 
   waitDrain(): Promise<void> {

@@ -241,6 +241,24 @@ describe('Filtered views', () => {
     expect(v1.length).toBe(1);
   });
 
+  it('join a batch once per range, filter and format for sinks that take joined frames, whatever the number of subscribers', async () => {
+    const { append, filters, views, cache, buffer } = setup();
+    const sinks: RecordingSink[] = [];
+    for (let i = 0; i < 20; i++) {
+      const filter = filters.acquire(sel(i % 2 ? 'a' : 'b'));
+      const view = views.acquire(filter);
+      const sink = Object.assign(new RecordingSink(), { joinsFrames: true });
+      sinks.push(sink);
+      void new Cursor<Ev>(view.positionOf(buffer.tailItem()), filter, 0, cache, sink, { highWaterBytes: 1_000, dropAfterBytes: 10_000, batchBytes: 10_000, chain: view }).run();
+    }
+    for (let n = 1; n <= 6; n++) append(`${n % 2 ? 'a' : 'b'}:k=${n}`);
+    await tick();
+    // One joined buffer per filter (a: items 1, 3, 5; b: 2, 4, 6), each subscriber one write of it.
+    expect(cache.joinsBuilt).toBe(2);
+    expect(sinks[1]!.frames).toEqual(['1:13:35:5']);
+    expect(sinks[0]!.frames).toEqual(['2:24:46:6']);
+  });
+
   it('encode an item once per view and format, whatever the number of subscribers', async () => {
     const { append, reader, cache } = setup();
     const readers = Array.from({ length: 50 }, (_, i) => reader(sel(`a:k${i % 5}`)));

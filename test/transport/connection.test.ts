@@ -71,6 +71,21 @@ for (const [name, factory] of FACTORIES) {
       });
     }
 
+    if (name.startsWith('ws')) {
+      it('delivers a joined batch (whole frames back to back in one buffer) as separate messages, in order', async () => {
+        const { transport, client, received, conn } = await serve(factory, true);
+        const payloads = SIZES.map((size, i) => Buffer.alloc(size, 97 + (i % 26)));
+        const joined = Buffer.concat(payloads.map((p) => transport.prepare(p, true)));
+        conn.writeBatch([joined], 1);
+        await waitFor(() => received.length >= payloads.length);
+        expect(received.map((m) => m.data.length)).toEqual(SIZES);
+        payloads.forEach((p, i) => expect(received[i]!.data.equals(p)).toBe(true));
+        client.close();
+        await once(client, 'close');
+        await transport.close();
+      });
+    }
+
     it('reports buffered bytes once the peer stops reading, and releases one shared drain waiter when it reads again', async () => {
       const { transport, client, conn } = await serve(factory, true);
       client.pause(); // stop reading: kernel buffers fill, then the transport's own
