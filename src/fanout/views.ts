@@ -42,6 +42,10 @@ export class FilteredView<E extends Routable> implements LagBuffer<E> {
   refs = 0;
   /** Index of the last item routed here, so an item of several events is appended once. */
   routedIndex = -1;
+  /** While a multi-event item is routed: the events of it this view selects, in item order. */
+  selected: E[] | null = null;
+  /** The last event put in `selected` (an event reaching a view by its key and a filter key counts once). */
+  lastEvent: E | null = null;
   readonly items: EventBuffer<E>;
   private readonly main: EventBuffer<E>;
 
@@ -85,9 +89,13 @@ export class FilteredView<E extends Routable> implements LagBuffer<E> {
   route(item: BufferItem<E>): void {
     this.routedIndex = item.index;
     const selected = this.filter.select(item.events!);
-    if (selected === null) return;
+    if (selected !== null) this.append(item, selected);
+  }
+
+  /** Appends `events` (what this view selects of `item`) under the item's index. */
+  append(item: BufferItem<E>, events: readonly E[]): void {
     this.items.evictBefore(this.main.oldestIndex);
-    this.items.append(selected, item.bytes, item.index);
+    this.items.append(events, item.bytes, item.index);
   }
 }
 
@@ -126,9 +134,18 @@ export class ViewRegistry<E extends Routable> {
     if (events.length === 1) {
       this.routeEvent(events[0]!, item, null);
     } else {
+      // Each view collects the events that reach it as they are routed, in
+      // item order: no second pass of every filter over every event.
       const touched = this.touched;
       for (let i = 0; i < events.length; i++) this.routeEvent(events[i]!, item, touched);
-      for (let i = 0; i < touched.length; i++) touched[i]!.route(item);
+      for (let i = 0; i < touched.length; i++) {
+        const view = touched[i]!;
+        const selected = view.selected!;
+        view.selected = null;
+        view.lastEvent = null;
+        // The whole item when every event reached it (shared, as Filter.select does).
+        view.append(item, selected.length === events.length ? events : selected);
+      }
       touched.length = 0;
     }
     if (++this.sinceSweep >= this.sweepEvery) this.sweep();
@@ -183,25 +200,32 @@ export class ViewRegistry<E extends Routable> {
   /** Routes `item` to the views `event` selects; directly, or into `touched` (deduplicated) for a multi-event item. */
   private routeEvent(event: E, item: BufferItem<E>, touched: FilteredView<E>[] | null): void {
     const whole = this.byTopic.get(event.topic);
-    if (whole !== undefined) for (let i = 0; i < whole.length; i++) this.visit(whole[i]!, item, touched);
+    if (whole !== undefined) for (let i = 0; i < whole.length; i++) this.visit(whole[i]!, event, item, touched);
     const keyed = this.byKey.get(event.topic);
     if (keyed === undefined) return;
     const views = keyed.get(event.key);
-    if (views !== undefined) for (let i = 0; i < views.length; i++) this.visit(views[i]!, item, touched);
+    if (views !== undefined) for (let i = 0; i < views.length; i++) this.visit(views[i]!, event, item, touched);
     const extra = event.filterKeys;
     if (extra === undefined) return;
     for (let k = 0; k < extra.length; k++) {
       const more = keyed.get(extra[k]!);
-      if (more !== undefined) for (let i = 0; i < more.length; i++) this.visit(more[i]!, item, touched);
+      if (more !== undefined) for (let i = 0; i < more.length; i++) this.visit(more[i]!, event, item, touched);
     }
   }
 
-  private visit(view: FilteredView<E>, item: BufferItem<E>, touched: FilteredView<E>[] | null): void {
-    if (view.routedIndex === item.index) return;
-    if (touched === null) view.route(item);
-    else {
+  private visit(view: FilteredView<E>, event: E, item: BufferItem<E>, touched: FilteredView<E>[] | null): void {
+    if (touched === null) {
+      if (view.routedIndex !== item.index) view.route(item);
+      return;
+    }
+    if (view.routedIndex !== item.index) {
       view.routedIndex = item.index;
+      view.selected = [event];
+      view.lastEvent = event;
       touched.push(view);
+    } else if (view.lastEvent !== event) {
+      view.selected!.push(event);
+      view.lastEvent = event;
     }
   }
 

@@ -102,6 +102,15 @@ describe('Filtered views', () => {
     expect(bOrAk2.sink.frames).toEqual(['2:2', '3:3', '5:6']);
   });
 
+  it('put an event in a view once, however many of its keys the filter takes, in item order', async () => {
+    const { append, reader } = setup();
+    const both = reader(sel('a:k1', 'a:k2', 'b'));
+    append('a:k1=1+k2', 'c:k=2', 'b:k=3', 'a:k2=4');
+    append('a:k9=5', 'a:k1=6');
+    await tick();
+    expect(both.sink.frames).toEqual(['1:1,3,4', '2:6']);
+  });
+
   it('route an event to a key it lists in filterKeys', async () => {
     const { append, reader } = setup();
     const k7 = reader(sel('a:k7'));
