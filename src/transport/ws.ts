@@ -161,7 +161,11 @@ class WsConnection implements Connection {
 
   send(data: Uint8Array, binary: boolean): void {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(data, { binary });
+    // A producer's ack per frame: one framed buffer and one write, where ws
+    // would cork, write the header and the payload apart, and uncork.
+    const socket = this.rawSocket();
+    if (socket !== null) socket.write(frameMessage(data, binary));
+    else this.ws.send(data, { binary });
   }
 
   /** Prepared frames are whole wire frames: a joined batch is one write (unless compression was negotiated). */
