@@ -21,7 +21,9 @@ export const FANWIRE = ['fanwire-uws', 'fanwire-ws'];
 export const TARGETS_PRESET = {
   scenarios: ['idle', 'burst', 'sustained', 'lowrate', 'publish', 'features'],
   servers: ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop'],
-  budgetSeconds: 540,
+  budgetSeconds: 600,
+  /** Each interleaved block twice (A B C C B A A B C C B A): best of 4 runs per server instead of 2. */
+  passes: 2,
 };
 /** Issue 11's burst and sustained targets compare these three: one interleaved group unless the scale scenario runs. */
 export const TRIO = ['fanwire-uws', 'uws-publish', 'fanwire-ws'];
@@ -36,6 +38,8 @@ export function plan(quick) {
     payload: 100,
     procs: 2,
     tick: 5,
+    /** Times each interleaved block (A B C C B A) runs; the targets preset runs 2, for less noise in its best-of figures. */
+    passes: 1,
     scale: { subscribers: [10_000, 19_000, 5_000, 1_000].map((n) => n / k), deliveriesPerSec: 1_000_000 / k, warmup: 1, duration: 3, drain: 2 },
     burst: { subscribers: 10_000 / k, events: 300, warmupEvents: 50, cap: quick ? 4 : 8 },
     stall: {
@@ -125,8 +129,8 @@ load/results/bench-<time>.json and .svg. Takes about 7 minutes here.
                        targets    = ${TARGETS_PRESET.scenarios.join(',')} on ${TARGETS_PRESET.servers.join(', ')}
                                   (fanwire-uws, uws-publish and fanwire-ws in one interleaved group, ws-loop
                                   only for lowrate): every row of issue 11's targets table measured in one
-                                  run. About 7-8 minutes here (estimated from its parts; it has not been
-                                  timed whole yet); budget ${TARGETS_PRESET.budgetSeconds} s. \`npm run bench:targets\` builds first
+                                  run, each interleaved block twice (best of 4 runs per server). About 8
+                                  minutes here; budget ${TARGETS_PRESET.budgetSeconds} s. \`npm run bench:targets\` builds first
   --servers LIST     a subset of the servers
   --quick            subscriber counts / 10, shorter waits: checks that everything runs, measures nothing
   --budget S         stop starting new runs after S seconds (default 480; ${TARGETS_PRESET.budgetSeconds} with the targets preset)`;
@@ -151,7 +155,10 @@ export function parseBenchOptions(argv) {
   const servers = preset && !values.servers ? [...TARGETS_PRESET.servers] : list(values.servers, ALL_SERVERS, 'servers');
   const o = { scenarios, servers, quick: Boolean(values.quick), preset };
   o.plan = plan(o.quick);
-  if (preset) o.plan.budgetSeconds = TARGETS_PRESET.budgetSeconds;
+  if (preset) {
+    o.plan.budgetSeconds = TARGETS_PRESET.budgetSeconds;
+    o.plan.passes = TARGETS_PRESET.passes;
+  }
   if (values.budget !== undefined) {
     const b = Number(values.budget);
     if (!(b > 0)) throw new Error('--budget: seconds > 0');

@@ -19,9 +19,10 @@ import { runLoad } from './run.mjs';
  * @property {boolean} [dead] its server could not start or connect: left out
  */
 
-/** A B C, then C B A (one item: once). */
-export function interleaveOrder(items) {
-  return items.length > 1 ? [...items, ...[...items].reverse()] : [...items];
+/** A B C, then C B A (one item: once); `passes` times over (the targets preset runs 2). */
+export function interleaveOrder(items, passes = 1) {
+  const block = items.length > 1 ? [...items, ...[...items].reverse()] : [...items];
+  return Array.from({ length: Math.max(1, passes) }, () => block).flat();
 }
 
 /**
@@ -33,10 +34,11 @@ export function interleaveOrder(items) {
  * @param {Side[]} sides
  * @param {(side: Side) => import('./run.mjs').RunOptions} optsOf
  * @param {number | null} afterwards
+ * @param {number} [passes] how many times the interleaved block runs
  * @returns {Promise<object[]>} every run, in run order, each with `run` (1, 2) per server
  */
-export async function runInterleaved(sides, optsOf, afterwards) {
-  const order = interleaveOrder(sides.filter((s) => !s.dead));
+export async function runInterleaved(sides, optsOf, afterwards, passes = 1) {
+  const order = interleaveOrder(sides.filter((s) => !s.dead), passes);
   const runs = [];
   for (const [i, s] of order.entries()) {
     if (s.dead) continue;

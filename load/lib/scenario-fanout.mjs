@@ -42,7 +42,7 @@ export async function fanoutScenarios(specs, p, want, budget, logFor) {
     ...(want.scale ? p.scale.subscribers.map((n) => ({ name: `scale ${n}`, subscribers: n })) : []),
   ];
   const afterwards = (name) => steps[steps.findIndex((s) => s.name === name) + 1]?.subscribers ?? null;
-  const runsOf = (sides) => interleaveOrder(sides).length;
+  const runsOf = (sides) => interleaveOrder(sides, p.passes).length;
   const resize = async (n) => {
     for (const s of live()) if (s.session.subscribers !== n) await s.session.connect(n);
   };
@@ -66,7 +66,7 @@ export async function fanoutScenarios(specs, p, want, budget, logFor) {
       if (budget.enough(20 * runsOf(live()))) {
         const b = p.burst;
         await resize(b.subscribers);
-        const runs = await runInterleaved(live(), () => ({ burst: b.events, warmupBurst: b.warmupEvents, batch: 1, tick: p.tick, drain: b.cap, duration: 0, warmup: 0 }), afterwards('burst'));
+        const runs = await runInterleaved(live(), () => ({ burst: b.events, warmupBurst: b.warmupEvents, batch: 1, tick: p.tick, drain: b.cap, duration: 0, warmup: 0 }), afterwards('burst'), p.passes);
         out.all.push(...runs);
         out.burst.push(...bestRows(runs, bestRuns));
       } else out.skipped.push('burst: out of time budget');
@@ -75,7 +75,7 @@ export async function fanoutScenarios(specs, p, want, budget, logFor) {
       const x = p.sustained;
       if (budget.enough((x.warmup + x.duration + x.drain + 6) * runsOf(sustainers()))) {
         await resize(x.subscribers);
-        const runs = await runInterleaved(sustainers(), () => ({ rate: x.rate, duration: x.duration, warmup: x.warmup, batch: 1, tick: p.tick, drain: x.drain }), afterwards('sustained'));
+        const runs = await runInterleaved(sustainers(), () => ({ rate: x.rate, duration: x.duration, warmup: x.warmup, batch: 1, tick: p.tick, drain: x.drain }), afterwards('sustained'), p.passes);
         for (const r of runs) r.kind = 'sustained';
         out.all.push(...runs);
         out.sustained.push(...bestRows(runs, bestSustained));

@@ -10,6 +10,7 @@
  * delivers everything, so p99 is the figure), both runs are kept.
  */
 import { runLoad } from './run.mjs';
+import { interleaveOrder } from './interleave.mjs';
 import { Session } from './session.mjs';
 
 export const LOWRATE_SERVERS = ['fanwire-uws', 'fanwire-ws', 'ws-loop'];
@@ -35,7 +36,7 @@ export async function lowrateScenario(specs, p, budget, logFor) {
   const l = p.lowrate;
   const out = { rows: [], all: [], skipped: [], errors: [] };
   const sessions = specs.map((spec) => ({ spec, log: logFor(spec.name), session: new Session({ spec, name: spec.name, mode: spec.mode, payload: p.payload, topics: 1, procs: p.procs, log: logFor(spec.name) }) }));
-  const order = [...sessions, ...[...sessions].reverse()];
+  const order = interleaveOrder(sessions, p.passes);
   try {
     for (const s of sessions) {
       try {
