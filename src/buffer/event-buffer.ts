@@ -229,18 +229,7 @@ export class EventBuffer<E> {
     if (this.maxItemTtlMs <= 0) return;
     const cutoff = this.now() - this.maxItemTtlMs;
     let evicted = 0;
-    while (this.size > 0 && this.head.createdAt <= cutoff) {
-      if (this.head === this.tail || this.head.link.next?.error) {
-        // The newest item stays as the anchor readers wait on, unmarked: a
-        // reader holding it has delivered everything and is not behind.
-        this.size = 0;
-        this.bytes = 0;
-        evicted++;
-        break;
-      }
-      this.evictHead();
-      evicted++;
-    }
+    while (this.size > 0 && this.head.createdAt <= cutoff) evicted += this.evictOldest();
     if (evicted > 0) this.onEvict?.('ttl', evicted);
   }
 
@@ -254,17 +243,23 @@ export class EventBuffer<E> {
    */
   evictBefore(index: number): number {
     let evicted = 0;
-    while (this.size > 0 && this.head.index < index) {
-      if (this.head === this.tail || this.head.link.next?.error) {
-        this.size = 0;
-        this.bytes = 0;
-        evicted++;
-        break;
-      }
-      this.evictHead();
-      evicted++;
-    }
+    while (this.size > 0 && this.head.index < index) evicted += this.evictOldest();
     return evicted;
+  }
+
+  /**
+   * Evicts the oldest retained item (size > 0). The newest item stays as the
+   * anchor readers wait on, unmarked: a reader holding it has delivered
+   * everything and is not behind; the buffer then retains nothing.
+   */
+  private evictOldest(): 1 {
+    if (this.head === this.tail || this.head.link.next?.error) {
+      this.size = 0;
+      this.bytes = 0;
+    } else {
+      this.evictHead();
+    }
+    return 1;
   }
 
   /** Stops the TTL timer. The buffer stays readable. */
