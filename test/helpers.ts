@@ -137,9 +137,14 @@ export class Sub {
     return first;
   }
 
-  /** The `events` messages received so far. */
+  /** The `events` messages received so far, those inside `batch` messages (batch=1) included, in order. */
   get events(): Message[] {
-    return this.messages.filter((m) => m.type === 'events');
+    const events: Message[] = [];
+    for (const m of this.messages) {
+      if (m.type === 'events') events.push(m);
+      else if (m.type === 'batch') events.push(...(m.messages as Message[]));
+    }
+    return events;
   }
 
   get indexes(): number[] {

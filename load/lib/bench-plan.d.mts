@@ -1,6 +1,7 @@
 /** Types of bench-plan.mjs's pure part, for the unit test (test/load/bench-plan.test.ts). */
 export declare const SCENARIOS: string[];
 export declare const TRIO: string[];
+export declare const DEFAULT_SERVERS: string[];
 export declare const TARGETS_PRESET: { scenarios: string[]; servers: string[]; budgetSeconds: number };
 export declare function fanoutGroups(scenarios: string[], servers: string[], preset?: string | null): string[][];
 export declare function parseBenchOptions(argv: string[]): {

@@ -3,7 +3,7 @@
  * each one makes sense for, the options, and the time budget.
  */
 import { parseArgs } from 'node:util';
-import { ALL_SERVERS } from './servers.mjs';
+import { ALL_SERVERS, BATCH_SERVERS, SERVER_NAMES } from './servers.mjs';
 
 export const SCENARIOS = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle'];
 /**
@@ -20,8 +20,9 @@ export const FANWIRE = ['fanwire-uws', 'fanwire-ws'];
  */
 export const TARGETS_PRESET = {
   scenarios: ['idle', 'burst', 'sustained', 'lowrate', 'publish', 'features'],
-  servers: ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop'],
-  budgetSeconds: 600,
+  /** fanwire-uws-batch: the uws transport with subscribers on the opt-in batch=1 extension, in the burst group and features. */
+  servers: ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'fanwire-uws-batch'],
+  budgetSeconds: 720,
   /** Each interleaved block twice (A B C C B A A B C C B A): best of 4 runs per server instead of 2. */
   passes: 2,
 };
@@ -29,7 +30,9 @@ export const TARGETS_PRESET = {
 export const TRIO = ['fanwire-uws', 'uws-publish', 'fanwire-ws'];
 
 /** Run order of the servers; the stall scenario runs it backwards (A B C D E, then E D C B A). */
-export const ORDER = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio'];
+export const ORDER = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio', ...BATCH_SERVERS];
+/** `npm run bench` without --servers: the batch=1 variants run only when named (or with the targets preset). */
+export const DEFAULT_SERVERS = [...SERVER_NAMES, 'socketio'];
 
 /** The full plan; `--quick` divides subscriber counts by 10 and shortens the waits (a check that everything runs, not a measurement). */
 export function plan(quick) {
@@ -83,7 +86,7 @@ export function serversFor(scenario) {
   if (scenario === 'storm') return { servers: FANWIRE, why: 'resume by index (index=last+1&epoch=...) exists only on fanwire; the peers have no event index' };
   if (scenario === 'publish') return { servers: FANWIRE, why: 'acked publishing (one ack per frame, batches of events) exists only on fanwire; the peers forward frames without replies' };
   if (scenario === 'lowrate') return { servers: ['fanwire-uws', 'fanwire-ws', 'ws-loop'], why: "issue 11's target 4 compares fanwire's p99 with the plain ws loop's only" };
-  if (scenario === 'features') return { servers: FANWIRE, why: "issue 11's target 7 compares fanwire with itself (metrics off, topic:key filters)" };
+  if (scenario === 'features') return { servers: [...FANWIRE, ...BATCH_SERVERS], why: "issue 11's target 7 compares fanwire with itself (metrics off, topic:key filters)" };
   if (scenario === 'sustained') return { servers: TRIO, why: "issue 11's targets 2 and 3 compare fanwire's sustained p99 with uws-publish's only" };
   return { servers: ORDER, why: '' };
 }
@@ -93,15 +96,21 @@ export function serversFor(scenario) {
  * with the scale scenario (its 19k step) fanwire-uws and uws-publish pair up
  * and the others run alone, as before issue 11; without it fanwire-uws,
  * uws-publish and fanwire-ws share one group, so issue 11's targets 1 and 3
- * compare runs of one A B C C B A sequence. Sockets: each server holds its
+ * compare runs of one A B C C B A sequence (the batch=1 variants, when
+ * named, join that group). Sockets: each server holds its
  * own subscribers (10k; 19k at most, in the scale pair), each session's
  * subscribers are split over `procs` load processes (5k each; 9.5k at
  * 19k), so no process comes near the 19k per process of limits.mjs.
- * The targets preset runs the fan-out scenarios on the three only (its
- * targets read no other server's burst or idle figure).
+ * The targets preset runs the fan-out scenarios on the three and
+ * fanwire-uws-batch only (its targets read no other server's burst or idle
+ * figure).
  */
 export function fanoutGroups(scenarios, servers, preset = null) {
-  const groups = scenarios.includes('scale') ? [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio']] : preset === 'targets' ? [TRIO] : [TRIO, ['ws-loop'], ['socketio']];
+  const groups = scenarios.includes('scale')
+    ? [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio'], ...BATCH_SERVERS.map((n) => [n])]
+    : preset === 'targets'
+      ? [[...TRIO, ...BATCH_SERVERS]]
+      : [[...TRIO, ...BATCH_SERVERS], ['ws-loop'], ['socketio']];
   return groups.map((g) => g.filter((n) => servers.includes(n))).filter((g) => g.length);
 }
 
@@ -152,7 +161,7 @@ export function parseBenchOptions(argv) {
   const preset = named.includes('targets') && values.scenarios ? 'targets' : null;
   // The preset expands in place (and merges with anything else named).
   const scenarios = values.scenarios ? [...new Set(named.flatMap((n) => (n === 'targets' ? TARGETS_PRESET.scenarios : [n])))] : [...SCENARIOS];
-  const servers = preset && !values.servers ? [...TARGETS_PRESET.servers] : list(values.servers, ALL_SERVERS, 'servers');
+  const servers = preset && !values.servers ? [...TARGETS_PRESET.servers] : values.servers ? list(values.servers, ALL_SERVERS, 'servers') : [...DEFAULT_SERVERS];
   const o = { scenarios, servers, quick: Boolean(values.quick), preset };
   o.plan = plan(o.quick);
   if (preset) {

@@ -7,7 +7,10 @@
  *   Every event of a run encodes to the same length (one topic-name length,
  *   empty type, one key length, `bin` payload last), so the payloads sit at
  *   fixed distances and are read in place. Anything else (hello, heartbeat, an
- *   unexpected shape) goes through msgpackr.
+ *   unexpected shape) goes through msgpackr. With `batch=1` several events
+ *   messages come wrapped in `{type: 'batch', messages: [...]}`: `batchCount`
+ *   reads the header, and the decoder walks the messages one by one in place
+ *   (`within`), each ending where the next begins (`out.next`).
  * - socketio: engine.io v4 packets in text frames: `0{...}` open, `2` ping,
  *   `40{...}` namespace joined, `42["e",{"t":<ms>,"s":<seq>,"p":"..."}]` an
  *   event; the time and sequence are parsed from the bytes right after the
@@ -32,6 +35,7 @@ const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
  * @property {number} to    fanwire gap message: last index skipped (`index` is the first)
  * @property {string} reason fanwire gap message
  * @property {unknown} value the decoded message (slow paths only)
+ * @property {number} next  fanwire, read `within` a batch: where the message ended (-1: not read in place)
  */
 
 /** Events messages that missed the fast path (each a full decode), for the record. */
@@ -39,7 +43,7 @@ export const slowPath = { events: 0 };
 
 /** @returns {Decoded} */
 export function newDecoded() {
-  return { kind: '', index: 0, n: 0, times: new Float64Array(256), seqs: new Float64Array(256), epoch: '', gap: false, conflated: false, to: 0, reason: '', value: undefined };
+  return { kind: '', index: 0, n: 0, times: new Float64Array(256), seqs: new Float64Array(256), epoch: '', gap: false, conflated: false, to: 0, reason: '', value: undefined, next: -1 };
 }
 
 function room(out, n) {
@@ -54,18 +58,39 @@ function room(out, n) {
 const EVENTS_PREFIX = Buffer.from([0x83, 0xa4, ...Buffer.from('type'), 0xa6, ...Buffer.from('events'), 0xa5, ...Buffer.from('index')]);
 const EVENTS_KEY = Buffer.from([0xa6, ...Buffer.from('events')]);
 
+// {type: 'batch', messages: [...]}: fixmap(2), "type", "batch", "messages", then the array header.
+const BATCH_PREFIX = Buffer.from([0x82, 0xa4, ...Buffer.from('type'), 0xa5, ...Buffer.from('batch'), 0xa8, ...Buffer.from('messages')]);
+
+/**
+ * When buf[start..end) is a fanwire batch message: how many messages it holds
+ * and where the first begins, as [count, position]; else null.
+ * @returns {[number, number] | null}
+ */
+export function batchCount(buf, start, end) {
+  const p = start + BATCH_PREFIX.length;
+  if (end - p < 1 || buf.compare(BATCH_PREFIX, 0, BATCH_PREFIX.length, start, p) !== 0) return null;
+  const a = buf[p];
+  if (a >= 0x90 && a <= 0x9f) return [a & 0x0f, p + 1];
+  if (a === 0xdc && end - p >= 3) return [buf.readUInt16BE(p + 1), p + 3];
+  if (a === 0xdd && end - p >= 5) return [buf.readUInt32BE(p + 1), p + 5];
+  return null;
+}
+
 /**
  * A decoder for fanwire messages of one run.
  * @param {number} size payload bytes
  * @param {number} topics topic count (fixes the topic-name length)
  * @param {number} [keys] keys per topic (fixes the key length; 1: the empty key)
- * @returns {(buf: Buffer, start: number, end: number, out: Decoded) => Decoded}
+ * @returns {(buf: Buffer, start: number, end: number, out: Decoded, within?: boolean) => Decoded}
+ *   `within`: the message starts at `start` inside a batch ending at `end`;
+ *   read in place or not at all (`out.next` -1, the caller decodes the batch whole)
  */
 export function fanwireDecoder(size, topics, keys = 1) {
   const eventLength = packr.pack({ topic: topicName(0, topics), type: '', key: keyName(0, keys), payload: Buffer.alloc(size) }).length;
   const bin = binHeader(size);
   const binAt = eventLength - size - bin.length; // within one event
-  return (buf, start, end, out) => {
+  return (buf, start, end, out, within = false) => {
+    out.next = -1;
     if (end - start > EVENTS_PREFIX.length + 10 && buf.compare(EVENTS_PREFIX, 0, EVENTS_PREFIX.length, start, start + EVENTS_PREFIX.length) === 0) {
       let p = start + EVENTS_PREFIX.length;
       const t = buf[p];
@@ -80,7 +105,7 @@ export function fanwireDecoder(size, topics, keys = 1) {
         let n = -1;
         if (a >= 0x90 && a <= 0x9f) (n = a & 0x0f), (p += 1);
         else if (a === 0xdc) (n = buf.readUInt16BE(p + 1)), (p += 3);
-        if (n > 0 && end - p === n * eventLength && sameEvents(buf, p, n, eventLength, binAt, bin)) {
+        if (n > 0 && (within ? end - p >= n * eventLength : end - p === n * eventLength) && sameEvents(buf, p, n, eventLength, binAt, bin)) {
           room(out, n);
           for (let j = 0; j < n; j++) {
             const at = p + (j + 1) * eventLength - size;
@@ -91,9 +116,14 @@ export function fanwireDecoder(size, topics, keys = 1) {
           out.index = index;
           out.n = n;
           out.conflated = false;
+          out.next = p + n * eventLength;
           return out;
         }
       }
+    }
+    if (within) {
+      out.kind = 'other';
+      return out;
     }
     decodeFanwireSlow(buf.subarray(start, end), size, out);
     if (out.kind === 'events') slowPath.events++;
@@ -111,7 +141,18 @@ function sameEvents(buf, p, n, eventLength, binAt, bin) {
 
 /** Full MessagePack decode of a fanwire message; also used once per process to check the fast path. */
 export function decodeFanwireSlow(bytes, size, out) {
+  return decodeFanwireValue(unpackr.unpack(bytes), size, out);
+}
+
+/** The messages of a fanwire batch message, fully decoded (the slow path of a batch). */
+export function decodeFanwireBatch(bytes) {
   const msg = unpackr.unpack(bytes);
+  return msg?.type === 'batch' && Array.isArray(msg.messages) ? msg.messages : [];
+}
+
+/** Classifies one decoded fanwire message into `out`. */
+export function decodeFanwireValue(msg, size, out) {
+  out.next = -1;
   out.value = msg;
   out.kind = 'other';
   out.n = 0;

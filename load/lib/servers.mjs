@@ -31,7 +31,9 @@ const FANWIRE_NODE_FLAGS = launcherFlags();
 /** bench-transports' run order for one pass; `--runs 2` runs it forwards then backwards (A B C D D C B A). */
 export const SERVER_NAMES = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop'];
 /** Every server load.mjs and bench.mjs know. */
-export const ALL_SERVERS = [...SERVER_NAMES, 'socketio'];
+/** fanwire with subscribers asking for batch messages (`batch=1`, docs/protocol.md): the opt-in extension measured on its own. */
+export const BATCH_SERVERS = ['fanwire-uws-batch', 'fanwire-ws-batch'];
+export const ALL_SERVERS = [...SERVER_NAMES, ...BATCH_SERVERS, 'socketio'];
 
 /**
  * Extra node flags for the servers only, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -70,7 +72,8 @@ function newestMtime(dir) {
  * @param {string} name
  * @param {ReturnType<typeof inspectFanwire>} fanwire
  * @param {string[]} [extra] more fanwire flags (e.g. --buffer-size 200); ignored by the peers
- * @returns {{name: string, mode: 'fanwire' | 'raw' | 'socketio', args: (port: number) => string[], skip?: string}}
+ * @returns {{name: string, mode: 'fanwire' | 'raw' | 'socketio', args: (port: number) => string[], skip?: string, query?: string}}
+ *   `query`: more subscribe query parameters (fanwire)
  */
 export function serverSpec(name, fanwire, extra = []) {
   const fanwireArgs = (transport) => (port) => {
@@ -88,6 +91,11 @@ export function serverSpec(name, fanwire, extra = []) {
       };
     case 'fanwire-ws':
       return { name, mode: 'fanwire', args: fanwireArgs('ws'), skip: fanwire.ok ? undefined : fanwire.why };
+    case 'fanwire-uws-batch':
+    case 'fanwire-ws-batch': {
+      const plain = serverSpec(name.slice(0, -'-batch'.length), fanwire, extra);
+      return { ...plain, name, query: 'batch=1' };
+    }
     case 'uws-publish':
     case 'ws-loop':
       return { name, mode: 'raw', args: (port) => [path.join(LOAD_DIR, 'peers', `${name}.mjs`), String(port)] };

@@ -84,7 +84,7 @@ export class Session {
       await sleep(300);
     }
     this.rssBeforeKb = this.rss();
-    this.target = { host, port, mode: this.mode, size: this.o.payload, topics: this.o.topics, keys: this.o.keys ?? 1, timeoutMs: 20_000, lag: this.o.lag ?? '', redial: Boolean(this.o.redial) };
+    this.target = { host, port, mode: this.mode, size: this.o.payload, topics: this.o.topics, keys: this.o.keys ?? 1, timeoutMs: 20_000, lag: [this.o.lag, this.o.spec?.query].filter(Boolean).join('&'), redial: Boolean(this.o.redial) };
     if (this.o.extraPorts?.length) this.target.ports = [port, ...this.o.extraPorts];
     this.group = new SubscriberGroup(this.target, { procs: this.o.procs, laggards: this.o.laggards ?? 0, smallSockets: this.o.smallSockets ?? null, staleness: Boolean(this.o.staleness) });
   }

@@ -27,7 +27,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
-import { decodeFanwireSlow, decodeRaw, decodeSocketio, decodeSocketioSlow, fanwireDecoder, newDecoded } from './decode.mjs';
+import { batchCount, decodeFanwireBatch, decodeFanwireSlow, decodeFanwireValue, decodeRaw, decodeSocketio, decodeSocketioSlow, fanwireDecoder, newDecoded, slowPath } from './decode.mjs';
 import { streamCount } from './payload.mjs';
 import { subscribePath } from './subscribe-path.mjs';
 import { clientFrame, FrameReader, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, parseClose } from './ws-frames.mjs';
@@ -68,6 +68,7 @@ const SIO_PONG = clientFrame(OP_TEXT, Buffer.from('3'));
 
 const decoded = newDecoded();
 let checkedFastPath = false;
+let checkedBatch = false;
 /** @type {ReturnType<typeof fanwireDecoder> | null} */
 let decodeFanwire = null;
 
@@ -185,9 +186,59 @@ export class SubscriberConn {
     const t = this.target;
     let d;
     if (t.mode === 'raw') d = decodeRaw(buf, start, end, decoded);
-    else if (t.mode === 'fanwire') d = decodeFanwire(buf, start, end, decoded);
-    else d = decodeSocketio(buf, start, end, decoded);
+    else if (t.mode === 'fanwire') {
+      const batch = batchCount(buf, start, end);
+      if (batch !== null) return this.onBatch(buf, start, end, batch[0], batch[1]);
+      d = decodeFanwire(buf, start, end, decoded);
+    } else d = decodeSocketio(buf, start, end, decoded);
     if (d.kind === 'events' && !checkedFastPath) this.checkFastPath(buf, start, end, d);
+    this.onDecoded(d);
+  }
+
+  /**
+   * A fanwire batch message (batch=1): its events messages one by one, read
+   * in place; one that is not (an unexpected shape) sends the rest of the
+   * batch through the full decoder.
+   */
+  onBatch(buf, start, end, count, p) {
+    if (!checkedBatch) this.checkBatch(buf, start, end, count, p);
+    for (let i = 0; i < count; i++) {
+      const d = decodeFanwire(buf, p, end, decoded, true);
+      if (d.next < 0) {
+        const rest = decodeFanwireBatch(buf.subarray(start, end)).slice(i);
+        if (rest.length !== count - i) return this.tally.anomaly('unexpected', this, `batch of ${count} messages does not decode`);
+        for (const m of rest) {
+          const slow = decodeFanwireValue(m, this.target.size, decoded);
+          if (slow.kind !== 'events') return this.tally.anomaly('unexpected', this, `batch holds a ${slow.kind} message`);
+          slowPath.events++;
+          this.onDecoded(slow);
+        }
+        return;
+      }
+      p = d.next;
+      this.onDecoded(d);
+    }
+    if (p !== end) this.tally.anomaly('unexpected', this, `batch of ${count} messages has ${end - p} bytes after them`);
+  }
+
+  /** Once per process: the first batch read in place must agree with the full decoder, message by message. */
+  checkBatch(buf, start, end, count, p) {
+    checkedBatch = true;
+    const slow = decodeFanwireBatch(buf.subarray(start, end));
+    const fast = newDecoded();
+    const full = newDecoded();
+    for (let i = 0; i < count; i++) {
+      decodeFanwire(buf, p, end, fast, true);
+      if (fast.next < 0) return;
+      decodeFanwireValue(slow[i], this.target.size, full);
+      this.tally.selfCheck({ index: fast.index, n: fast.n, seq: fast.seqs[0], scheduledMs: fast.times[0] }, { index: full.index, n: full.n, seq: full.seqs[0], scheduledMs: full.times[0] });
+      p = fast.next;
+    }
+  }
+
+  /** One decoded message: hello, heartbeat, gap or events (sequence and index checks). */
+  onDecoded(d) {
+    const t = this.target;
     switch (d.kind) {
       case 'events':
         break;

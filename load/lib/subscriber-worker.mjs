@@ -115,7 +115,8 @@ const tally = {
   },
   selfCheck(fast, slow) {
     const same = fast.index === slow.index && fast.n === slow.n && fast.seq === slow.seq && fast.scheduledMs === slow.scheduledMs;
-    selfCheck = { same, fast, slow };
+    // A disagreement, once seen, is what is reported.
+    if (selfCheck === null || selfCheck.same) selfCheck = { same, fast, slow };
   },
 };
 

@@ -15,6 +15,7 @@
 import { featureNames } from './scenario-features.mjs';
 import { behindWhy } from './sustained.mjs';
 import { ms, num, ratio, textTable } from './table.mjs';
+import { BATCH_SERVERS } from './servers.mjs';
 
 export const NOT_MEASURED = 'not measured in this run';
 
@@ -136,6 +137,13 @@ export function issue11Targets(rec, p = {}) {
   t.push(sustainedVersus('2', `fanwire-ws sustained p99 <= 1.0x uws-publish at ${sustainedAt}`, { ran: ran('sustained'), rows: sc.sustained, a: 'fanwire-ws', b: 'uws-publish' }));
   t.push(versus('3', `fanwire-uws burst peak deliveries/s >= 1.2x uws-publish${burstAt}`, { ran: ran('burst'), rows: sc.burst, scenario: 'burst', a: 'fanwire-uws', b: 'uws-publish', get: (r) => r.deliveriesPerSec, fmt: perSec, bound: 1.2, higher: true }));
   t.push(sustainedVersus('3', `fanwire-uws sustained p99 <= 1.0x uws-publish at ${sustainedAt}`, { ran: ran('sustained'), rows: sc.sustained, a: 'fanwire-uws', b: 'uws-publish' }));
+  // The opt-in batch=1 extension (docs/protocol.md), reported only where this run measured it.
+  const batched = BATCH_SERVERS.filter((n) => (sc.burst ?? []).some((r) => r?.server === n) || (sc.features ?? []).some((r) => r?.transport === n));
+  for (const f of batched.filter((n) => (sc.burst ?? []).some((r) => r?.server === n))) {
+    const id = f.includes('-uws') ? '3' : '1';
+    const bound = f.includes('-uws') ? 1.2 : 1.5;
+    t.push(versus(id, `${f} (batch=1) burst peak deliveries/s >= ${bound}x uws-publish${burstAt}`, { ran: ran('burst'), rows: sc.burst, scenario: 'burst', a: f, b: 'uws-publish', get: (r) => r.deliveriesPerSec, fmt: perSec, bound, higher: true }));
+  }
   for (const f of ['fanwire-uws', 'fanwire-ws']) {
     const target = `${f} p99 <= 1.0x ws-loop at ${lowAt}`;
     t.push(versus('4', target, { ran: ran('lowrate'), rows: sc.lowrate, scenario: 'lowrate', a: f, b: 'ws-loop', get: (r) => r.latency?.p99Ms, fmt: (v) => `${ms(v)} ms`, bound: 1, higher: false }));
@@ -152,9 +160,10 @@ export function issue11Targets(rec, p = {}) {
     const n = featureNames(f, keys);
     t.push(featureVersus('7', `${f} metrics on vs off: burst peak deliveries/s differ by < 3% (on/off >= 0.97x)${burstAt}`, { ran: ran('features'), rows: sc.features, a: n.on, b: n.off, bound: 0.97 }));
   }
-  for (const f of ['fanwire-uws', 'fanwire-ws']) {
+  for (const f of ['fanwire-uws', 'fanwire-ws', ...batched.filter((n) => (sc.features ?? []).some((r) => r?.transport === n))]) {
     const n = featureNames(f, keys);
-    t.push(featureVersus('7', `${f} ${keys} topic:key filters: burst peak deliveries/s >= 0.8x unfiltered${burstAt}`, { ran: ran('features'), rows: sc.features, a: n.filtered, b: n.on, bound: 0.8 }));
+    const label = f.endsWith('-batch') ? `${f} (batch=1)` : f;
+    t.push(featureVersus('7', `${label} ${keys} topic:key filters: burst peak deliveries/s >= 0.8x unfiltered${burstAt}`, { ran: ran('features'), rows: sc.features, a: n.filtered, b: n.on, bound: 0.8 }));
   }
   return t;
 }

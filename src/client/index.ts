@@ -13,6 +13,7 @@ export type { BackoffOptions } from './backoff.js';
 export type { ClientSocket, WebSocketConstructor } from './socket.js';
 export type {
   AckMessage,
+  BatchMessage,
   ErrorMessage,
   Event,
   EventsMessage,

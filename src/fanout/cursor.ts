@@ -89,6 +89,12 @@ export interface CursorOptions {
    * with `lag`. Without it, positions are the items' own indexes.
    */
   chain?: LagBuffer<any> | null;
+  /**
+   * The subscriber takes several items in one message (`batch=1`): a drain
+   * of more than one item writes the frame cache's shared batch message
+   * instead of one message per item. Needs a batch encoder for the encoding.
+   */
+  batchMessages?: boolean;
 }
 
 export type CursorEnd =
@@ -149,6 +155,8 @@ export class Cursor<E extends Routable> {
   private readonly startAt: number;
   /** The sink takes joined frames (Sink.joinsFrames). */
   private readonly joins: boolean;
+  /** The subscriber takes batch messages (CursorOptions.batchMessages). */
+  private readonly batches: boolean;
   /** Told how the loop ended; null before `start` and after the end. */
   private owner: CursorOwner | null = null;
   /** In its chain's wake-up list. */
@@ -187,6 +195,8 @@ export class Cursor<E extends Routable> {
     this.observer = options.observer ?? null;
     this.startAt = options.startAt ?? 0;
     this.joins = sink.joinsFrames === true;
+    this.batches = options.batchMessages === true;
+    if (this.batches && !frames.canBatch(encoding)) throw new TypeError(`batch messages need a batch encoder for encoding ${encoding}`);
     this.lag = options.lag ?? null;
     this.chain = options.chain ?? null;
     if (this.lag !== null && this.chain === null) throw new TypeError('a cursor with a laggard policy needs its chain');
@@ -397,12 +407,14 @@ export class Cursor<E extends Routable> {
     }
     this.item = item;
     if (count > 0) {
-      if (count > 1 && this.joins) {
+      if (count > 1 && (this.batches || this.joins)) {
         // Every cursor of this filter and encoding at the same position writes
-        // these same bytes: joined once, shared, one plain write each.
-        const joined = frames.joined(first!.index, item.index, count, bytes, filter, encoding, batch);
+        // these same bytes: built once, shared, one write (or message) each.
+        const one = this.batches
+          ? frames.batched(first!.index, item.index, count, filter, encoding, batch)
+          : frames.joined(first!.index, item.index, count, bytes, filter, encoding, batch);
         for (let i = 1; i < count; i++) batch[i] = EMPTY;
-        batch[0] = joined;
+        batch[0] = one;
         this.sink.writeBatch(batch, 1);
       } else {
         this.sink.writeBatch(batch, count);

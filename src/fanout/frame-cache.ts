@@ -15,6 +15,9 @@ import type { Filter, Routable } from './filter.js';
 /** Builds the bytes of one message for `events` (already filtered) at `index`. */
 export type ItemEncoder<E> = (index: number, events: readonly E[]) => Uint8Array;
 
+/** Wraps frames `[0, count)` (count >= 2) of one encoding into one message, ready to send. */
+export type BatchEncoder = (frames: readonly Uint8Array[], count: number) => Uint8Array;
+
 /** One encoded message and how many events it carries (for delivery counts). */
 interface CachedFrame {
   frame: Uint8Array | null;
@@ -49,17 +52,26 @@ export class FrameCache<E extends Routable> {
    * chain (the buffer, or its filter's view), so indexes name its items.
    */
   private readonly joins = new Map<number, JoinedBatch>();
-  /** Joined buffers built, for tests: once per range, filter and encoding, not per subscriber. */
+  /** The same for batch messages. */
+  private readonly batches = new Map<number, JoinedBatch>();
+  /** Joined buffers and batch messages built, for tests: once per range, filter and encoding, not per subscriber. */
   joinsBuilt = 0;
+  batchesBuilt = 0;
   private readonly encoders: readonly ItemEncoder<E>[];
+  private readonly batchers: readonly BatchEncoder[];
   /** Encodes done, for tests and metrics: the proof that work is per item and filter, not per subscriber. */
   encodes = 0;
   /** Events in the frame the last `get` returned; a field, so callers count deliveries without a lookup. */
   lastEvents = 0;
 
-  /** `encoders[i]` produces the bytes for encoding number `i` (e.g. 0 = msgpack, 1 = json). */
-  constructor(encoders: readonly ItemEncoder<E>[]) {
+  /**
+   * `encoders[i]` produces the bytes for encoding number `i` (e.g. 0 = msgpack,
+   * 1 = json); `batchers[i]`, where given, wraps several of its frames into
+   * one message (see `batched`).
+   */
+  constructor(encoders: readonly ItemEncoder<E>[], batchers: readonly BatchEncoder[] = []) {
     this.encoders = encoders;
+    this.batchers = batchers;
   }
 
   /** The frame for `item` as seen through `filter` in `encoding`, or null when no event matches. */
@@ -92,8 +104,8 @@ export class FrameCache<E extends Routable> {
    */
   joined(firstIndex: number, lastIndex: number, count: number, bytes: number, filter: Filter, encoding: number, batch: readonly Uint8Array[]): Uint8Array {
     const slot = filter.id * this.encoders.length + encoding;
-    let entry = this.joins.get(slot);
-    if (entry !== undefined && entry.firstIndex === firstIndex && entry.lastIndex === lastIndex && entry.count === count) return entry.bytes;
+    const hit = sameRange(this.joins.get(slot), firstIndex, lastIndex, count);
+    if (hit !== null) return hit;
     const joined = Buffer.allocUnsafe(bytes);
     let at = 0;
     for (let i = 0; i < count; i++) {
@@ -102,19 +114,36 @@ export class FrameCache<E extends Routable> {
       at += frame.byteLength;
     }
     this.joinsBuilt++;
-    if (entry === undefined) this.joins.set(slot, (entry = { firstIndex, lastIndex, count, bytes: joined }));
-    else {
-      entry.firstIndex = firstIndex;
-      entry.lastIndex = lastIndex;
-      entry.count = count;
-      entry.bytes = joined;
-    }
+    remember(this.joins, slot, firstIndex, lastIndex, count, joined);
     return joined;
   }
 
-  /** Lets go of every joined buffer (each slot keeps its last one, up to a batch's bytes, until this or the next join). */
+  /**
+   * The `count` frames in `batch` (as for `joined`) as one message, built by
+   * the batch encoder of `encoding` and shared like a joined buffer. For
+   * subscriptions that accept several items per message.
+   */
+  batched(firstIndex: number, lastIndex: number, count: number, filter: Filter, encoding: number, batch: readonly Uint8Array[]): Uint8Array {
+    const slot = filter.id * this.encoders.length + encoding;
+    const hit = sameRange(this.batches.get(slot), firstIndex, lastIndex, count);
+    if (hit !== null) return hit;
+    const batcher = this.batchers[encoding];
+    if (batcher === undefined) throw new TypeError(`no batch encoder for encoding ${encoding}`);
+    const message = batcher(batch, count);
+    this.batchesBuilt++;
+    remember(this.batches, slot, firstIndex, lastIndex, count, message);
+    return message;
+  }
+
+  /** Whether `batched` works for `encoding`. */
+  canBatch(encoding: number): boolean {
+    return this.batchers[encoding] !== undefined;
+  }
+
+  /** Lets go of every joined buffer and batch (each slot keeps its last one, up to a batch's bytes, until this or the next). */
   releaseJoined(): void {
     this.joins.clear();
+    this.batches.clear();
   }
 
   private build(item: BufferItem<E>, filter: Filter, encoding: number): CachedFrame {
@@ -124,5 +153,20 @@ export class FrameCache<E extends Routable> {
     if (selected === null) return NO_MATCH;
     this.encodes++;
     return { frame: this.encoders[encoding]!(item.index, selected), events: selected.length };
+  }
+}
+
+function sameRange(entry: JoinedBatch | undefined, firstIndex: number, lastIndex: number, count: number): Uint8Array | null {
+  return entry !== undefined && entry.firstIndex === firstIndex && entry.lastIndex === lastIndex && entry.count === count ? entry.bytes : null;
+}
+
+function remember(map: Map<number, JoinedBatch>, slot: number, firstIndex: number, lastIndex: number, count: number, bytes: Uint8Array): void {
+  const entry = map.get(slot);
+  if (entry === undefined) map.set(slot, { firstIndex, lastIndex, count, bytes });
+  else {
+    entry.firstIndex = firstIndex;
+    entry.lastIndex = lastIndex;
+    entry.count = count;
+    entry.bytes = bytes;
   }
 }

@@ -23,6 +23,7 @@ import {
 import { Cursor, FilterRegistry, FrameCache, ViewRegistry, type FilteredView } from '../fanout/index.js';
 import { GatewayMetrics } from '../metrics/index.js';
 import {
+  batchMessage,
   CloseCode,
   encode,
   encodeJson,
@@ -222,11 +223,19 @@ export class Gateway {
     this.transportName = selection.name;
     this.transportReason = selection.reason;
     // Each item's message is prepared once per filter and format for this transport.
+    // A batch (batch=1) wraps the items' own encoded messages, once per range.
     const prepare = transport.prepare;
-    this.frames = new FrameCache<Event>([
-      (index, events) => prepare(encodeMsgpack({ type: 'events', index, events }), true),
-      (index, events) => prepare(encodeJson({ type: 'events', index, events }), false),
-    ]);
+    const unprepare = transport.unprepare;
+    this.frames = new FrameCache<Event>(
+      [
+        (index, events) => prepare(encodeMsgpack({ type: 'events', index, events }), true),
+        (index, events) => prepare(encodeJson({ type: 'events', index, events }), false),
+      ],
+      [
+        (frames, count) => prepare(batchMessage(frames, count, true, unprepare), true),
+        (frames, count) => prepare(batchMessage(frames, count, false, unprepare), false),
+      ],
+    );
     this.heartbeatFrames = {
       msgpack: prepare(encodeMsgpack({ type: 'heartbeat' }), true),
       json: prepare(encodeJson({ type: 'heartbeat' }), false),
@@ -538,6 +547,7 @@ export class Gateway {
       observer: this.metrics,
       lag: request.lag === 'drop' ? null : (this.lagPolicies ??= new LagPolicies(this.config, counters.lag, this.transport!.prepare)).optionsFor(request),
       chain: view ?? this.buffer,
+      batchMessages: request.batch,
     });
     const sub = new Subscription(this.nextSubscriptionId++, conn, format, request.lag, cursor, filter, view, this.expireWith(conn, grant), this.subscriptionHost);
     this.subscriptions.add(sub);

@@ -5,6 +5,7 @@
  */
 export * from './messages.js';
 export { decodeFrame, encode, encodeJson, encodeMsgpack, isBinaryFormat } from './codec.js';
+export { batchMessage } from './batch.js';
 export { parsePublishFrame, frameIdOf, LIMITS } from './validate.js';
 export { parseSubscribeQuery, MAX_TOPICS_PER_SUBSCRIPTION } from './subscribe-query.js';
 export type { LagPolicy, SkipTo, SubscribeRequest, TopicSelector } from './subscribe-query.js';

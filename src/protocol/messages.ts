@@ -85,5 +85,15 @@ export interface HeartbeatMessage {
   type: 'heartbeat';
 }
 
-export type ServerMessage = HelloMessage | EventsMessage | GapMessage | HeartbeatMessage;
+/**
+ * Several events messages in one WebSocket message, for a subscription that
+ * asked for them with `batch=1`: `messages` holds at least two, in index
+ * order, each exactly as it would have been sent on its own.
+ */
+export interface BatchMessage {
+  type: 'batch';
+  messages: EventsMessage[];
+}
+
+export type ServerMessage = HelloMessage | EventsMessage | BatchMessage | GapMessage | HeartbeatMessage;
 export type PublisherReply = AckMessage | ErrorMessage;

@@ -25,6 +25,8 @@ export interface SubscribeRequest {
   lag: LagPolicy;
   /** Where `lag=skip` (and conflate's skip fallback) jumps when the cursor's item is evicted. */
   skipTo: SkipTo;
+  /** `batch=1`: several events messages may travel as one `batch` message (docs/protocol.md). */
+  batch: boolean;
 }
 
 export type LagPolicy = 'drop' | 'skip' | 'conflate';
@@ -32,7 +34,7 @@ export type SkipTo = 'oldest' | 'tail';
 
 export const MAX_TOPICS_PER_SUBSCRIPTION = 64;
 /** `token` is read by the auth layer, not here. */
-const KNOWN = new Set(['topic', 'index', 'epoch', 'format', 'strict', 'lag', 'skip_to', 'token']);
+const KNOWN = new Set(['topic', 'index', 'epoch', 'format', 'strict', 'lag', 'skip_to', 'batch', 'token']);
 const TOPIC_RE = /^[^:*\s]+$/;
 
 export function parseSubscribeQuery(params: URLSearchParams, maxTopics = MAX_TOPICS_PER_SUBSCRIPTION): SubscribeRequest {
@@ -83,12 +85,7 @@ export function parseSubscribeQuery(params: URLSearchParams, maxTopics = MAX_TOP
     throw new BadQueryError(`format "${rawFormat}" is not supported: use msgpack or json`);
   }
 
-  const rawStrict = params.get('strict');
-  let strict = false;
-  if (rawStrict !== null) {
-    if (rawStrict === '1' || rawStrict === 'true') strict = true;
-    else if (rawStrict !== '0' && rawStrict !== 'false') throw new BadQueryError(`strict "${rawStrict}" must be 1, true, 0 or false`);
-  }
+  const strict = flag(params, 'strict');
   if (strict && index === null) throw new BadQueryError('strict=1 needs an index');
 
   const lag = params.get('lag') ?? 'drop';
@@ -101,5 +98,15 @@ export function parseSubscribeQuery(params: URLSearchParams, maxTopics = MAX_TOP
   }
   if (rawSkipTo !== null && lag === 'drop') throw new BadQueryError('skip_to needs lag=skip or lag=conflate');
 
-  return { topics, index, epoch, format: rawFormat, strict, lag, skipTo: rawSkipTo ?? 'oldest' };
+  const batch = flag(params, 'batch');
+
+  return { topics, index, epoch, format: rawFormat, strict, lag, skipTo: rawSkipTo ?? 'oldest', batch };
+}
+
+/** A boolean parameter: `1`/`true`, `0`/`false`, absent = false. */
+function flag(params: URLSearchParams, name: string): boolean {
+  const raw = params.get(name);
+  if (raw === null || raw === '0' || raw === 'false') return false;
+  if (raw === '1' || raw === 'true') return true;
+  throw new BadQueryError(`${name} "${raw}" must be 1, true, 0 or false`);
 }

@@ -88,6 +88,8 @@ export interface Transport {
    * builds the whole WebSocket frame so a broadcast is a raw socket write.
    */
   prepare(data: Uint8Array, binary: boolean): Uint8Array;
+  /** The encoded message inside a prepared one (a view, no copy): what `prepare` was given. */
+  unprepare(prepared: Uint8Array): Uint8Array;
   listen(host: string, port: number): Promise<ListenAddress>;
   /** Stops accepting connections. Open connections are the caller's to close. */
   stopAccepting(): void;

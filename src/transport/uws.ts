@@ -394,6 +394,7 @@ export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: T
   return {
     name: 'uws',
     prepare: (data) => data,
+    unprepare: (prepared) => prepared,
     listen(host: string, port: number): Promise<ListenAddress> {
       return new Promise((resolve, reject) => {
         app.listen(host, port, (socket) => {

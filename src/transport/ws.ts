@@ -57,6 +57,12 @@ export function frameMessage(data: Uint8Array, binary: boolean): Buffer {
   return frame;
 }
 
+/** The message inside a frame built by frameMessage (a view into it). */
+export function framePayload(frame: Uint8Array): Uint8Array {
+  const marker = frame[1]! & 0x7f;
+  return frame.subarray(marker < 126 ? 2 : marker === 126 ? 4 : 10);
+}
+
 /**
  * Inverse of frameMessage for the fallback path: sends each message of
  * `frames`, which may hold several whole frames back to back (a joined batch),
@@ -450,6 +456,7 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
   return {
     name: 'ws',
     prepare: frameMessage,
+    unprepare: framePayload,
     listen(host: string, port: number): Promise<ListenAddress> {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -107,6 +107,55 @@ describe('fanwire/client', () => {
       await pub.close();
     });
 
+    it('with batch: true, hands each events message of a batch to onEvents and iteration on its own, in order', async () => {
+      gw = await startTestGateway();
+      const pub = await connectPublisher({ url: gw.ws });
+      for (let i = 1; i <= 10; i++) await pub.publish({ topic: 't', payload: i });
+      let socketMessages = 0;
+      class Counting extends WebSocket {
+        constructor(url: string, protocols?: string[]) {
+          super(url, protocols);
+          this.on('message', () => socketMessages++);
+        }
+      }
+      for (const format of ['msgpack', 'json'] as const) {
+        socketMessages = 0;
+        const callbacks: number[] = [];
+        const sub = subscribe({ url: gw.ws, format, fromIndex: 1, batch: true, onEvents: (m) => callbacks.push(m.index), WebSocket: Counting as unknown as WebSocketConstructor });
+        subs.push(sub);
+        const iterated: number[] = [];
+        for await (const m of sub) {
+          iterated.push(m.index);
+          if (m.index === 10) break;
+        }
+        expect(callbacks).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+        expect(iterated).toEqual(callbacks);
+        expect(sub.lastIndex).toBe(10);
+        expect(socketMessages).toBe(2); // hello, and one batch of the ten
+      }
+      await pub.close();
+    });
+
+    it('with batch: true, delivers nothing more of a batch once a listener closed the subscription', async () => {
+      gw = await startTestGateway();
+      const pub = await connectPublisher({ url: gw.ws });
+      for (let i = 1; i <= 5; i++) await pub.publish({ topic: 't', payload: i });
+      const callbacks: number[] = [];
+      const sub: Subscription = subscribe({
+        url: gw.ws,
+        fromIndex: 1,
+        batch: true,
+        onEvents: (m) => {
+          callbacks.push(m.index);
+          if (m.index === 2) sub.close();
+        },
+      });
+      subs.push(sub);
+      await sub.closed;
+      expect(callbacks).toEqual([1, 2]);
+      await pub.close();
+    });
+
     it('resumes after the network drops the socket with no missing or repeated index', async () => {
       gw = await startTestGateway();
       proxy = await TcpProxy.start(Number(new URL(gw.http).port));

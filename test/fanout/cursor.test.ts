@@ -204,4 +204,68 @@ describe('Cursor', () => {
     expect(cache.encodes).toBe(2);
     sink.closed = true;
   });
+
+  describe('batch messages (batch=1)', () => {
+    const batcher = (frames: readonly Uint8Array[], count: number) =>
+      Buffer.from(`[${frames.slice(0, count).map((f) => Buffer.from(f).toString()).join('|')}]`);
+    function batchSetup() {
+      const buffer = new EventBuffer<Ev>({ maxSize: 100 });
+      const filters = new FilterRegistry();
+      const cache = new FrameCache<Ev>([encoder], [batcher]);
+      const append = (...ns: number[]) => buffer.append(ns.map((n) => ({ topic: 't', key: `k${n}`, n })));
+      const cursor = (sink: RecordingSink, opts: Partial<CursorOptions> = {}) =>
+        new Cursor<Ev>(buffer.tailItem(), filters.acquire(null), 0, cache, sink, { ...options, batchMessages: true, ...opts });
+      return { buffer, cache, append, cursor };
+    }
+
+    it('writes every item ready at a wake-up as one batch message, built once for all cursors at that position', async () => {
+      const { cache, append, cursor } = batchSetup();
+      const sinks = Array.from({ length: 20 }, () => new RecordingSink());
+      for (const sink of sinks) void cursor(sink).run();
+      for (let n = 1; n <= 4; n++) append(n);
+      await tick();
+      await tick();
+      for (const sink of sinks) expect(sink.batches).toEqual([['[1:1|2:2|3:3|4:4]']]);
+      expect(cache.batchesBuilt).toBe(1);
+      expect(cache.encodes).toBe(4);
+      for (const sink of sinks) sink.closed = true;
+    });
+
+    it('sends a lone ready item as its plain message, not a batch of one', async () => {
+      const { cache, append, cursor } = batchSetup();
+      const sink = new RecordingSink();
+      const run = cursor(sink).run();
+      append(1);
+      await tick();
+      await tick();
+      append(2);
+      append(3);
+      await tick();
+      await tick();
+      expect(sink.batches).toEqual([['1:1'], ['[2:2|3:3]']]);
+      expect(cache.batchesBuilt).toBe(1);
+      sink.closed = true;
+      append(4);
+      await expect(run).resolves.toEqual({ reason: 'closed', lastIndex: 3 });
+    });
+
+    it('batches no more than a byte budget, so a far-behind reader still yields', async () => {
+      const { append, cursor } = batchSetup();
+      const sink = new RecordingSink();
+      const run = cursor(sink, { batchBytes: 12 }).run();
+      for (let n = 1; n <= 7; n++) append(n);
+      for (let i = 0; i < 6; i++) await tick();
+      // Items of 3 bytes, a budget of 12: four per message, then the rest.
+      expect(sink.batches).toEqual([['[1:1|2:2|3:3|4:4]'], ['[5:5|6:6|7:7]']]);
+      sink.closed = true;
+      append(8);
+      await run;
+    });
+
+    it('refuses to start without a batch encoder for its encoding', () => {
+      const buffer = new EventBuffer<Ev>({ maxSize: 10 });
+      const cache = new FrameCache<Ev>([encoder]);
+      expect(() => new Cursor<Ev>(buffer.tailItem(), new FilterRegistry().acquire(null), 0, cache, new RecordingSink(), { ...options, batchMessages: true })).toThrow(TypeError);
+    });
+  });
 });

@@ -65,6 +65,38 @@ for (const transport of TRANSPORTS) {
         });
       });
 
+      it('with batch=1, sends the items ready together as one batch message holding their usual events messages', async () => {
+        for (let i = 1; i <= 30; i++) await pub.send(i % 4 === 0 ? { events: [{ topic: 't', payload: i }, { topic: 'u', payload: -i }] } : { topic: 't', key: `k${i}`, payload: i });
+        const pairs = [];
+        for (const format of ['msgpack', 'json'] as const) {
+          // Resuming from 1: everything is ready at once, so the first drain batches all 30.
+          pairs.push({ plain: await open('index=1', format), batched: await open('index=1&batch=1', format) });
+        }
+        for (const { plain, batched } of pairs) {
+          await plain.waitForIndex(30);
+          await batched.waitForIndex(30);
+          expect(plain.messages).toHaveLength(31);
+          expect(batched.messages.map((m) => m.type)).toEqual(['hello', 'batch']);
+          expect(batched.messages[1]!.messages).toEqual(plain.events);
+        }
+        // Live, one at a time: a lone item goes out as a plain events message.
+        await pub.send({ topic: 't', payload: 31 });
+        for (const { plain, batched } of pairs) {
+          await plain.waitForIndex(31);
+          await batched.waitForIndex(31);
+          expect(batched.messages[2]).toEqual({ type: 'events', index: 31, events: [{ topic: 't', type: '', key: '', payload: 31 }] });
+          expect(batched.events).toEqual(plain.events);
+        }
+      });
+
+      it('with batch=1 and a topic:key filter, batches only the matching items, each holding only its matching events', async () => {
+        for (let i = 1; i <= 12; i++) await pub.send({ events: [{ topic: 't', key: `k${i % 3}`, payload: i }, { topic: 't', key: 'other', payload: -i }] });
+        const batched = await open('index=1&batch=1&topic=t:k1');
+        await batched.waitForIndex(10);
+        expect(batched.messages.map((m) => m.type)).toEqual(['hello', 'batch']);
+        expect(batched.events).toEqual([1, 4, 7, 10].map((i) => ({ type: 'events', index: i, events: [{ topic: 't', type: '', key: 'k1', payload: i }] })));
+      });
+
       it('encodes each item once per filter and format, not once per subscriber', async () => {
         await Promise.all(Array.from({ length: 10 }, () => open()));
         await Promise.all(Array.from({ length: 10 }, () => open('', 'json')));

@@ -4,7 +4,7 @@
  * and what the targets preset expands to.
  */
 import { describe, expect, it } from 'vitest';
-import { fanoutGroups, parseBenchOptions, SCENARIOS, TARGETS_PRESET, TRIO } from '../../load/lib/bench-plan.mjs';
+import { DEFAULT_SERVERS, fanoutGroups, parseBenchOptions, SCENARIOS, TARGETS_PRESET, TRIO } from '../../load/lib/bench-plan.mjs';
 
 const EVERY = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio'];
 
@@ -19,26 +19,34 @@ describe('bench plan', () => {
     expect(fanoutGroups(['burst'], ['fanwire-ws', 'uws-publish'])).toEqual([['uws-publish', 'fanwire-ws']]);
   });
 
-  it('runs the default six scenarios on every server within 480 s when nothing is named', () => {
+  it('runs the default six scenarios on every server but the batch=1 variants within 480 s when nothing is named', () => {
     const o = parseBenchOptions([]);
     expect(o).toMatchObject({ scenarios: SCENARIOS, servers: EVERY, preset: null });
+    expect(DEFAULT_SERVERS).toEqual(EVERY);
     expect(o.plan.budgetSeconds).toBe(480);
+  });
+
+  it('runs the batch=1 variants when named, in the fan-out group of the servers they are compared with', () => {
+    const o = parseBenchOptions(['--scenarios', 'burst', '--servers', 'fanwire-uws,uws-publish,fanwire-uws-batch,fanwire-ws-batch']);
+    expect(o.servers).toEqual(['fanwire-uws', 'uws-publish', 'fanwire-uws-batch', 'fanwire-ws-batch']);
+    expect(fanoutGroups(o.scenarios, o.servers)).toEqual([['fanwire-uws', 'uws-publish', 'fanwire-uws-batch', 'fanwire-ws-batch']]);
+    expect(() => parseBenchOptions(['--servers', 'fanwire-uws-batchy'])).toThrow(/unknown "fanwire-uws-batchy"/);
   });
 
   describe('--scenarios targets', () => {
     it('expands to every scenario the issue 11 table reads, on the servers it compares, with its own budget', () => {
       const o = parseBenchOptions(['--scenarios', 'targets']);
       expect(o.scenarios).toEqual(['idle', 'burst', 'sustained', 'lowrate', 'publish', 'features']);
-      expect(o.servers).toEqual(['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop']);
+      expect(o.servers).toEqual(['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'fanwire-uws-batch']);
       expect(o.preset).toBe('targets');
       expect(o.plan.budgetSeconds).toBe(TARGETS_PRESET.budgetSeconds);
       expect(o.plan.sustained).toMatchObject({ rate: 48, subscribers: 10_000 });
       expect(o.plan.features).toMatchObject({ keys: 100, subscribers: 10_000 });
     });
 
-    it('puts the three servers of targets 1-3 in one fan-out group and gives ws-loop none', () => {
+    it('puts the three servers of targets 1-3 and fanwire-uws-batch in one fan-out group and gives ws-loop none', () => {
       const o = parseBenchOptions(['--scenarios', 'targets']);
-      expect(fanoutGroups(o.scenarios, o.servers, o.preset)).toEqual([TRIO]);
+      expect(fanoutGroups(o.scenarios, o.servers, o.preset)).toEqual([[...TRIO, 'fanwire-uws-batch']]);
     });
 
     it('merges with other names, and --servers, --budget and --quick still apply', () => {
@@ -51,7 +59,7 @@ describe('bench plan', () => {
 
     it('with scale added, keeps the pairs (three servers at 19k would be 57k subscribers at once)', () => {
       const o = parseBenchOptions(['--scenarios', 'targets,scale']);
-      expect(fanoutGroups(o.scenarios, o.servers, o.preset)).toEqual([['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop']]);
+      expect(fanoutGroups(o.scenarios, o.servers, o.preset)).toEqual([['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['fanwire-uws-batch']]);
     });
   });
 });

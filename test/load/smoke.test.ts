@@ -137,5 +137,26 @@ describe('load generator smoke run', () => {
       expect([r.gaps, r.reorders, r.unexpected]).toEqual([0, 0, 0]);
       expect(r.fastPathChecks.every((c) => c.same)).toBe(true);
     });
+
+    it(`fanwire-${transport}-batch: subscribers asking for batch=1 get every event of a burst, in order, through batch messages`, async () => {
+      const file = path.join(dir, `${transport}-batch.json`);
+      const { code, out } = await runCli([
+        '--server', `fanwire-${transport}-batch`,
+        '--subscribers', String(SUBSCRIBERS),
+        '--burst', '2000',
+        '--drain', '15',
+        '--json', file,
+        '--quiet',
+      ]);
+      expect(code, out).toBe(0);
+      const r = JSON.parse(readFileSync(file, 'utf8')) as LoadRecord;
+      expect(r.failures, out).toEqual([]);
+      expect(r.published).toBe(2400); // the burst and its warm-up burst of 2000 / 5
+      expect(r.received).toBe(r.published * SUBSCRIBERS);
+      expect(r.perSubscriber).toEqual({ min: r.published, max: r.published });
+      expect(r.behindAtEnd).toBe(0);
+      expect([r.gaps, r.reorders, r.unexpected]).toEqual([0, 0, 0]);
+      expect(r.fastPathChecks.every((c) => c.same)).toBe(true);
+    });
   }
 });

@@ -272,6 +272,20 @@ describe('issue 11 targets', () => {
     });
   });
 
+  it('adds rows for a batch=1 variant only where the run measured it, judged on the same bounds', () => {
+    const sc = allMet();
+    expect(issue11Targets({ scenarios: sc, ran: ALL }, plan).some((r) => r.target.includes('batch=1'))).toBe(false);
+    sc.burst.push(burstRow('fanwire-uws-batch', 2_300_000));
+    sc.features.push(feat('fanwire-uws-batch', 'metrics-on', 4_000_000), feat('fanwire-uws-batch', 'filtered', 3_000_000));
+    const rows = issue11Targets({ scenarios: sc, ran: ALL }, plan);
+    const burst = find(rows, '3', 'fanwire-uws-batch (batch=1) burst');
+    expect(burst).toMatchObject({ status: 'missed', figure: '1.15x' });
+    const filters = find(rows, '7', 'fanwire-uws-batch (batch=1) 100 topic:key filters');
+    expect(filters).toMatchObject({ status: 'missed', figure: '0.75x' });
+    // Rows stay grouped by target number.
+    expect(rows.map((r) => r.id)).toEqual([...rows.map((r) => r.id)].sort());
+  });
+
   it('interleaves N servers A B C C B A (two: A B B A, one: once)', () => {
     expect(interleaveOrder(['A', 'B', 'C'])).toEqual(['A', 'B', 'C', 'C', 'B', 'A']);
     expect(interleaveOrder(['A', 'B'])).toEqual(['A', 'B', 'B', 'A']);

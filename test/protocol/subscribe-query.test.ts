@@ -31,7 +31,7 @@ const topicsQuery = (n: number): string => Array.from({ length: n }, (_, i) => `
 describe('parseSubscribeQuery', () => {
   describe('defaults', () => {
     it('subscribes an empty query to everything, live, in msgpack, not strict, dropped when it lags', () => {
-      expect(parse('')).toEqual({ topics: null, index: null, epoch: null, format: 'msgpack', strict: false, lag: 'drop', skipTo: 'oldest' });
+      expect(parse('')).toEqual({ topics: null, index: null, epoch: null, format: 'msgpack', strict: false, lag: 'drop', skipTo: 'oldest', batch: false });
     });
   });
 
@@ -180,6 +180,24 @@ describe('parseSubscribeQuery', () => {
     });
   });
 
+  describe('batch', () => {
+    it('turns on with 1 or true, off with 0, false or nothing', () => {
+      expect(parse('batch=1').batch).toBe(true);
+      expect(parse('batch=true').batch).toBe(true);
+      expect(parse('batch=0').batch).toBe(false);
+      expect(parse('batch=false').batch).toBe(false);
+      expect(parse('topic=a').batch).toBe(false);
+    });
+
+    it.each(['yes', 'TRUE', '2', '', 'on'])('refuses batch "%s", naming it', (value) => {
+      expectRefused(`batch=${value}`, 'batch');
+    });
+
+    it('refuses batch given twice', () => {
+      expectRefused('batch=1&batch=1', 'batch');
+    });
+  });
+
   describe('lag', () => {
     it('is drop unless skip or conflate is asked for', () => {
       expect(parse('').lag).toBe('drop');
@@ -238,6 +256,7 @@ describe('parseSubscribeQuery', () => {
         strict: true,
         lag: 'skip',
         skipTo: 'tail',
+        batch: false,
       });
     });
   });
