@@ -29,6 +29,8 @@ describe('fanwire CLI', () => {
       [['--cluster', 'nats://10.0.0.1:4222', '--cluster-subject', 'fanwire.*'], '--cluster-subject'],
       [['--cluster', 'nats://10.0.0.1:4222', '--cluster-stream', 'a.b'], '--cluster-stream'],
       [['--cluster-token', 's3cret'], '--cluster'],
+      [['--wake-settle', '-1'], '--wake-settle'],
+      [['--wake-settle', '65'], '--wake-settle'],
     ];
     for (const [args, named] of bad) {
       it(`exits 1 with a one-line error naming ${named} for ${args.join(' ')}`, () => {

@@ -51,6 +51,13 @@ export interface EventBufferOptions<E = unknown> {
    * (per-filter views) keeps itself in step. Never per reader.
    */
   onAppend?: (item: BufferItem<E>) => void;
+  /**
+   * Event-loop turns a wake-up may be put off while each turn appends several
+   * items (a producer's backlog arriving over several reads), so readers wake
+   * once for all of it; see Waker. 0 (default): readers wake on the next
+   * macrotask after an append, as in Nomad.
+   */
+  settleTurns?: number;
 }
 
 export interface ClosestItem<E> {
@@ -65,7 +72,9 @@ export class EventBuffer<E> {
   private readonly now: () => number;
   private readonly onEvict: ((cause: EvictionCause, count: number) => void) | undefined;
   private readonly onAppend: ((item: BufferItem<E>) => void) | undefined;
-  private readonly waker = new Waker();
+  /** See EventBufferOptions.settleTurns; views of this buffer use the same. */
+  readonly settleTurns: number;
+  private readonly waker: Waker;
   private head: BufferItem<E>;
   private tail: BufferItem<E>;
   /** Retained items: the chain from head to tail inclusive, or none when 0. */
@@ -86,6 +95,9 @@ export class EventBuffer<E> {
     this.now = options.now ?? Date.now;
     this.onEvict = options.onEvict;
     this.onAppend = options.onAppend;
+    this.settleTurns = options.settleTurns ?? 0;
+    if (!Number.isSafeInteger(this.settleTurns) || this.settleTurns < 0) throw new RangeError(`settleTurns must be an integer >= 0, got ${options.settleTurns}`);
+    this.waker = new Waker(this.settleTurns);
     const sentinel = new BufferItem<E>(0, null, null, this.now(), new BufferLink<E>(this.waker));
     this.head = sentinel;
     this.tail = sentinel;

@@ -9,6 +9,14 @@
  * reader finds all 50 ready and writes them in one batch. Resolving per append
  * would wake every reader per item and defeat batching.
  *
+ * Optionally the firing settles first (`settleTurns`): when the turn that
+ * scheduled it appended several items, a producer is likely delivering a
+ * backlog over several socket reads (a read holds at most 64-512 KiB), so the
+ * firing looks again one event-loop turn later, up to `settleTurns` times,
+ * and readers wake once for the whole backlog: one write per subscriber
+ * instead of one per read. A turn that brought a single item (or none)
+ * fires at once, so a quiet stream pays nothing.
+ *
  * Two ways to wait, woken by the same firing: `wait()`, a promise shared by
  * every caller (for `BufferItem.next()` and other occasional readers), and
  * `park(reader)`, which calls `reader.wake()`. The second is what the
@@ -28,6 +36,16 @@ export class Waker {
   /** Parked readers; swapped with `spare` on each firing, so waking allocates nothing. */
   private parked: Wakeable[] = [];
   private spare: Wakeable[] = [];
+  /** Turns a firing may be put off while each brings several items; 0: fire on the next macrotask. */
+  private readonly settleTurns: number;
+  /** Turns put off so far for the pending firing. */
+  private settled = 0;
+  /** `notify` calls since the firing was scheduled (that one included) or last put off. */
+  private notified = 0;
+
+  constructor(settleTurns = 0) {
+    this.settleTurns = settleTurns;
+  }
 
   /** Resolves on the first macrotask after the next `notify()`. */
   wait(): Promise<void> {
@@ -46,17 +64,35 @@ export class Waker {
 
   /** Wake every current waiter soon. Cheap when nobody waits: readers check the chain before parking. */
   notify(): void {
-    if (this.scheduled || (this.promise === null && this.parked.length === 0)) return;
+    if (this.scheduled) {
+      this.notified++;
+      return;
+    }
+    if (this.promise === null && this.parked.length === 0) return;
     this.scheduled = true;
+    this.notified = 1;
     setImmediate(this.fire);
   }
 
   /** Wake every current waiter now, without waiting for the macrotask (used when the buffer closes). */
   notifyNow(): void {
-    this.fire();
+    this.wakeAll();
   }
 
   private readonly fire = (): void => {
+    if (this.notified > 1 && this.settled < this.settleTurns) {
+      // setImmediate from inside an immediate runs on the next turn, after its I/O.
+      this.notified = 0;
+      this.settled++;
+      setImmediate(this.fire);
+      return;
+    }
+    this.wakeAll();
+  };
+
+  private wakeAll(): void {
+    this.notified = 0;
+    this.settled = 0;
     this.scheduled = false;
     const resolve = this.resolvePromise;
     this.promise = null;
@@ -69,5 +105,5 @@ export class Waker {
     this.spare = woken;
     for (let i = 0; i < woken.length; i++) woken[i]!.wake();
     woken.length = 0;
-  };
+  }
 }

@@ -34,6 +34,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'max-frame-bytes', env: 'FANWIRE_MAX_FRAME_BYTES', kind: 'bytes', key: 'maxFrameBytes', min: 64, help: 'largest producer frame or POST body' },
   { flag: 'high-water-bytes', env: 'FANWIRE_HIGH_WATER_BYTES', kind: 'bytes', key: 'highWaterBytes', min: 1, help: 'per subscriber: pause delivery above this many unsent bytes' },
   { flag: 'drop-after-bytes', env: 'FANWIRE_DROP_AFTER_BYTES', kind: 'bytes', key: 'dropAfterBytes', min: 1, help: 'per subscriber: drop it (4001) above this many unsent bytes' },
+  { flag: 'wake-settle', env: 'FANWIRE_WAKE_SETTLE', kind: 'count', key: 'wakeSettle', min: 0, help: 'event-loop turns a wake-up may wait while producers deliver a backlog, so subscribers get it in one write (0 = never wait)' },
   { flag: 'conflate-grace', env: 'FANWIRE_CONFLATE_GRACE', kind: 'duration', key: 'conflateGraceMs', min: 0, help: 'lag=conflate: conflate a subscriber behind with its socket over the high-water mark this long' },
   { flag: 'conflate-lag', env: 'FANWIRE_CONFLATE_LAG', kind: 'count', key: 'conflateLag', min: 1, help: 'lag=conflate: conflate a subscriber this many items behind (at most half of --buffer-size)' },
   { flag: 'conflate-fallback', env: 'FANWIRE_CONFLATE_FALLBACK', kind: 'fallback', key: 'conflateFallback', help: 'lag=conflate: skip (gap message) or drop (4001) when even conflated delivery cannot keep up' },

@@ -25,6 +25,8 @@ export interface GatewayConfig {
   dropAfterBytes: number;
   /** Per subscriber: bytes written per drain before yielding to the others. */
   batchBytes: number;
+  /** Event-loop turns a wake-up may wait while each turn appends several items (a backlog arriving); 0: never wait. */
+  wakeSettle: number;
   /** lag=conflate: behind with more than highWaterBytes unsent for this long starts conflating. */
   conflateGraceMs: number;
   /** lag=conflate: more than this many items behind the newest starts conflating at once (capped at half of bufferSize). */
@@ -94,6 +96,7 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   highWaterBytes: 1024 * 1024,
   dropAfterBytes: 8 * 1024 * 1024,
   batchBytes: 256 * 1024,
+  wakeSettle: 8,
   conflateGraceMs: 250,
   conflateLag: 1000,
   conflateFallback: 'skip',
@@ -144,6 +147,9 @@ export function configProblem(config: GatewayConfig): string | null {
   }
   if (!/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(config.clusterSubject)) {
     return `--cluster-subject "${config.clusterSubject}" must be a literal NATS subject (dot-separated tokens, no wildcards or whitespace)`;
+  }
+  if (!Number.isSafeInteger(config.wakeSettle) || config.wakeSettle < 0 || config.wakeSettle > 64) {
+    return `--wake-settle (${config.wakeSettle}) must be an integer from 0 to 64`;
   }
   if (config.dropAfterBytes <= config.highWaterBytes) {
     return `--drop-after-bytes (${config.dropAfterBytes}) must be larger than --high-water-bytes (${config.highWaterBytes})`;

@@ -155,6 +155,7 @@ export class Gateway {
         else this.counters.evictedTtl += count;
       },
       onAppend: this.views.onAppend,
+      settleTurns: this.config.wakeSettle,
     });
     this.views.attach(this.buffer);
     this.metrics = this.config.metrics

@@ -1,0 +1,107 @@
+/**
+ * The buffer's shared wake-up, and how it settles while a backlog arrives
+ * (EventBufferOptions.settleTurns). Turns are counted with setImmediate, the
+ * same macrotask queue the waker uses: no timing decides anything here.
+ */
+import { describe, expect, it } from 'vitest';
+import { EventBuffer } from '../../src/buffer/index.js';
+
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** A reader parked at the tail that records, at each wake-up, the turn and the indexes it finds ready. */
+function reader(buffer: EventBuffer<number>, turn: () => number) {
+  const wakes: Array<{ turn: number; ready: number[] }> = [];
+  let at = buffer.tailItem();
+  const self = {
+    wakes,
+    wake(): void {
+      const ready: number[] = [];
+      for (let next = at.link.next; next !== null; next = at.link.next) {
+        ready.push(next.index);
+        at = next;
+      }
+      wakes.push({ turn: turn(), ready });
+      at.link.waker.park(self);
+    },
+  };
+  at.link.waker.park(self);
+  return self;
+}
+
+/** Runs `each(turn)` at the start of turns 0..turns-1 (from an immediate), then lets `extra` turns pass. */
+async function turns(count: number, each: (turn: number) => void, extra = 12): Promise<void> {
+  for (let t = 0; t < count + extra; t++) {
+    if (t < count) each(t);
+    await nextTurn();
+  }
+}
+
+describe('Waker settling (settleTurns)', () => {
+  it('without settling, wakes readers on the turn after every append, each seeing what that turn appended', async () => {
+    const buffer = new EventBuffer<number>({ maxSize: 100 });
+    let turn = 0;
+    const r = reader(buffer, () => turn);
+    await turns(3, (t) => {
+      turn = t;
+      buffer.append([t]);
+      buffer.append([t]);
+    });
+    expect(r.wakes.map((w) => w.ready)).toEqual([[1, 2], [3, 4], [5, 6]]);
+  });
+
+  it('wakes readers once for a backlog that arrives over several turns, several items a turn', async () => {
+    const buffer = new EventBuffer<number>({ maxSize: 100, settleTurns: 8 });
+    let turn = 0;
+    const r = reader(buffer, () => turn);
+    await turns(4, (t) => {
+      turn = t;
+      for (let i = 0; i < 3; i++) buffer.append([t]);
+    });
+    expect(r.wakes.map((w) => w.ready)).toEqual([[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]]);
+  });
+
+  it('wakes readers at once when a turn brings a single item: a quiet stream pays no extra turn', async () => {
+    const settled = new EventBuffer<number>({ maxSize: 100, settleTurns: 8 });
+    const plain = new EventBuffer<number>({ maxSize: 100 });
+    let turn = 0;
+    const a = reader(settled, () => turn);
+    const b = reader(plain, () => turn);
+    await turns(3, (t) => {
+      turn = t;
+      settled.append([t]);
+      plain.append([t]);
+    });
+    expect(a.wakes).toEqual(b.wakes);
+    expect(a.wakes.map((w) => w.ready)).toEqual([[1], [2], [3]]);
+  });
+
+  it('puts a wake-up off at most settleTurns turns, however long the backlog keeps coming', async () => {
+    const buffer = new EventBuffer<number>({ maxSize: 1_000, settleTurns: 2 });
+    let turn = 0;
+    const r = reader(buffer, () => turn);
+    await turns(12, (t) => {
+      turn = t;
+      buffer.append([t]);
+      buffer.append([t]);
+    });
+    // Appended on turn 0, looked at again on turns 1 and 2, fired on turn 3; and so on.
+    expect(r.wakes.length).toBeGreaterThanOrEqual(3);
+    const firstTurns = r.wakes.map((w) => w.ready[0]! >> 1);
+    for (let i = 1; i < r.wakes.length; i++) expect(firstTurns[i]! - firstTurns[i - 1]!).toBeLessThanOrEqual(3);
+    expect(r.wakes.flatMap((w) => w.ready)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+  });
+
+  it('closing the buffer wakes readers at once, settling or not', () => {
+    const buffer = new EventBuffer<number>({ maxSize: 100, settleTurns: 8 });
+    const r = reader(buffer, () => 0);
+    buffer.append([1]);
+    buffer.append([2]);
+    buffer.appendError(new Error('closed'));
+    expect(r.wakes).toHaveLength(1);
+  });
+
+  it('refuses a negative or fractional settleTurns', () => {
+    expect(() => new EventBuffer<number>({ maxSize: 1, settleTurns: -1 })).toThrow(RangeError);
+    expect(() => new EventBuffer<number>({ maxSize: 1, settleTurns: 1.5 })).toThrow(RangeError);
+  });
+});
