@@ -67,7 +67,7 @@ export function parsePublishFrame(value: unknown, maxEvents = Number.MAX_SAFE_IN
     id = frameIdOf(value);
     if (id === undefined) fail('id', `must be a string of at most ${LIMITS.idBytes} bytes or an integer`);
   }
-  if (!batch) return { id, events: [parseEvent(value, '')] };
+  if (!batch) return { id, events: [parseEvent(value, -1)] };
 
   const list = value.events;
   if (!Array.isArray(list)) fail('events', 'must be an array');
@@ -75,28 +75,33 @@ export function parsePublishFrame(value: unknown, maxEvents = Number.MAX_SAFE_IN
   if (list.length > maxEvents) fail('events', `at most ${maxEvents} events per frame, got ${list.length}`);
   const events = new Array<Event>(list.length);
   for (let i = 0; i < list.length; i++) {
-    const path = `events[${i}]`;
     const raw: unknown = list[i];
-    if (!isPlainObject(raw)) fail(path, 'must be a map');
-    for (const field of Object.keys(raw)) if (!EVENT_FIELDS.has(field)) fail(`${path}.${field}`, 'unknown field');
-    events[i] = parseEvent(raw, path);
+    if (!isPlainObject(raw)) fail(eventPath(i), 'must be a map');
+    // for-in, not Object.keys: no array per event (decoded maps have no inherited keys).
+    for (const name in raw) if (!EVENT_FIELDS.has(name)) fail(field(i, name), 'unknown field');
+    events[i] = parseEvent(raw, i);
   }
   return { id, events };
 }
 
-function field(path: string, name: string): string {
-  return path === '' ? name : `${path}.${name}`;
+/** The path of event `at` of a batch ('' for a single-event frame, at = -1); built only for an error. */
+function eventPath(at: number): string {
+  return at < 0 ? '' : `events[${at}]`;
 }
 
-function optionalString(obj: Record<string, unknown>, name: string, path: string, max: number): string {
+function field(at: number, name: string): string {
+  return at < 0 ? name : `events[${at}].${name}`;
+}
+
+function optionalString(obj: Record<string, unknown>, name: string, at: number, max: number): string {
   const value = obj[name];
   if (value === undefined) return '';
-  if (typeof value !== 'string') fail(field(path, name), 'must be a string');
-  if (utf8Bytes(value, max) > max) fail(field(path, name), `must be at most ${max} bytes`);
+  if (typeof value !== 'string') fail(field(at, name), 'must be a string');
+  if (utf8Bytes(value, max) > max) fail(field(at, name), `must be at most ${max} bytes`);
   return value;
 }
 
-function parseEvent(obj: Record<string, unknown>, path: string): Event {
+function parseEvent(obj: Record<string, unknown>, path: number): Event {
   const topic = obj.topic;
   if (topic === undefined) fail(field(path, 'topic'), 'required');
   if (typeof topic !== 'string') fail(field(path, 'topic'), 'must be a string');
@@ -166,7 +171,7 @@ function payloadProblem(value: unknown, depth: number): [string, string] | null 
   return null;
 }
 
-function checkPayload(value: unknown, eventPath: string): void {
+function checkPayload(value: unknown, at: number): void {
   const problem = payloadProblem(value, 0);
-  if (problem !== null) fail(field(eventPath, 'payload') + problem[0], problem[1]);
+  if (problem !== null) fail(field(at, 'payload') + problem[0], problem[1]);
 }
