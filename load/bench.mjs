@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 /**
- * `npm run bench`: the six scenarios of issue 4 in one run, fanwire (uWS and
- * ws transports) against the peers (plain uWS publish, a plain ws loop,
- * Socket.IO 4), all with the same lean load client. Prints a table per
- * scenario with ratios to the peers and the targets, and writes
- * load/results/bench-<time>.json and bench-<time>.svg. See load/README.md.
+ * `npm run bench`: by default the targets preset (every scenario issue 11's
+ * targets table reads, one run); `--scenarios suite` is issue 4's six
+ * scenarios. fanwire (uWS and ws transports) against the peers (plain uWS
+ * publish, a plain ws loop, Socket.IO 4), all with the same lean load
+ * client. Prints a table per scenario with ratios to the peers and the
+ * targets, and writes load/results/bench-<time>.json (and bench-<time>.svg
+ * with the scale scenario). See load/README.md.
  */
 import path from 'node:path';
 import { benchUsage, FANWIRE, fanoutGroups, ORDER, parseBenchOptions, serversFor } from './lib/bench-plan.mjs';

@@ -117,12 +117,15 @@ export function fanoutGroups(scenarios, servers, preset = null) {
 export function benchUsage() {
   return `Usage: npm run bench -- [options]        (node load/bench.mjs [options]; npm run bench builds first)
 
-Runs the six scenarios of load/README.md in one run, fanwire against the peers
-(${ALL_SERVERS.join(', ')}), prints a table per scenario with ratios, and writes
-load/results/bench-<time>.json and .svg. Takes about 7 minutes here.
+Without --scenarios: the targets preset (below), every row of issue 11's
+targets table measured in one run, ratios to the peers printed at the end.
+Writes load/results/bench-<time>.json (and .svg with the scale scenario).
 
-  --scenarios LIST   a subset of ${SCENARIOS.join(',')} (scale, burst and idle share one session per server;
-                     without scale, fanwire-uws, uws-publish and fanwire-ws share one, runs A B C C B A),
+  --scenarios LIST   the preset, or any of ${SCENARIOS.join(',')}
+                     (scale, burst and idle share one session per server; without scale,
+                     fanwire-uws, uws-publish and fanwire-ws share one, runs A B C C B A), or
+                       suite      = ${SCENARIOS.join(',')} (issue 4's six scenarios, every server;
+                                  about 7 minutes; \`npm run bench:suite\`)
                      plus, only when named:
                        cluster    one vs two cluster nodes on a local nats-server (needs nats-server,
                                   skipped with a note without it)
@@ -132,15 +135,15 @@ load/results/bench-<time>.json and .svg. Takes about 7 minutes here.
                                   deliveries/s) on the fan-out sessions of fanwire-uws, uws-publish and
                                   fanwire-ws, p99 of the runs that kept up; about 1.5 minutes
                        features   issue 11's target 7, fanwire on each transport: the burst with metrics
-                                  on and off, and over 100 topic:key filters; about 3 minutes today (the
-                                  filtered bursts are slow)
-                     or the preset
+                                  on and off, and over 100 topic:key filters; about 3 minutes
+                     or the preset (the default)
                        targets    = ${TARGETS_PRESET.scenarios.join(',')} on ${TARGETS_PRESET.servers.join(', ')}
-                                  (fanwire-uws, uws-publish and fanwire-ws in one interleaved group, ws-loop
-                                  only for lowrate): every row of issue 11's targets table measured in one
-                                  run, each interleaved block twice (best of 4 runs per server). About 8
-                                  minutes here; budget ${TARGETS_PRESET.budgetSeconds} s. \`npm run bench:targets\` builds first
-  --servers LIST     a subset of the servers
+                                  (fanwire-uws, uws-publish, fanwire-ws and fanwire-uws-batch in one
+                                  interleaved group, ws-loop only for lowrate): every row of issue 11's
+                                  targets table measured in one run, each interleaved block twice (best of
+                                  4 runs per server). About 9 minutes here; budget ${TARGETS_PRESET.budgetSeconds} s
+  --servers LIST     a subset of the servers (${ALL_SERVERS.join(', ')});
+                     the -batch ones only run when named or with the preset
   --quick            subscriber counts / 10, shorter waits: checks that everything runs, measures nothing
   --budget S         stop starting new runs after S seconds (default 480; ${TARGETS_PRESET.budgetSeconds} with the targets preset)`;
 }
@@ -157,10 +160,11 @@ export function parseBenchOptions(argv) {
     for (const i of items) if (!known.includes(i)) throw new Error(`--${what}: unknown "${i}" (known: ${known.join(', ')})`);
     return items;
   };
-  const named = list(values.scenarios, [...SCENARIOS, ...OPTIONAL_SCENARIOS, 'targets'], 'scenarios');
-  const preset = named.includes('targets') && values.scenarios ? 'targets' : null;
-  // The preset expands in place (and merges with anything else named).
-  const scenarios = values.scenarios ? [...new Set(named.flatMap((n) => (n === 'targets' ? TARGETS_PRESET.scenarios : [n])))] : [...SCENARIOS];
+  // Nothing named: the targets preset (issue 11: `npm run bench` prints every target's ratio).
+  const named = values.scenarios ? list(values.scenarios, [...SCENARIOS, ...OPTIONAL_SCENARIOS, 'targets', 'suite'], 'scenarios') : ['targets'];
+  const preset = named.includes('targets') ? 'targets' : null;
+  // Presets expand in place (and merge with anything else named).
+  const scenarios = [...new Set(named.flatMap((n) => (n === 'targets' ? TARGETS_PRESET.scenarios : n === 'suite' ? SCENARIOS : [n])))];
   const servers = preset && !values.servers ? [...TARGETS_PRESET.servers] : values.servers ? list(values.servers, ALL_SERVERS, 'servers') : [...DEFAULT_SERVERS];
   const o = { scenarios, servers, quick: Boolean(values.quick), preset };
   o.plan = plan(o.quick);

@@ -19,11 +19,16 @@ describe('bench plan', () => {
     expect(fanoutGroups(['burst'], ['fanwire-ws', 'uws-publish'])).toEqual([['uws-publish', 'fanwire-ws']]);
   });
 
-  it('runs the default six scenarios on every server but the batch=1 variants within 480 s when nothing is named', () => {
-    const o = parseBenchOptions([]);
+  it('runs the targets preset when nothing is named, so npm run bench prints every issue 11 target', () => {
+    expect(parseBenchOptions([])).toEqual(parseBenchOptions(['--scenarios', 'targets']));
+  });
+
+  it('runs issue 4\'s six scenarios (suite) on every server but the batch=1 variants within 480 s', () => {
+    const o = parseBenchOptions(['--scenarios', 'suite']);
     expect(o).toMatchObject({ scenarios: SCENARIOS, servers: EVERY, preset: null });
     expect(DEFAULT_SERVERS).toEqual(EVERY);
     expect(o.plan.budgetSeconds).toBe(480);
+    expect(parseBenchOptions(['--scenarios', 'suite,cluster']).scenarios).toEqual([...SCENARIOS, 'cluster']);
   });
 
   it('runs the batch=1 variants when named, in the fan-out group of the servers they are compared with', () => {
