@@ -161,6 +161,39 @@ for (const transport of TRANSPORTS) {
       });
     }
 
+    it('skip with batch=1: the gap message travels alone, the items after it in batch messages, in order', async () => {
+      gw = await spawnGateway(['--transport', transport, '--buffer-size', '50', '--high-water-bytes', '64KiB']);
+      const pub = await Pub.open(gw.ws);
+      const slow = await Sub.open(gw.ws, 'topic=t&lag=skip&batch=1');
+      slow.ws.pause();
+      const log: Published[] = [];
+      await publishUntilStalled(gw, pub, log, 'skip', 1);
+      // Small events from here on: once the subscriber reads again, everything held is ready at once.
+      for (let i = 0; i < 60; i++) await publish(pub, log, 'k0', { i });
+      const oldest = (await getJson(`${gw.http}/v1/stats`)).body.buffer.oldestIndex as number;
+      await until(async () => (await row(gw!, 'skip')).nextIndex === oldest, 'the cursor to skip to the oldest item');
+      slow.ws.resume();
+
+      const last = log.at(-1)!.index;
+      await slow.waitForIndex(last);
+      const afterHello = slow.messages.slice(1).filter((m) => m.type !== 'heartbeat');
+      const gapAt = afterHello.findIndex((m) => m.type === 'gap');
+      expect(gapAt, JSON.stringify(afterHello.map((m) => m.type))).toBeGreaterThanOrEqual(0);
+      expect(afterHello[gapAt]).toMatchObject({ type: 'gap', to: oldest - 1, reason: 'evicted' });
+      const after = afterHello.slice(gapAt + 1);
+      expect(after.some((m) => m.type === 'batch')).toBe(true);
+      const flat = after.flatMap((m) => (m.type === 'batch' ? (m.messages as Message[]) : [m]));
+      expect(flat.map((m) => m.type)).toEqual(flat.map(() => 'events'));
+      expect(flat.map((m) => m.index)).toEqual(Array.from({ length: last - oldest + 1 }, (_, i) => oldest + i));
+      expect(flat.map((m) => payloadOf(m.events[0]))).toEqual(log.filter((p) => p.index >= oldest).map((p) => p.payload));
+      // Everything before the gap arrived in order too (batched or not), ending right before it.
+      const before = afterHello.slice(0, gapAt).flatMap((m) => (m.type === 'batch' ? (m.messages as Message[]) : [m]));
+      expect(before.map((m) => m.index)).toEqual(Array.from({ length: before.length }, (_, i) => i + 1));
+      expect(afterHello[gapAt]!.from).toBe(before.length + 1);
+      expect(slow.closed).toBeNull();
+      await Promise.all([slow.close(), pub.close()]);
+    });
+
     it('refuses an unknown lag policy with 400 bad_query before upgrading', async () => {
       gw = await spawnGateway(['--transport', transport]);
       const sub = new Sub(`${gw.ws}/v1/subscribe?lag=never`);
