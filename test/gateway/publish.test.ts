@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import { pack } from 'msgpackr';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Pub, Sub, getJson, startTestGateway, until, type TestGateway, TRANSPORTS } from '../helpers.js';
@@ -28,6 +30,23 @@ for (const transport of TRANSPORTS) {
           { type: 'ack', index: 2, id: 'b1' },
           { type: 'ack', index: 3, id: 7 },
         ]);
+      });
+
+      it('acks the frames of one read in one socket write, not one write per frame', async () => {
+        // Linux's count of write syscalls by this process (gateway and client both live here).
+        const writes = (): number => Number(/^syscw: (\d+)$/m.exec(readFileSync('/proc/self/io', 'utf8'))![1]);
+        await pub.send({ topic: 't', payload: 0 });
+        const frames = 200;
+        const before = writes();
+        // Corked, the client's frames leave in one write and reach the gateway in one read.
+        const socket = (pub.ws as unknown as { _socket: Socket })._socket;
+        socket.cork();
+        const replies = Array.from({ length: frames }, (_, i) => pub.send({ topic: 't', payload: i + 1 }));
+        socket.uncork();
+        const acks = await Promise.all(replies);
+        const used = writes() - before;
+        expect(acks).toEqual(Array.from({ length: frames }, (_, i) => ({ type: 'ack', index: i + 2 })));
+        expect(used).toBeLessThan(frames / 10);
       });
 
       it('answers in the format of the frame: msgpack for binary, JSON for text', async () => {
