@@ -127,7 +127,15 @@ interface RawSocket {
   cork(): void;
   uncork(): void;
   write(chunk: Uint8Array): boolean;
+  destroy(err?: Error): void;
   destroyed: boolean;
+  connecting: boolean;
+  writableLength: number;
+  writableCorked: number;
+  /** net.Socket's hand-off to its libuv handle (what Writable.write calls when nothing is queued). */
+  _write?(chunk: Uint8Array, encoding: string, cb: (err?: Error | null) => void): void;
+  /** Bytes libuv holds for this socket (writes the kernel did not take at once). */
+  _handle?: { writeQueueSize?: number } | null;
 }
 
 interface WsInternals {
@@ -167,7 +175,11 @@ class WsConnection implements Connection {
   }
 
   bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+    // Direct writes the kernel did not take at once wait in libuv, outside
+    // the stream's count. (A stream write in flight is in both: counted twice,
+    // which errs towards backpressure.)
+    const queued = (this.ws as unknown as WsInternals)._socket?._handle?.writeQueueSize ?? 0;
+    return this.ws.bufferedAmount + queued;
   }
 
   send(data: Uint8Array, binary: boolean): void {
@@ -201,7 +213,7 @@ class WsConnection implements Connection {
   sendPrepared(frame: Uint8Array): void {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
     const socket = this.rawSocket();
-    if (socket !== null) socket.write(frame);
+    if (socket !== null) this.writeOne(socket, frame);
     else sendUnframed(this.ws, frame);
   }
 
@@ -209,10 +221,10 @@ class WsConnection implements Connection {
     if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
     const socket = this.rawSocket();
     if (socket !== null) {
-      // One buffer (a single frame or a joined batch): a plain write, since
-      // cork and uncork around one chunk only add a pass over the stream.
+      // One buffer (a single frame or a joined batch): no cork, which around
+      // one chunk only adds a pass over the stream.
       if (count === 1) {
-        socket.write(frames[0]!);
+        this.writeOne(socket, frames[0]!);
         return;
       }
       socket.cork();
@@ -221,6 +233,35 @@ class WsConnection implements Connection {
       return;
     }
     for (let i = 0; i < count; i++) sendUnframed(this.ws, frames[i]!);
+  }
+
+  /**
+   * One chunk to the socket. When the stream holds nothing (the usual case:
+   * the kernel takes each write whole), the chunk goes straight to the libuv
+   * handle, as Writable.write would pass it after its bookkeeping, which
+   * (with the tick it schedules per write) is skipped. libuv keeps these
+   * writes in order with the stream's own; what it cannot take at once
+   * shows in bufferedAmount() through the handle's writeQueueSize, and
+   * afterDirect stands in for the stream's 'drain'.
+   */
+  private writeOne(socket: RawSocket, chunk: Uint8Array): void {
+    if (socket.writableLength === 0 && socket.writableCorked === 0 && !socket.connecting && socket._handle != null && socket._write !== undefined) {
+      socket._write(chunk, 'buffer', (this.directDone ??= (err) => this.afterDirect(socket, err)));
+    } else {
+      socket.write(chunk);
+    }
+  }
+
+  /** Created on the first direct write: a connection that never gets an event never pays for it. */
+  private directDone: ((err?: Error | null) => void) | null = null;
+
+  /** Completion of a direct write: an error ends the socket (as a stream write's would); else wake a drain waiter once none of ours is queued. */
+  private afterDirect(socket: RawSocket, err?: Error | null): void {
+    if (err) {
+      socket.destroy(err);
+      return;
+    }
+    if (this.drain !== null && (socket._handle?.writeQueueSize ?? 0) <= socket.writableLength) this.onDrain();
   }
 
   waitDrain(): Promise<void> {

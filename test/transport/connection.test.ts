@@ -103,6 +103,27 @@ for (const [name, factory] of FACTORIES) {
       await transport.close();
     });
 
+    it('keeps a plain send queued behind backed-up prepared writes in order, and still releases the drain waiter', async () => {
+      const { transport, client, received, conn } = await serve(factory, true);
+      client.pause();
+      const frame = transport.prepare(Buffer.alloc(64 * 1024, 7), true);
+      let written = 0;
+      for (; written < 2000 && conn.bufferedAmount() === 0; written++) conn.writeBatch([frame], 1);
+      for (let i = 0; i < 4; i++, written++) conn.writeBatch([frame], 1); // more behind the first that did not fit
+      conn.send(Buffer.from('last'), true);
+      expect(conn.bufferedAmount()).toBeGreaterThan(4 * 64 * 1024);
+      const waiter = conn.waitDrain();
+      client.resume();
+      await waiter;
+      await waitFor(() => received.length === written + 1);
+      expect(received.length).toBe(written + 1);
+      expect(received.slice(0, written).every((m) => m.data.length === 64 * 1024 && m.data[0] === 7)).toBe(true);
+      expect(received[written]!.data.toString()).toBe('last');
+      client.terminate();
+      await waitFor(() => conn.closed);
+      await transport.close();
+    });
+
     it('closes with the code and reason given, and marks the connection closed', async () => {
       const { transport, client, conn } = await serve(factory, true);
       const closed = once(client, 'close');
