@@ -31,7 +31,7 @@
  * behind); the keeping-up path pays one field test per wake-up, nothing per
  * event.
  */
-import { BufferItem } from '../buffer/index.js';
+import { BufferItem, type BufferLink } from '../buffer/index.js';
 import { DroppedError, type DropCause } from '../errors.js';
 import { conflateRange } from './conflate.js';
 import type { Filter, Routable } from './filter.js';
@@ -376,18 +376,35 @@ export class Cursor<E extends Routable> {
    */
   private drain(): boolean | Error {
     const { frames, filter, encoding } = this;
-    const batch = BATCH;
     // Never write much past the high-water mark: what is over it would only
     // sit in memory, and could push a healthy reader over the drop limit.
     const room = this.highWaterBytes - this.buffered;
     const budget = room < this.batchBytes ? (room > 0 ? room : 1) : this.batchBytes;
+    const mode = this.batches ? BATCHES : this.joins ? JOINS : FRAMES;
+    const w = WALK;
+    const link = this.item.link;
+    if (
+      w.link === link &&
+      w.filter === filter &&
+      w.encoding === encoding &&
+      w.frames === frames &&
+      w.budget === budget &&
+      w.mode === mode &&
+      this.startAt <= w.firstIndex &&
+      (w.more || w.to!.link.next === null)
+    ) {
+      return this.replay(w);
+    }
+    const batch = BATCH;
     let item = this.item;
-    let next = item.link.next;
+    let next = link.next;
+    const firstIndex = next === null ? 0 : next.index;
     let count = 0;
     let bytes = 0;
     let events = 0;
     let first: BufferItem<E> | null = null;
     let failure: Error | null = null;
+    let skipped = false;
     while (next !== null && bytes < budget) {
       if (next.error !== null) {
         failure = next.error;
@@ -401,35 +418,89 @@ export class Cursor<E extends Routable> {
           bytes += frame.byteLength;
           events += frames.lastEvents;
         }
+      } else {
+        skipped = true;
       }
       item = next;
       next = item.link.next;
     }
     this.item = item;
+    // The cursors of a filter wake one after another at the same position:
+    // the next one there replays this walk instead of repeating it.
+    const remember = failure === null && !skipped;
+    if (remember) {
+      w.link = link;
+      w.filter = filter;
+      w.encoding = encoding;
+      w.frames = frames;
+      w.budget = budget;
+      w.mode = mode;
+      w.firstIndex = firstIndex;
+      w.more = next !== null;
+      w.to = item;
+      w.first = first;
+      w.count = count;
+      w.bytes = bytes;
+      w.events = events;
+      w.message = null;
+      w.list = null;
+      if (!walkClearScheduled) {
+        walkClearScheduled = true;
+        setImmediate(forgetWalk);
+      }
+    }
     if (count > 0) {
-      if (count > 1 && (this.batches || this.joins)) {
+      if (count > 1 && mode !== FRAMES) {
         // Every cursor of this filter and encoding at the same position writes
         // these same bytes: built once, shared, one write (or message) each.
-        const one = this.batches
-          ? frames.batched(first!.index, item.index, count, filter, encoding, batch)
-          : frames.joined(first!.index, item.index, count, bytes, filter, encoding, batch);
+        const one =
+          mode === BATCHES
+            ? frames.batched(first!.index, item.index, count, filter, encoding, batch)
+            : frames.joined(first!.index, item.index, count, bytes, filter, encoding, batch);
         for (let i = 1; i < count; i++) batch[i] = EMPTY;
         batch[0] = one;
+        if (remember) w.message = one;
         this.sink.writeBatch(batch, 1);
       } else {
+        if (remember) {
+          if (count === 1) w.message = batch[0]!;
+          else w.list = batch.slice(0, count);
+        }
         this.sink.writeBatch(batch, count);
         for (let i = 1; i < count; i++) batch[i] = EMPTY;
       }
-      this.buffered = this.sink.bufferedAmount();
       // Let go of the frames so evicted items can be collected.
       batch[0] = EMPTY;
-      this.framesWritten += count;
-      this.eventsWritten += events;
-      this.bytesWritten += bytes;
-      this.observer?.drained(first!);
+      this.wrote(count, events, bytes, first!);
     }
     if (failure !== null) return failure;
     return next !== null;
+  }
+
+  /** Writes what the last walk from this cursor's position found, and moves to where it ended. */
+  private replay(w: typeof WALK): boolean {
+    this.item = w.to as BufferItem<E>;
+    const count = w.count;
+    if (count > 0) {
+      if (w.list !== null) {
+        this.sink.writeBatch(w.list, count);
+      } else {
+        const batch = BATCH;
+        batch[0] = w.message!;
+        this.sink.writeBatch(batch, 1);
+        batch[0] = EMPTY;
+      }
+      this.wrote(count, w.events, w.bytes, w.first as BufferItem<E>);
+    }
+    return w.more;
+  }
+
+  private wrote(count: number, events: number, bytes: number, first: BufferItem<E>): void {
+    this.buffered = this.sink.bufferedAmount();
+    this.framesWritten += count;
+    this.eventsWritten += events;
+    this.bytesWritten += bytes;
+    this.observer?.drained(first);
   }
 
   /**
@@ -562,3 +633,50 @@ const EMPTY = new Uint8Array(0);
  * would keep its high-water length, after a burst, for every subscriber).
  */
 const BATCH: Uint8Array[] = [];
+
+/** How a cursor hands over a walk of several frames: as they are, joined into one buffer, or as one batch message. */
+const FRAMES = 0;
+const JOINS = 1;
+const BATCHES = 2;
+
+/**
+ * The last drain's walk. Caught-up cursors of one filter wake one after
+ * another at the same position and would each walk the same items to the
+ * same batch: 10k subscribers x 300 items was 3M item visits per burst. The
+ * next cursor at that position (same link, filter, encoding, byte budget and
+ * hand-over, nothing before its resume point in the range, and nothing
+ * appended since when the walk reached the end) writes what the walk found
+ * instead. Forgotten on the next macrotask, so it never keeps items alive.
+ */
+const WALK = {
+  link: null as BufferLink<any> | null,
+  filter: null as Filter | null,
+  encoding: -1,
+  frames: null as FrameCache<any> | null,
+  budget: 0,
+  mode: FRAMES,
+  /** Index of the first item after `link` when walked: a cursor resuming past it would skip some. */
+  firstIndex: 0,
+  /** Stopped on the budget with more ready. */
+  more: false,
+  to: null as BufferItem<any> | null,
+  first: null as BufferItem<any> | null,
+  count: 0,
+  bytes: 0,
+  events: 0,
+  /** The one buffer written (a single frame, a joined batch or a batch message)... */
+  message: null as Uint8Array | null,
+  /** ...or the frames, for a sink that takes several (FRAMES with count > 1). */
+  list: null as Uint8Array[] | null,
+};
+let walkClearScheduled = false;
+function forgetWalk(): void {
+  walkClearScheduled = false;
+  WALK.link = null;
+  WALK.filter = null;
+  WALK.frames = null;
+  WALK.to = null;
+  WALK.first = null;
+  WALK.message = null;
+  WALK.list = null;
+}

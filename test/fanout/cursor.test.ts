@@ -205,6 +205,98 @@ describe('Cursor', () => {
     sink.closed = true;
   });
 
+  describe('cursors woken at the same position', () => {
+    /** Counts item visits: one frame lookup per item a cursor walks. */
+    class CountingCache extends FrameCache<Ev> {
+      lookups = 0;
+      override get(...args: Parameters<FrameCache<Ev>['get']>): Uint8Array | null {
+        this.lookups++;
+        return super.get(...args);
+      }
+    }
+    function shared() {
+      const buffer = new EventBuffer<Ev>({ maxSize: 100 });
+      const filters = new FilterRegistry();
+      const cache = new CountingCache([encoder]);
+      const append = (...ns: number[]) => buffer.append(ns.map((n) => ({ topic: 't', key: `k${n}`, n })));
+      const cursor = (sink: Sink, opts: Partial<CursorOptions> = {}) => new Cursor<Ev>(buffer.tailItem(), filters.acquire(null), 0, cache, sink, { ...options, ...opts });
+      return { buffer, cache, append, cursor };
+    }
+
+    it('write the same batch, walked once for all of them', async () => {
+      const { cache, append, cursor } = shared();
+      const sinks = Array.from({ length: 20 }, () => new RecordingSink());
+      for (const sink of sinks) void cursor(sink).run();
+      for (let n = 1; n <= 5; n++) append(n);
+      await tick();
+      await tick();
+      for (const sink of sinks) expect(sink.batches).toEqual([['1:1', '2:2', '3:3', '4:4', '5:5']]);
+      expect(cache.lookups).toBe(5);
+      for (const sink of sinks) sink.closed = true;
+    });
+
+    it('each keep to their own resume index', async () => {
+      const { append, cursor } = shared();
+      const all = new RecordingSink();
+      const resumed = new RecordingSink();
+      void cursor(all).run();
+      void cursor(resumed, { startAt: 3 }).run();
+      for (let n = 1; n <= 5; n++) append(n);
+      await tick();
+      await tick();
+      expect(all.batches).toEqual([['1:1', '2:2', '3:3', '4:4', '5:5']]);
+      expect(resumed.batches).toEqual([['3:3', '4:4', '5:5']]);
+      all.closed = resumed.closed = true;
+    });
+
+    it('each keep to their own byte budget when one socket is backed up', async () => {
+      const { append, cursor } = shared();
+      const healthy = new RecordingSink();
+      const behind = new RecordingSink();
+      // The socket holds 996 unsent bytes, which the cursor learns at its
+      // first write: from then on 4 bytes of room under the high-water mark,
+      // so one 3-byte frame and the next, which goes over.
+      behind.buffered = 996;
+      void cursor(healthy).run();
+      void cursor(behind).run();
+      append(1);
+      await tick();
+      await tick();
+      for (let n = 2; n <= 6; n++) append(n);
+      await tick();
+      await tick();
+      expect(healthy.batches).toEqual([['1:1'], ['2:2', '3:3', '4:4', '5:5', '6:6']]);
+      expect(behind.batches.slice(0, 2)).toEqual([['1:1'], ['2:2', '3:3']]);
+      healthy.closed = behind.closed = true;
+    });
+
+    it('see an item appended after an earlier one walked to the end', async () => {
+      const { append, cursor } = shared();
+      // The first cursor's write backs its socket up (so it waits for a
+      // drain instead of reading on) and item 6 is appended before the
+      // second cursor, at the same position, drains.
+      const first = new RecordingSink();
+      const writeBatch = first.writeBatch.bind(first);
+      first.writeBatch = (frames, count) => {
+        writeBatch(frames, count);
+        if (first.batches.length === 1) {
+          first.buffered = 2_000;
+          append(6);
+        }
+      };
+      const second = new RecordingSink();
+      void cursor(first).run();
+      void cursor(second).run();
+      for (let n = 1; n <= 5; n++) append(n);
+      await tick();
+      await tick();
+      expect(first.batches).toEqual([['1:1', '2:2', '3:3', '4:4', '5:5']]);
+      expect(second.batches[0]).toEqual(['1:1', '2:2', '3:3', '4:4', '5:5', '6:6']);
+      first.closed = second.closed = true;
+      first.drain();
+    });
+  });
+
   describe('batch messages (batch=1)', () => {
     const batcher = (frames: readonly Uint8Array[], count: number) =>
       Buffer.from(`[${frames.slice(0, count).map((f) => Buffer.from(f).toString()).join('|')}]`);
