@@ -5,11 +5,13 @@
  * Broadcast fast path: `prepare` builds each shared message's complete
  * WebSocket frame (server frames are unmasked, so the bytes are the same for
  * every subscriber), and `writeBatch` hands a cursor's whole batch to the
- * socket under one cork, so the kernel sees one writev instead of one
- * `ws.send` (header allocation + two writes) per message per subscriber.
- * That reaches into ws internals (`_socket`, `_sender`); it is feature-
- * detected per write, and falls back to `ws.send` of the payload whenever ws
- * could be holding queued frames of its own.
+ * socket in one write (one buffer straight to the libuv handle, several
+ * under one cork), instead of one `ws.send` (header allocation + two
+ * writes) per message per subscriber. Producer acks are corked until the
+ * frames of the current read are handled. That reaches into ws internals
+ * (`_socket`, `_sender`) and net.Socket's `_write`; it is feature-detected
+ * per write, and falls back to `ws.send` of the payload whenever ws could be
+ * holding queued frames of its own.
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
