@@ -105,3 +105,62 @@ describe('Waker settling (settleTurns)', () => {
     expect(() => new EventBuffer<number>({ maxSize: 1, settleTurns: 1.5 })).toThrow(RangeError);
   });
 });
+
+describe('Waker sweeps (wakeChunk)', () => {
+  /** Readers 0..n-1 parked in order; `log` records every wake-up as [reader, ready indexes]. */
+  function readers(buffer: EventBuffer<number>, n: number) {
+    const log: Array<[number, number[]]> = [];
+    const list = Array.from({ length: n }, (_, id) => {
+      let at = buffer.tailItem();
+      const self = {
+        wake(): void {
+          const ready: number[] = [];
+          for (let next = at.link.next; next !== null; next = at.link.next) {
+            ready.push(next.index);
+            at = next;
+          }
+          log.push([id, ready]);
+          at.link.waker.park(self);
+        },
+      };
+      at.link.waker.park(self);
+      return self;
+    });
+    return { list, log, got: (id: number) => log.filter(([r]) => r === id).map(([, ready]) => ready) };
+  }
+
+  it('wakes a long list a chunk per turn, and an item appended between chunks reaches the readers not yet woken', async () => {
+    const buffer = new EventBuffer<number>({ maxSize: 100, wakeChunk: 2 });
+    const { got } = readers(buffer, 5);
+    await turns(2, (t) => buffer.append([t]));
+    // Item 1 woke readers 0 and 1; item 2 came before the sweep reached 2, 3 and 4.
+    for (const id of [0, 1]) expect(got(id)[0]).toEqual([1]);
+    for (const id of [2, 3, 4]) expect(got(id)[0]).toEqual([1, 2]);
+    for (const id of [0, 1, 2, 3, 4]) expect(got(id).flat()).toEqual([1, 2]);
+  });
+
+  it('never runs two sweeps at once: readers already woken get what came meanwhile once the sweep ends', async () => {
+    const buffer = new EventBuffer<number>({ maxSize: 100, wakeChunk: 2 });
+    const { log, got } = readers(buffer, 5);
+    await turns(2, (t) => buffer.append([t]));
+    const firstOfLast = log.findIndex(([id]) => id === 4);
+    const secondOfFirst = log.findIndex(([id], i) => id === 0 && i > log.findIndex(([r]) => r === 0));
+    expect(secondOfFirst).toBeGreaterThan(firstOfLast);
+    expect(got(0)).toEqual([[1], [2]]);
+  });
+
+  it('wakes up to wakeChunk readers in one turn, as without chunks', async () => {
+    const buffer = new EventBuffer<number>({ maxSize: 100, wakeChunk: 5 });
+    const { log } = readers(buffer, 5);
+    buffer.append([1]);
+    await nextTurn();
+    expect(log.map(([id]) => id)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('refuses a wakeChunk below 1 or fractional', () => {
+    expect(() => new EventBuffer<number>({ maxSize: 1, wakeChunk: 0 })).toThrow(RangeError);
+    expect(() => new EventBuffer<number>({ maxSize: 1, wakeChunk: 2.5 })).toThrow(RangeError);
+    expect(() => new EventBuffer<number>({ maxSize: 1, wakeChunk: Number.NaN })).toThrow(RangeError);
+    expect(new EventBuffer<number>({ maxSize: 1, wakeChunk: Number.POSITIVE_INFINITY }).wakeChunk).toBe(Number.POSITIVE_INFINITY);
+  });
+});
