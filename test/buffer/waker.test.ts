@@ -8,8 +8,8 @@ import { EventBuffer } from '../../src/buffer/index.js';
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
-/** A reader parked at the tail that records, at each wake-up, the turn and the indexes it finds ready. */
-function reader(buffer: EventBuffer<number>, turn: () => number) {
+/** A reader parked at the tail that records, at each wake-up, the turn and the indexes it finds ready (and tells `onWake`). */
+function reader(buffer: EventBuffer<number>, turn: () => number, onWake?: (ready: number[]) => void) {
   const wakes: Array<{ turn: number; ready: number[] }> = [];
   let at = buffer.tailItem();
   const self = {
@@ -21,6 +21,7 @@ function reader(buffer: EventBuffer<number>, turn: () => number) {
         at = next;
       }
       wakes.push({ turn: turn(), ready });
+      onWake?.(ready);
       at.link.waker.park(self);
     },
   };
@@ -110,23 +111,8 @@ describe('Waker sweeps (wakeChunk)', () => {
   /** Readers 0..n-1 parked in order; `log` records every wake-up as [reader, ready indexes]. */
   function readers(buffer: EventBuffer<number>, n: number) {
     const log: Array<[number, number[]]> = [];
-    const list = Array.from({ length: n }, (_, id) => {
-      let at = buffer.tailItem();
-      const self = {
-        wake(): void {
-          const ready: number[] = [];
-          for (let next = at.link.next; next !== null; next = at.link.next) {
-            ready.push(next.index);
-            at = next;
-          }
-          log.push([id, ready]);
-          at.link.waker.park(self);
-        },
-      };
-      at.link.waker.park(self);
-      return self;
-    });
-    return { list, log, got: (id: number) => log.filter(([r]) => r === id).map(([, ready]) => ready) };
+    for (let id = 0; id < n; id++) reader(buffer, () => 0, (ready) => log.push([id, ready]));
+    return { log, got: (id: number) => log.filter(([r]) => r === id).map(([, ready]) => ready) };
   }
 
   it('wakes a long list a chunk per turn, and an item appended between chunks reaches the readers not yet woken', async () => {
