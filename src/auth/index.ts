@@ -5,3 +5,4 @@
 export { TokenVerifier, tokenOf, SUBPROTOCOL } from './verifier.js';
 export type { AuthSettings, Grant } from './verifier.js';
 export { Permission } from './permissions.js';
+export type { Publishable } from './permissions.js';

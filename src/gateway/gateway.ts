@@ -612,6 +612,6 @@ function checkRead(grant: Grant, request: SubscribeRequest): void {
     return;
   }
   for (const { topic, key } of request.topics) {
-    if (!grant.read.allows(topic, key)) throw new ForbiddenError(`the token does not allow reading "${key === null ? topic : `${topic}:${key}`}"`);
+    if (!grant.read.allowsRead(topic, key)) throw new ForbiddenError(`the token does not allow reading "${key === null ? topic : `${topic}:${key}`}"`);
   }
 }

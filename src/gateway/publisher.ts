@@ -3,6 +3,9 @@
  * WebSocket publisher and `POST /v1/publish`, so both answer identically.
  *
  * Validation (`validateFrame`: decode, parse, permissions, limits) is
+ * complete before anything is appended: one event the token may not publish
+ * (its key or any of its filterKeys outside the `publish` claims, see
+ * auth/permissions.ts) refuses the whole frame with `forbidden`. It is
  * separate from appending, because in cluster mode the append is a publish
  * to the shared log that is answered later; `publishFrame` is both at once,
  * for embedded mode.
@@ -38,8 +41,8 @@ export function validateFrame(
     const frame = parsePublishFrame(value, maxEvents);
     if (permission !== null) {
       for (const event of frame.events) {
-        if (!permission.allows(event.topic, event.key === '' ? null : event.key)) {
-          throw new ForbiddenError(`the token does not allow publishing to "${event.key === '' ? event.topic : `${event.topic}:${event.key}`}"`);
+        if (!permission.allowsPublish(event)) {
+          throw new ForbiddenError(`the token does not allow publishing to "${permission.refusedSelector(event)}"`);
         }
       }
     }
