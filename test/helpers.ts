@@ -81,9 +81,9 @@ export interface CliGateway {
   stop(): Promise<number | null>;
 }
 
-/** Starts `node dist/cli.js` on a free port and resolves once it logs that it listens. */
-export async function spawnGateway(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliGateway> {
-  const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', ...args], {
+/** Starts `node dist/cli.js` (or another build's `cli`) on a free port and resolves once it logs that it listens. */
+export async function spawnGateway(args: string[] = [], env: NodeJS.ProcessEnv = {}, cli = CLI): Promise<CliGateway> {
+  const child = spawn(process.execPath, [cli, '--host', '127.0.0.1', '--port', '0', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
