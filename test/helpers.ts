@@ -10,12 +10,42 @@ import { fileURLToPath } from 'node:url';
 import { pack, unpack } from 'msgpackr';
 import WebSocket from 'ws';
 import { Gateway, type GatewayOptions } from '../src/index.js';
+import { loadUws } from '../src/transport/index.js';
 
 export const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
 
-/** Every transport the contract suite runs against. */
-export const TRANSPORTS = ['ws', 'uws'] as const;
-export type TransportName = (typeof TRANSPORTS)[number];
+export type TransportName = 'ws' | 'uws';
+
+/** Set by CI systems (CI=true): suites that would skip for something missing fail instead. */
+export const IN_CI = Boolean(process.env.CI);
+
+/**
+ * Why the uws transport cannot run here (the loader's message: not
+ * installed, no binary for this platform, a hash that does not match), or
+ * null when uWebSockets.js loads with its binary verified.
+ */
+export const UWS_UNAVAILABLE: string | null = (() => {
+  try {
+    loadUws();
+    return null;
+  } catch (err) {
+    return (err as Error).message;
+  }
+})();
+
+/**
+ * Every transport the contract suites run against. Where uWebSockets.js does
+ * not load, uws is left out with a warning naming why; under CI it stays in,
+ * so its suites fail with that reason instead of passing without having run.
+ */
+export const TRANSPORTS: readonly TransportName[] = UWS_UNAVAILABLE === null || IN_CI ? ['ws', 'uws'] : ['ws'];
+if (UWS_UNAVAILABLE !== null) {
+  console.warn(
+    IN_CI
+      ? `\n*** uWebSockets.js does not load, and CI=true: the uws tests of this file run and fail. ${UWS_UNAVAILABLE} ***\n`
+      : `\n*** SKIPPING the uws tests of this file, uws is NOT tested in this run: ${UWS_UNAVAILABLE} (under CI=true they fail instead) ***\n`,
+  );
+}
 
 /** Polls `check` every few ms until it returns a value other than undefined/false, or throws after `ms`. */
 export async function until<T>(check: () => T | undefined | false | Promise<T | undefined | false>, what: string, ms = 10_000): Promise<T> {
@@ -51,9 +81,9 @@ export interface CliGateway {
   stop(): Promise<number | null>;
 }
 
-/** Starts `node dist/cli.js` on a free port and resolves once it logs that it listens. */
-export async function spawnGateway(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliGateway> {
-  const child = spawn(process.execPath, [CLI, '--host', '127.0.0.1', '--port', '0', ...args], {
+/** Starts `node dist/cli.js` (or another build's `cli`) on a free port and resolves once it logs that it listens. */
+export async function spawnGateway(args: string[] = [], env: NodeJS.ProcessEnv = {}, cli = CLI): Promise<CliGateway> {
+  const child = spawn(process.execPath, [cli, '--host', '127.0.0.1', '--port', '0', ...args], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

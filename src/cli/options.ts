@@ -25,7 +25,7 @@ interface FlagSpec {
 }
 
 export const FLAGS: readonly FlagSpec[] = [
-  { flag: 'transport', env: 'FANWIRE_TRANSPORT', kind: 'transport', key: 'transport', help: 'auto, uws or ws (auto: uWebSockets.js when it loads)' },
+  { flag: 'transport', env: 'FANWIRE_TRANSPORT', kind: 'transport', key: 'transport', help: 'ws, uws or auto (= ws); uws (uWebSockets.js, native) is opt-in: an optional dependency, its binary sha256-checked' },
   { flag: 'host', env: 'FANWIRE_HOST', kind: 'string', key: 'host', help: 'address to listen on' },
   { flag: 'port', env: 'FANWIRE_PORT', kind: 'port', key: 'port', help: 'TCP port (0 picks a free one)' },
   { flag: 'buffer-size', env: 'FANWIRE_BUFFER_SIZE', kind: 'count', key: 'bufferSize', min: 1, help: 'items kept for resume' },

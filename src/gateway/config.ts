@@ -5,7 +5,7 @@
 import type { TransportChoice } from '../transport/index.js';
 
 export interface GatewayConfig {
-  /** `auto`: uWebSockets.js when it loads, else ws. */
+  /** `auto` (the default) is ws; `uws` (uWebSockets.js) is an explicit opt-in, see transport/select.ts. */
   transport: TransportChoice;
   /** permessage-deflate for subscribers and producers; costs CPU per subscriber per message. */
   compression: boolean;

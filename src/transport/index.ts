@@ -16,5 +16,9 @@ export type {
 } from './transport.js';
 export { selectTransport, TransportUnavailableError, TRANSPORT_CHOICES } from './select.js';
 export type { TransportChoice, TransportSelection } from './select.js';
+export { loadUws, UwsLoadError, uwsBinaryName } from './uws-loader.js';
+export type { LoadedUws, LoadUwsOptions, UwsLoadFailure } from './uws-loader.js';
+export { UWS_BINARIES } from './uws-binaries.js';
+export type { UwsBinaries } from './uws-binaries.js';
 export { createWsTransport, frameMessage } from './ws.js';
 export type { WsTransportOptions } from './ws.js';

@@ -1,11 +1,20 @@
 /**
- * Picks the transport: `ws` always loads (pure JavaScript); `uws` needs the
- * native uWebSockets.js binary for this platform and Node version. `auto`
- * takes uWS when it loads, else ws, and says why, for the startup log.
- * The uWS module is imported only here, lazily, so a missing or broken
- * binary costs nothing unless it is asked for.
+ * Picks the transport. `ws` (pure JavaScript) is the default: `auto` means ws.
+ * `uws` (uWebSockets.js, native) is an explicit opt-in, for two reasons:
+ * - its native parser cannot answer hostile frames as RFC 6455 and our
+ *   contract say (an unmasked frame hangs until the idle timeout; a frame
+ *   over maxPayloadLength or invalid UTF-8 is cut without a close frame), and
+ *   nothing in JavaScript can change that (docs/protocol.md lists the cases);
+ * - it is an optional dependency from a third-party republication, loaded
+ *   only through uws-loader.ts, which checks the binary's sha256 first.
+ * `--transport uws` that cannot load (not installed, no binary for this
+ * platform, a hash that does not match, a binary that does not open) is an
+ * error with the loader's explanation, never a quiet fallback to ws.
  */
+import path from 'node:path';
 import type { TransportFactory } from './transport.js';
+import { uwsTransport } from './uws.js';
+import { loadUws, UwsLoadError, type LoadUwsOptions } from './uws-loader.js';
 import { createWsTransport } from './ws.js';
 
 export type TransportChoice = 'auto' | 'uws' | 'ws';
@@ -18,29 +27,29 @@ export interface TransportSelection {
   create: TransportFactory;
 }
 
-/** `--transport uws` was asked for and uWebSockets.js does not load here. */
+/** `--transport uws` was asked for and uWebSockets.js does not load here (the loader's UwsLoadError is the cause). */
 export class TransportUnavailableError extends Error {
   override name = 'TransportUnavailableError';
 }
 
-async function loadUws(): Promise<TransportFactory> {
-  const mod = await import('./uws.js');
-  return mod.createUwsTransport as TransportFactory;
-}
+const AUTO_REASON = 'auto: ws (uws is opt-in, see docs/protocol.md)';
 
-function firstLine(err: unknown): string {
-  return (err instanceof Error ? err.message : String(err)).split('\n').find((l) => l.trim() !== '') ?? 'unknown error';
-}
-
-export async function selectTransport(choice: TransportChoice): Promise<TransportSelection> {
-  if (choice === 'ws') return { name: 'ws', reason: 'asked for with --transport ws', create: createWsTransport as TransportFactory };
-  try {
-    const create = await loadUws();
-    return { name: 'uws', reason: choice === 'uws' ? 'asked for with --transport uws' : 'auto: uWebSockets.js loaded', create };
-  } catch (err) {
-    if (choice === 'uws') {
-      throw new TransportUnavailableError(`--transport uws: uWebSockets.js does not load on this machine (${firstLine(err)}); use --transport ws or auto`, { cause: err });
-    }
-    return { name: 'ws', reason: `auto: uWebSockets.js does not load (${firstLine(err)}), using ws`, create: createWsTransport as TransportFactory };
+/** `uws` options are for tests and embedders that load uWebSockets.js from elsewhere (see LoadUwsOptions). */
+export async function selectTransport(choice: TransportChoice, uws: LoadUwsOptions = {}): Promise<TransportSelection> {
+  if (choice !== 'uws') {
+    return { name: 'ws', reason: choice === 'ws' ? 'asked for with --transport ws' : AUTO_REASON, create: createWsTransport as TransportFactory };
   }
+  let loaded;
+  try {
+    loaded = loadUws(uws);
+  } catch (err) {
+    // The loader's errors say what failed and what to do; anything else is a bug worth its stack.
+    if (!(err instanceof UwsLoadError)) throw err;
+    throw new TransportUnavailableError(`--transport uws: ${err.message}; --transport ws serves without it`, { cause: err });
+  }
+  return {
+    name: 'uws',
+    reason: `asked for with --transport uws (${loaded.package}@${loaded.version}, ${path.basename(loaded.binary)} sha256 verified)`,
+    create: uwsTransport(loaded.native),
+  };
 }

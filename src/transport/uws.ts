@@ -19,8 +19,11 @@
  * - `prepare` is the identity: uWS frames each message natively (a copy per
  *   send is unavoidable through its API). Whether prepared messages are
  *   binary is fixed per connection at upgrade (`preparedBinary`).
+ * - The native module is an argument (`uwsTransport(native)`), never an
+ *   import: `uws-loader.ts` loads it after checking the binary's sha256, and
+ *   this file sees only the types declared in `uws-native.ts`, so fanwire
+ *   builds and runs on ws without the optional package.
  */
-import uWS from 'uWebSockets.js';
 import { BadHandshakeError, TooBigError } from '../errors.js';
 import { DrainWaiter } from './drain-waiter.js';
 import type {
@@ -30,9 +33,11 @@ import type {
   HttpRequest,
   ListenAddress,
   Transport,
+  TransportFactory,
   TransportHandlers,
   TransportOptions,
 } from './transport.js';
+import type * as uWS from './uws-native.js';
 
 
 const STATUS_TEXT: Record<number, string> = {
@@ -247,8 +252,17 @@ const internalError = (err: unknown): HttpReply => ({
   body: JSON.stringify({ code: 'internal', message: err instanceof Error ? err.message : String(err) }),
 });
 
-export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: TransportOptions): Transport {
-  const app = options.tls ? uWS.SSLApp({ cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile }) : uWS.App();
+/**
+ * The uws transport factory for a loaded uWebSockets.js module. The module is
+ * an argument, not an import: it comes from `loadUws` (uws-loader.ts), which
+ * verifies the binary first, and the build never needs the package.
+ */
+export function uwsTransport(native: uWS.UwsModule): TransportFactory {
+  return (handlers, options) => createUwsTransport(native, handlers, options);
+}
+
+export function createUwsTransport<C>(native: uWS.UwsModule, handlers: TransportHandlers<C>, options: TransportOptions): Transport {
+  const app = options.tls ? native.SSLApp({ cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile }) : native.App();
   const open = new Set<UwsConnection>();
   let listenSocket: uWS.us_listen_socket | null = null;
 
@@ -278,7 +292,7 @@ export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: T
   });
 
   app.ws<UserData<C>>('/*', {
-    compression: options.compression ? uWS.SHARED_COMPRESSOR : uWS.DISABLED,
+    compression: options.compression ? native.SHARED_COMPRESSOR : native.DISABLED,
     // Twice the largest limit we accept; our own check answers 1009 below that (see header).
     maxPayloadLength: 2 * options.maxPayloadBytes,
     maxBackpressure: options.maxBackpressureBytes,
@@ -403,13 +417,13 @@ export function createUwsTransport<C>(handlers: TransportHandlers<C>, options: T
             return;
           }
           listenSocket = socket;
-          resolve({ host, port: uWS.us_socket_local_port(socket) });
+          resolve({ host, port: native.us_socket_local_port(socket) });
         });
       });
     },
     stopAccepting(): void {
       if (listenSocket !== null) {
-        uWS.us_listen_socket_close(listenSocket);
+        native.us_listen_socket_close(listenSocket);
         listenSocket = null;
       }
     },

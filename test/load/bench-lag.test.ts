@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { TRANSPORTS } from '../helpers.js';
 
 const BENCH = fileURLToPath(new URL('../../load/bench-lag.mjs', import.meta.url));
 
@@ -33,7 +34,8 @@ describe('laggard policy benchmark smoke run', () => {
     const file = path.join(dir, 'lag.json');
     const child = spawn(
       process.execPath,
-      [BENCH, '--policies', 'conflate', '--subscribers', '100', '--rate', '20', '--duration', '1', '--warmup', '0.5', '--slow-warmup', '1', '--drain', '5', '--procs', '1', '--json', file],
+      // The benchmark's default transport is uws; ws where uWebSockets.js does not load (helpers.ts warns).
+      [BENCH, '--transport', TRANSPORTS.includes('uws') ? 'uws' : 'ws', '--policies', 'conflate', '--subscribers', '100', '--rate', '20', '--duration', '1', '--warmup', '0.5', '--slow-warmup', '1', '--drain', '5', '--procs', '1', '--json', file],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let out = '';
