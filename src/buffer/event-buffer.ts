@@ -32,7 +32,7 @@
  * event loop serializes every caller, so there are no locks or atomics here.
  */
 import { BufferItem, BufferLink } from './buffer-item.js';
-import { Waker } from './waker.js';
+import { Waker, type SweepBudget } from './waker.js';
 
 export type EvictionCause = 'size' | 'ttl';
 
@@ -64,6 +64,8 @@ export interface EventBufferOptions<E = unknown> {
    * woken (see Waker). Default 512; Infinity wakes every reader in one go.
    */
   wakeChunk?: number;
+  /** How long a chunk may take now (see SweepBudget); default: no limit but wakeChunk. */
+  sweepBudget?: SweepBudget;
 }
 
 /** See EventBufferOptions.wakeChunk: about 5 ms of socket writes at one write each on the machines we measure on. */
@@ -85,6 +87,8 @@ export class EventBuffer<E> {
   readonly settleTurns: number;
   /** See EventBufferOptions.wakeChunk; views of this buffer use the same. */
   readonly wakeChunk: number;
+  /** See EventBufferOptions.sweepBudget; views of this buffer use the same. */
+  readonly sweepBudget: SweepBudget | undefined;
   private readonly waker: Waker;
   private head: BufferItem<E>;
   private tail: BufferItem<E>;
@@ -112,7 +116,8 @@ export class EventBuffer<E> {
     if (!(this.wakeChunk >= 1) || (Number.isFinite(this.wakeChunk) && !Number.isSafeInteger(this.wakeChunk))) {
       throw new RangeError(`wakeChunk must be an integer >= 1 or Infinity, got ${options.wakeChunk}`);
     }
-    this.waker = new Waker(this.settleTurns, this.wakeChunk);
+    this.sweepBudget = options.sweepBudget;
+    this.waker = new Waker(this.settleTurns, this.wakeChunk, this.sweepBudget);
     const sentinel = new BufferItem<E>(0, null, null, this.now(), new BufferLink<E>(this.waker));
     this.head = sentinel;
     this.tail = sentinel;

@@ -5,5 +5,5 @@
 export { EventBuffer } from './event-buffer.js';
 export type { EventBufferOptions, EvictionCause, ClosestItem } from './event-buffer.js';
 export { BufferItem, BufferLink } from './buffer-item.js';
-export type { Wakeable } from './waker.js';
+export type { Wakeable, SweepBudget } from './waker.js';
 export { DroppedError } from '../errors.js';

@@ -17,7 +17,8 @@
  * instead of one per read. A turn that brought a single item (or none)
  * fires at once, so a quiet stream pays nothing.
  *
- * A long list of readers is woken in chunks (`chunk` per event-loop turn),
+ * A long list of readers is woken in chunks (`chunk` per event-loop turn,
+ * fewer when `budget` says the turn must end sooner),
  * with the turn's I/O in between: an item appended meanwhile reaches the
  * readers this sweep has yet to wake, and the readers it already woke get it
  * in one more sweep once this one ends (never two sweeps at once, so each
@@ -36,6 +37,17 @@
 export interface Wakeable {
   wake(): void;
 }
+
+/**
+ * How long (ms) a chunk of a sweep may take right now; Infinity: only the
+ * chunk's count bounds it. Asked once per chunk. The gateway shortens chunks
+ * while connections arrive, because Node accepts one connection per
+ * event-loop turn (libuv 1.45+): with long turns a reconnect storm fills
+ * the listen queue while the sweep writes to the clients already back.
+ */
+export type SweepBudget = () => number;
+
+const NO_BUDGET: SweepBudget = () => Number.POSITIVE_INFINITY;
 
 export class Waker {
   private promise: Promise<void> | null = null;
@@ -57,9 +69,13 @@ export class Waker {
   /** `notify` calls since the firing was scheduled (that one included) or last put off. */
   private notified = 0;
 
-  constructor(settleTurns = 0, chunk = Number.POSITIVE_INFINITY) {
+  /** See SweepBudget. */
+  private readonly budget: SweepBudget;
+
+  constructor(settleTurns = 0, chunk = Number.POSITIVE_INFINITY, budget: SweepBudget = NO_BUDGET) {
     this.settleTurns = settleTurns;
     this.chunk = chunk;
+    this.budget = budget;
   }
 
   /** Resolves on the first macrotask after the next `notify()`. */
@@ -124,7 +140,7 @@ export class Waker {
     // Readers that park again while being woken go to the other array.
     this.parked = this.spare ?? [];
     this.spare = null;
-    if (woken.length <= this.chunk) {
+    if (woken.length <= this.chunk && (woken.length <= 16 || this.budget() === Number.POSITIVE_INFINITY)) {
       for (let i = 0; i < woken.length; i++) woken[i]!.wake();
       this.finished(woken);
       return;
@@ -135,8 +151,20 @@ export class Waker {
 
   /** Wakes readers from `from` on, a chunk per turn, with the turn's I/O (and appends) between chunks. */
   sweep(woken: Wakeable[], from: number): void {
-    const end = Math.min(woken.length, from + this.chunk);
-    for (let i = from; i < end; i++) woken[i]!.wake();
+    let end = Math.min(woken.length, from + this.chunk);
+    const budget = this.budget();
+    if (budget === Number.POSITIVE_INFINITY) {
+      for (let i = from; i < end; i++) woken[i]!.wake();
+    } else {
+      // Read the clock every 16 readers: a reader's wake is a socket write or two.
+      const deadline = performance.now() + budget;
+      let i = from;
+      while (i < end) {
+        woken[i++]!.wake();
+        if ((i & 15) === 0 && performance.now() >= deadline) break;
+      }
+      end = i;
+    }
     if (end < woken.length) {
       setImmediate(continueSweep, this, woken, end);
       return;

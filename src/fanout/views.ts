@@ -52,7 +52,7 @@ export class FilteredView<E extends Routable> implements LagBuffer<E> {
   constructor(filter: Filter, main: EventBuffer<E>, clock: () => number) {
     this.filter = filter;
     this.main = main;
-    this.items = new EventBuffer<E>({ maxSize: main.maxSize, now: clock, settleTurns: main.settleTurns, wakeChunk: main.wakeChunk });
+    this.items = new EventBuffer<E>({ maxSize: main.maxSize, now: clock, settleTurns: main.settleTurns, wakeChunk: main.wakeChunk, sweepBudget: main.sweepBudget });
   }
 
   headItem(): BufferItem<E> {

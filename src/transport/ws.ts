@@ -165,6 +165,20 @@ class WsConnection implements Connection {
     this.fastPath = fastPath;
   }
 
+  /**
+   * Whether a write can reach the peer. A socket destroyed by a failed write
+   * (the peer reset it) tells ws only on a later tick, and every ws.send until
+   * then builds an error with a stack trace: in a reconnect storm, a catch-up
+   * of hundreds of frames to a client that already gave up cost tens of
+   * milliseconds of nothing but errors. Nothing written now could arrive,
+   * and the close follows on its own.
+   */
+  private writable(): boolean {
+    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return false;
+    const socket = (this.ws as unknown as WsInternals)._socket;
+    return socket === undefined || !socket.destroyed;
+  }
+
   /** The socket, when raw writes cannot interleave with frames ws itself holds back. */
   private rawSocket(): RawSocket | null {
     if (!this.fastPath) return null;
@@ -185,7 +199,7 @@ class WsConnection implements Connection {
   }
 
   send(data: Uint8Array, binary: boolean): void {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.writable()) return;
     // A producer's ack per frame: one framed buffer, where ws would write the
     // header and the payload apart. One socket read often holds many frames;
     // the socket stays corked until the frames of that read are handled, so
@@ -213,14 +227,14 @@ class WsConnection implements Connection {
   }
 
   sendPrepared(frame: Uint8Array): void {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.writable()) return;
     const socket = this.rawSocket();
     if (socket !== null) this.writeOne(socket, frame);
     else sendUnframed(this.ws, frame);
   }
 
   writeBatch(frames: readonly Uint8Array[], count: number): void {
-    if (this.closed || this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.writable()) return;
     const socket = this.rawSocket();
     if (socket !== null) {
       // One buffer (a single frame or a joined batch): no cork, which around

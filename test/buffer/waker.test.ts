@@ -143,6 +143,38 @@ describe('Waker sweeps (wakeChunk)', () => {
     expect(log.map(([id]) => id)).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('ends a chunk early when the sweep budget runs out, checking every 16 readers, and wakes the rest on later turns', async () => {
+    // A budget of 0 ms is spent by the first check: 16 readers per turn.
+    const buffer = new EventBuffer<number>({ maxSize: 100, wakeChunk: 512, sweepBudget: () => 0 });
+    const { log } = readers(buffer, 64);
+    buffer.append([1]);
+    const perTurn: number[] = [];
+    for (let t = 0; t < 8; t++) {
+      const before = log.length;
+      await nextTurn();
+      perTurn.push(log.length - before);
+    }
+    expect(perTurn.filter((n) => n > 0)).toEqual([16, 16, 16, 16]);
+    expect(log.map(([id, ready]) => [id, ready])).toEqual(Array.from({ length: 64 }, (_, id) => [id, [1]]));
+  });
+
+  it('asks the budget once per chunk: once it is lifted, the rest of the sweep goes in one turn', async () => {
+    let budget = 0;
+    const buffer = new EventBuffer<number>({ maxSize: 100, wakeChunk: 512, sweepBudget: () => budget });
+    const { log } = readers(buffer, 64);
+    buffer.append([1]);
+    await nextTurn();
+    expect(log).toHaveLength(16);
+    budget = Number.POSITIVE_INFINITY;
+    await nextTurn();
+    expect(log).toHaveLength(64);
+  });
+
+  it('views of a buffer sweep with its budget', () => {
+    const budget = (): number => 0;
+    expect(new EventBuffer<number>({ maxSize: 1, sweepBudget: budget }).sweepBudget).toBe(budget);
+  });
+
   it('refuses a wakeChunk below 1 or fractional', () => {
     expect(() => new EventBuffer<number>({ maxSize: 1, wakeChunk: 0 })).toThrow(RangeError);
     expect(() => new EventBuffer<number>({ maxSize: 1, wakeChunk: 2.5 })).toThrow(RangeError);
