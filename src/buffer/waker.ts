@@ -49,6 +49,9 @@ export type SweepBudget = () => number;
 
 const NO_BUDGET: SweepBudget = () => Number.POSITIVE_INFINITY;
 
+/** Readers woken between two reads of the clock under a budget: a reader's wake is a socket write or two. */
+const CLOCK_EVERY = 16;
+
 export class Waker {
   private promise: Promise<void> | null = null;
   private resolvePromise: (() => void) | null = null;
@@ -140,7 +143,7 @@ export class Waker {
     // Readers that park again while being woken go to the other array.
     this.parked = this.spare ?? [];
     this.spare = null;
-    if (woken.length <= this.chunk && (woken.length <= 16 || this.budget() === Number.POSITIVE_INFINITY)) {
+    if (woken.length <= this.chunk && (woken.length <= CLOCK_EVERY || this.budget() === Number.POSITIVE_INFINITY)) {
       for (let i = 0; i < woken.length; i++) woken[i]!.wake();
       this.finished(woken);
       return;
@@ -156,12 +159,11 @@ export class Waker {
     if (budget === Number.POSITIVE_INFINITY) {
       for (let i = from; i < end; i++) woken[i]!.wake();
     } else {
-      // Read the clock every 16 readers: a reader's wake is a socket write or two.
       const deadline = performance.now() + budget;
       let i = from;
       while (i < end) {
         woken[i++]!.wake();
-        if ((i & 15) === 0 && performance.now() >= deadline) break;
+        if ((i - from) % CLOCK_EVERY === 0 && performance.now() >= deadline) break;
       }
       end = i;
     }

@@ -170,7 +170,7 @@ describe('Waker sweeps (wakeChunk)', () => {
     expect(log).toHaveLength(64);
   });
 
-  it('views of a buffer sweep with its budget', () => {
+  it('exposes its sweep budget, which its filtered views are built with', () => {
     const budget = (): number => 0;
     expect(new EventBuffer<number>({ maxSize: 1, sweepBudget: budget }).sweepBudget).toBe(budget);
   });
