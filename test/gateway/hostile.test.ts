@@ -43,19 +43,42 @@ for (const transport of TRANSPORTS) {
       await pub.close();
     });
 
-    it('closes with 1009 a message whose fragments add up past --max-frame-bytes', async () => {
-      gw = await startTestGateway({ transport, maxFrameBytes: 1024 });
-      const healthy = await Sub.open(gw.ws);
-      const ws = new WebSocket(`${gw.ws}/v1/publish`);
-      await once(ws, 'open');
-      const closed = once(ws, 'close');
-      for (let i = 0; i < 4; i++) ws.send(Buffer.alloc(400, 0x61), { binary: false, fin: i === 3 });
-      const [code] = (await closed) as [number];
-      expect(code).toBe(1009);
-      await until(async () => (await metricsText()).includes('fanwire_limit_rejections_total{limit="max-frame-bytes"} 1') || undefined, 'the 1009 counted');
-      await stillServing(healthy, 3);
-      await healthy.close();
-    });
+    // What a producer sees for an oversized or invalid message. On uws, uWebSockets.js
+    // itself cuts a message past its maxPayloadLength (twice the larger of
+    // --max-frame-bytes and 64 KiB, so 128 KiB here) and invalid UTF-8 before the
+    // gateway sees them, with no close frame: a client reports 1006
+    // (docs/protocol.md, "uws transport deviations").
+    const LIMIT = 1024;
+    const UWS_CUT = 2 * 64 * 1024;
+    const oversized: Array<{ what: string; parts: number[]; text?: Buffer; ws: number; uws: number }> = [
+      { what: 'one frame just over the limit', parts: [LIMIT + 1], ws: 1009, uws: 1009 },
+      { what: 'one frame 64 times the limit', parts: [64 * LIMIT], ws: 1009, uws: 1009 },
+      { what: "one frame past uWS's own cut", parts: [UWS_CUT + 1], ws: 1009, uws: 1006 },
+      { what: 'fragments adding up to just over the limit', parts: [256, 256, 256, 257], ws: 1009, uws: 1009 },
+      { what: 'fragments adding up to 64 times the limit', parts: Array.from({ length: 16 }, () => 4 * LIMIT), ws: 1009, uws: 1009 },
+      { what: "fragments adding up past uWS's own cut", parts: Array.from({ length: 33 }, () => 4 * LIMIT), ws: 1009, uws: 1006 },
+      { what: 'a text frame that is not valid UTF-8', parts: [], text: Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d]), ws: 1007, uws: 1006 },
+    ];
+    for (const c of oversized) {
+      it(`closes a producer that sends ${c.what} with ${c[transport]}${c[transport] === 1006 ? ' (no close frame: a uws deviation)' : ''}, appending nothing`, async () => {
+        gw = await startTestGateway({ transport, maxFrameBytes: LIMIT });
+        const healthy = await Sub.open(gw.ws);
+        const ws = new WebSocket(`${gw.ws}/v1/publish`);
+        ws.on('error', () => {}); // a cut connection is reported as an error too
+        await once(ws, 'open');
+        const closed = once(ws, 'close');
+        if (c.text) ws.send(c.text, { binary: false });
+        c.parts.forEach((n, i) => ws.send(Buffer.alloc(n, 0x61), { binary: false, fin: i === c.parts.length - 1 }));
+        const [code] = (await closed) as [number];
+        expect(code).toBe(c[transport]);
+        expect(gw.gateway.buffer.newestIndex).toBe(0);
+        if (code === 1009) {
+          await until(async () => (await metricsText()).includes('fanwire_limit_rejections_total{limit="max-frame-bytes"} 1') || undefined, 'the 1009 counted');
+        }
+        await stillServing(healthy, 3);
+        await healthy.close();
+      });
+    }
 
     it('answers a flood of 10,000 connection attempts (2,000 in flight) with 101 or 429 limit_exceeded, never anything else', async () => {
       gw = await startTestGateway({ transport, maxSubscribers: 200 });
