@@ -88,6 +88,37 @@ for (const [name, factory] of FACTORIES) {
       });
     }
 
+    if (name.startsWith('ws')) {
+      it('drops writes to a connection whose socket is already destroyed, before ws learns of it, without touching the socket', async () => {
+        const { transport, client, conn } = await serve(factory, true);
+        client.on('error', () => {});
+        // The server's socket, as a failed write (a peer reset) leaves it: destroyed,
+        // while ws still says OPEN until a later tick. A write now would only build
+        // an error per frame (the cost that stalled a reconnect storm).
+        const socket = (conn as unknown as { ws: { _socket: import('node:net').Socket } }).ws._socket;
+        const calls = { write: 0, _write: 0 };
+        const counted = socket as unknown as Record<'write' | '_write', (...args: unknown[]) => unknown>;
+        for (const method of ['write', '_write'] as const) {
+          const original = counted[method]!.bind(socket);
+          counted[method] = (...args: unknown[]) => {
+            calls[method]++;
+            return original(...args);
+          };
+        }
+        socket.destroy();
+        const frame = transport.prepare(Buffer.from('late'), true);
+        for (let i = 0; i < 100; i++) {
+          conn.sendPrepared(frame);
+          conn.writeBatch([frame, frame], 2);
+          conn.send(Buffer.from('late ack'), false);
+        }
+        expect(calls).toEqual({ write: 0, _write: 0 });
+        await waitFor(() => conn.closed);
+        expect(conn.closed).toBe(true);
+        await transport.close();
+      });
+    }
+
     it('reports buffered bytes once the peer stops reading, and releases one shared drain waiter when it reads again', async () => {
       const { transport, client, conn } = await serve(factory, true);
       client.pause(); // stop reading: kernel buffers fill, then the transport's own
