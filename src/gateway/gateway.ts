@@ -28,8 +28,10 @@ import {
   encode,
   encodeJson,
   encodeMsgpack,
+  fitCloseReason,
   isBinaryFormat,
   parseSubscribeQuery,
+  refusalCloseCodeOf,
   type Event,
   type Format,
   type PublisherReply,
@@ -72,7 +74,12 @@ export type ReadyStatus = 'ready' | 'shutting_down' | 'cluster_unavailable';
 
 type UpgradeContext =
   | { kind: 'publisher'; grant: Grant | null }
-  | { kind: 'subscriber'; plan: StartPlan; request: SubscribeRequest; grant: Grant | null };
+  | { kind: 'subscriber'; plan: StartPlan; request: SubscribeRequest; grant: Grant | null }
+  /** A refusal answered as a close, for a client that offered fanwire.v1 (see Gateway.upgrade). */
+  | { kind: 'refused'; close: CloseCode; reason: string };
+
+/** What a refused connection does with its peer's messages and its close: nothing. */
+const REFUSED_HANDLERS = { message: (): void => {}, close: (): void => {} };
 
 /** Binding beyond loopback with auth off was not explicitly allowed (--insecure). */
 export class InsecureBindError extends Error {
@@ -432,10 +439,12 @@ export class Gateway {
     return {
       request: (req) => routeHttp(this, req),
       upgrade: (req) => this.upgrade(req),
-      open: (conn, context) =>
-        context.kind === 'publisher'
-          ? this.openPublisher(conn, context.grant)
-          : this.openSubscriber(conn, context.plan, context.request, context.grant),
+      open: (conn, context) => {
+        if (context.kind === 'publisher') return this.openPublisher(conn, context.grant);
+        if (context.kind === 'subscriber') return this.openSubscriber(conn, context.plan, context.request, context.grant);
+        conn.close(context.close, context.reason); // nothing before the close frame
+        return REFUSED_HANDLERS;
+      },
       timedOut: (kind) => {
         const rejections = this.counters.limitRejections;
         const limit = `${kind}-timeout`;
@@ -471,8 +480,21 @@ export class Gateway {
   private readonly sweepBudget = (): number =>
     performance.now() - this.lastUpgradeAt < STORM_WINDOW_MS ? STORM_CHUNK_MS : Number.POSITIVE_INFINITY;
 
+  /**
+   * Accepts or refuses a WebSocket upgrade. A browser sees no HTTP status on
+   * a refused WebSocket, only 1006, as for a network fault. So when the
+   * client offered the fanwire.v1 subprotocol, a refusal of the request
+   * itself (400, 401, 403, 410: retrying the same request cannot help) is an
+   * accepted connection closed at once with 4000 + the status. Load refusals
+   * (429, 503), unknown paths and Origin refusals (a page that should not be
+   * talking to us at all) stay HTTP answers: accepting a flood to close it
+   * would cost more than refusing it.
+   */
   private async upgrade(req: HttpRequest): Promise<UpgradeDecision<UpgradeContext>> {
     this.lastUpgradeAt = performance.now();
+    const offered = (req.header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
+    const protocol = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : undefined;
+    let asClose = false;
     try {
       if (req.path !== '/v1/subscribe' && req.path !== '/v1/publish') throw new NotFoundError(`no WebSocket endpoint at ${req.path}`);
       if (!this.accepting) throw new ShuttingDownError();
@@ -480,9 +502,8 @@ export class Gateway {
       if (origin !== undefined && this.config.allowedOrigins.length > 0 && !this.config.allowedOrigins.includes(origin)) {
         throw new ForbiddenError(`origin ${origin} is not allowed (--allowed-origins)`);
       }
+      asClose = protocol !== undefined;
       const grant = await this.authorize(req);
-      const offered = (req.header('sec-websocket-protocol') ?? '').split(',').map((p) => p.trim());
-      const protocol = offered.includes(SUBPROTOCOL) ? SUBPROTOCOL : undefined;
       if (req.path === '/v1/publish') {
         const extra = [...req.query.keys()].find((k) => k !== 'token');
         if (extra !== undefined) throw new BadQueryError(`/v1/publish takes no query parameters but token, got "${extra}"`);
@@ -504,6 +525,11 @@ export class Gateway {
       if (!isFanwireError(err)) throw err;
       const refused = this.counters.upgradesRefused;
       refused[err.code] = (refused[err.code] ?? 0) + 1;
+      const close = asClose ? refusalCloseCodeOf(err.code) : null;
+      if (close !== null) {
+        const reason = fitCloseReason(`${err.code}: ${err.message}`);
+        return { accept: true, context: { kind: 'refused', close, reason }, maxPayload: SUBSCRIBER_MAX_PAYLOAD, protocol };
+      }
       const extra = err instanceof IndexGoneError ? { oldest: err.oldest, epoch: err.epoch } : undefined;
       return { accept: false, reply: errorReply(err, extra) };
     }

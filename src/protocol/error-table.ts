@@ -11,11 +11,17 @@ export interface WireAnswer {
   http: number | null;
   /** Close code, or null when the code is answered without closing. */
   close: CloseCode | null;
+  /**
+   * A refused upgrade's close code for a client that offered the fanwire.v1
+   * subprotocol (instead of the HTTP status, which browsers cannot see);
+   * absent where a refusal stays an HTTP answer.
+   */
+  refusal?: CloseCode;
 }
 
 export const ERROR_TABLE: Readonly<Record<ErrorCode, WireAnswer>> = {
-  bad_query: { http: 400, close: null },
-  index_gone: { http: 410, close: null },
+  bad_query: { http: 400, close: null, refusal: CloseCode.BAD_QUERY },
+  index_gone: { http: 410, close: null, refusal: CloseCode.INDEX_GONE },
   decode_failed: { http: 400, close: null },
   invalid_frame: { http: 400, close: null },
   too_big: { http: 413, close: CloseCode.MESSAGE_TOO_BIG },
@@ -26,13 +32,18 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, WireAnswer>> = {
   upgrade_required: { http: 426, close: null },
   bad_handshake: { http: 400, close: null },
   dropped: { http: null, close: CloseCode.DROPPED },
-  unauthorized: { http: 401, close: null },
-  forbidden: { http: 403, close: null },
+  unauthorized: { http: 401, close: null, refusal: CloseCode.UNAUTHORIZED },
+  forbidden: { http: 403, close: null, refusal: CloseCode.FORBIDDEN },
   token_expired: { http: null, close: CloseCode.TOKEN_EXPIRED },
   limit_exceeded: { http: 429, close: null },
   rate_limited: { http: null, close: null },
   unavailable: { http: 503, close: null },
 };
+
+/** The close code that answers a refused upgrade offering fanwire.v1, or null for an HTTP answer. */
+export function refusalCloseCodeOf(code: ErrorCode): CloseCode | null {
+  return ERROR_TABLE[code].refusal ?? null;
+}
 
 export function httpStatusOf(code: ErrorCode): number {
   return ERROR_TABLE[code].http ?? 500;

@@ -10,5 +10,5 @@ export { parsePublishFrame, frameIdOf, LIMITS } from './validate.js';
 export { parseSubscribeQuery, MAX_TOPICS_PER_SUBSCRIPTION } from './subscribe-query.js';
 export type { LagPolicy, SkipTo, SubscribeRequest, TopicSelector } from './subscribe-query.js';
 export { CloseCode, fitCloseReason, MAX_CLOSE_REASON_BYTES } from './close-codes.js';
-export { ERROR_TABLE, httpStatusOf } from './error-table.js';
+export { ERROR_TABLE, httpStatusOf, refusalCloseCodeOf } from './error-table.js';
 export type { WireAnswer } from './error-table.js';

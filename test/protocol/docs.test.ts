@@ -83,8 +83,9 @@ describe('docs/protocol.md', () => {
       const documented = documentedErrors();
       for (const code of tableCodes) {
         const webSocket = documented.get(code)![2]!;
-        const close = ERROR_TABLE[code].close;
-        if (close === null) expect(webSocket, `WebSocket answer of "${code}"`).not.toMatch(/close/);
+        const { close, refusal } = ERROR_TABLE[code];
+        if (refusal !== undefined) expect(webSocket, `WebSocket answer of "${code}"`).toContain(`(with \`fanwire.v1\`: close ${refusal}`);
+        else if (close === null) expect(webSocket, `WebSocket answer of "${code}"`).not.toMatch(/close/);
         else expect(webSocket, `WebSocket answer of "${code}"`).toBe(`close ${close}`);
       }
     });
@@ -115,8 +116,9 @@ describe('docs/protocol.md', () => {
     it('documents every close code an error code is answered with', () => {
       const documented = documentedCloseCodes();
       for (const code of tableCodes) {
-        const close = ERROR_TABLE[code].close;
-        if (close !== null) expect(documented.has(close), `close code of "${code}"`).toBe(true);
+        for (const close of [ERROR_TABLE[code].close, ERROR_TABLE[code].refusal ?? null]) {
+          if (close !== null) expect(documented.has(close), `close code of "${code}"`).toBe(true);
+        }
       }
     });
   });
