@@ -7,10 +7,12 @@ export { subscribe } from './subscribe.js';
 export type { SubscribeOptions, Subscription } from './subscribe.js';
 export { connectPublisher, PublishError } from './publisher.js';
 export type { Publisher, PublisherOptions } from './publisher.js';
+export { FanwireClientError } from './errors.js';
+export type { ClientErrorCode } from './errors.js';
 export { SubscriptionState } from './states.js';
 export type { Gap, StateReason } from './states.js';
 export type { BackoffOptions } from './backoff.js';
-export type { ClientSocket, WebSocketConstructor } from './socket.js';
+export type { ClientSocket, TokenSource, WebSocketConstructor } from './socket.js';
 export type {
   AckMessage,
   BatchMessage,

@@ -3,13 +3,22 @@
  * the index the gateway acked. Calls made in the same tick (or within
  * `batchMs`) travel as one batch frame, so they share one index and one
  * round trip; a rejected frame rejects every call in it with PublishError.
- * It does not reconnect: an unacked publish is unknown, and only the
- * application can decide whether to send it again.
+ *
+ * It does not reconnect after a network fault: an unacked publish is
+ * unknown, and only the application can decide whether to send it again.
+ * The one exception is the token: with a token function, a token that
+ * expires (close 4003) or is refused (4401) is replaced and the connection
+ * made again; frames in flight at the close are rejected as
+ * `connection_closed` (unknown), calls not yet sent wait for the new
+ * connection. Errors retrying cannot fix end the publisher and reach
+ * `onError` (close-outcome.ts).
  */
 import { pack, unpack } from 'msgpackr';
-import type { ErrorCode } from '../errors.js';
 import type { Format, PublisherReply, PublishEvent } from '../protocol/messages.js';
-import { OPEN, protocolsFor, resolveWebSocket, toBytes, type ClientSocket, type WebSocketConstructor } from './socket.js';
+import { backoffDelay, type BackoffOptions } from './backoff.js';
+import { closeOutcome } from './close-outcome.js';
+import { FanwireClientError, type ClientErrorCode } from './errors.js';
+import { nextToken, OPEN, protocolsFor, resolveWebSocket, toBytes, type ClientSocket, type TokenSource, type WebSocketConstructor } from './socket.js';
 
 export interface PublisherOptions {
   /** The gateway's base URL, e.g. `ws://127.0.0.1:8080`. */
@@ -19,18 +28,27 @@ export interface PublisherOptions {
   batchMs?: number;
   /** Send at once when a batch reaches this many events. */
   maxBatch?: number;
-  /** A token (JWT) where the gateway has auth on; sent as the `fanwire.v1` subprotocol. */
-  token?: string;
+  /**
+   * Where the gateway has auth on: a token (JWT), or a function returning one
+   * (or a promise of one), called before every connection attempt; with a
+   * function the publisher outlives its tokens (see the module header).
+   * Sent as the `fanwire.v1` subprotocol.
+   */
+  token?: TokenSource;
+  /** Called once when the publisher ends because of an error retrying cannot fix (a refused token, a 1009 frame). */
+  onError?: (error: FanwireClientError) => void;
+  /** Closes the publisher when aborted (as `close()`); calls not yet acked reject with `connection_closed`. */
+  signal?: AbortSignal;
+  /** Backoff between attempts after a refused token (with a token function). */
+  backoff?: BackoffOptions;
   WebSocket?: WebSocketConstructor;
 }
 
 /** The gateway rejected a frame (nothing of it was appended), or the connection ended before its ack. */
-export class PublishError extends Error {
+export class PublishError extends FanwireClientError {
   override name = 'PublishError';
-  readonly code: ErrorCode | 'connection_closed';
-  constructor(code: ErrorCode | 'connection_closed', message: string) {
-    super(message);
-    this.code = code;
+  constructor(code: ClientErrorCode, message: string, closeCode: number | null = null) {
+    super(code, message, closeCode);
   }
 }
 
@@ -38,6 +56,8 @@ export interface Publisher {
   /** Appends one event or several (in one frame with any other calls batched with it); resolves with the index. */
   publish(events: PublishEvent | readonly PublishEvent[]): Promise<number>;
   close(): Promise<void>;
+  /** Why the publisher ended, when an error ended it (what `onError` got); else null. */
+  readonly error: FanwireClientError | null;
 }
 
 interface Pending {
@@ -46,33 +66,50 @@ interface Pending {
 }
 
 class FanwirePublisher implements Publisher {
-  private readonly socket: ClientSocket;
+  private socket: ClientSocket | null = null;
   private readonly options: PublisherOptions;
+  private readonly Ctor: WebSocketConstructor;
   private batch: PublishEvent[] = [];
   private batchWaiters: Pending[] = [];
   private timer: ReturnType<typeof setTimeout> | null = null;
+  private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private scheduled = false;
+  private attempt = 0;
   /** Frames sent and not yet answered, in order (the gateway answers in order). */
   private readonly inFlight: Pending[][] = [];
-  private closedError: PublishError | null = null;
-  private readonly closedPromise: Promise<void>;
+  /** Set once the publisher has ended: every later call rejects with it. */
+  private ended: PublishError | null = null;
+  error: FanwireClientError | null = null;
+  private resolveClosed!: () => void;
+  private readonly closedPromise = new Promise<void>((resolve) => (this.resolveClosed = resolve));
 
-  constructor(socket: ClientSocket, options: PublisherOptions) {
-    this.socket = socket;
+  constructor(Ctor: WebSocketConstructor, options: PublisherOptions) {
+    this.Ctor = Ctor;
     this.options = options;
-    let resolveClosed!: () => void;
-    this.closedPromise = new Promise((resolve) => (resolveClosed = resolve));
-    socket.onmessage = (event) => this.onReply(event.data);
-    socket.onclose = (event) => {
-      this.closedError = new PublishError('connection_closed', `connection closed (${event.code}${event.reason ? ` ${event.reason}` : ''}) before the ack`);
-      for (const waiters of this.inFlight.splice(0)) for (const w of waiters) w.reject(this.closedError);
-      for (const w of this.batchWaiters.splice(0)) w.reject(this.closedError);
-      resolveClosed();
-    };
   }
 
+  /** Opens a connection; resolves once it is open, rejects when it cannot be made. */
+  async open(): Promise<void> {
+    const token = await nextToken(this.options.token);
+    if (this.ended !== null) throw this.ended;
+    const socket = new this.Ctor(`${this.options.url.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/publish`, protocolsFor(token));
+    socket.binaryType = 'arraybuffer';
+    this.socket = socket;
+    await new Promise<void>((resolve, reject) => {
+      socket.onopen = () => resolve();
+      socket.onerror = () => reject(new PublishError('connection_closed', `cannot connect to ${this.options.url}`));
+      socket.onclose = () => reject(new PublishError('connection_closed', `cannot connect to ${this.options.url}`));
+    });
+    socket.onerror = () => {};
+    socket.onmessage = (event) => this.onReply(event.data);
+    socket.onclose = (event) => this.onClose(socket, event.code, event.reason);
+    this.flush(); // calls made while (re)connecting
+  }
+
+  readonly onAbort = (): void => void this.close();
+
   publish(events: PublishEvent | readonly PublishEvent[]): Promise<number> {
-    if (this.closedError !== null) return Promise.reject(this.closedError);
+    if (this.ended !== null) return Promise.reject(this.ended);
     const list = Array.isArray(events) ? events : [events as PublishEvent];
     return new Promise<number>((resolve, reject) => {
       this.batch.push(...list);
@@ -94,15 +131,12 @@ class FanwirePublisher implements Publisher {
     this.scheduled = false;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    if (this.batch.length === 0) return;
+    // Not open: the calls wait for the connection being made (open() flushes), or the end rejected them.
+    if (this.batch.length === 0 || this.socket === null || this.socket.readyState !== OPEN) return;
     const frame = { events: this.batch };
     const waiters = this.batchWaiters;
     this.batch = [];
     this.batchWaiters = [];
-    if (this.socket.readyState !== OPEN) {
-      for (const w of waiters) w.reject(this.closedError ?? new PublishError('connection_closed', 'connection is not open'));
-      return;
-    }
     this.inFlight.push(waiters);
     this.socket.send(this.options.format === 'json' ? JSON.stringify(frame) : pack(frame));
   }
@@ -112,26 +146,84 @@ class FanwirePublisher implements Publisher {
     const reply = (bytes !== null ? unpack(bytes) : JSON.parse(String(data))) as PublisherReply;
     const waiters = this.inFlight.shift();
     if (waiters === undefined) return;
-    if (reply.type === 'ack') for (const w of waiters) w.resolve(reply.index);
-    else for (const w of waiters) w.reject(new PublishError(reply.code, reply.message));
+    if (reply.type === 'ack') {
+      this.attempt = 0;
+      for (const w of waiters) w.resolve(reply.index);
+    } else for (const w of waiters) w.reject(new PublishError(reply.code, reply.message));
+  }
+
+  private onClose(socket: ClientSocket, code: number, reason: string): void {
+    if (socket !== this.socket) return;
+    this.socket = null;
+    const unknown = new PublishError('connection_closed', `connection closed (${code}${reason ? ` ${reason}` : ''}) before the ack`, code);
+    for (const waiters of this.inFlight.splice(0)) for (const w of waiters) w.reject(unknown);
+    if (this.ended !== null) return this.finish();
+    const outcome = closeOutcome(code, reason);
+    const renewable = typeof this.options.token === 'function';
+    if (renewable && outcome.action === 'refresh') return this.reconnect(0);
+    if (renewable && outcome.action === 'reauthorize') {
+      // Calls waiting now would wait for as long as the token function hands out bad tokens: fail them.
+      this.rejectQueued(new PublishError(outcome.error.code, outcome.error.message, code));
+      return this.reconnect(backoffDelay(this.attempt++, this.options.backoff));
+    }
+    if (outcome.action === 'final' || outcome.action === 'reauthorize' || outcome.action === 'refresh') {
+      this.error = outcome.error;
+      this.end(new PublishError(outcome.error.code, outcome.error.message, code));
+      this.options.onError?.(outcome.error);
+      return;
+    }
+    this.end(unknown);
+  }
+
+  private reconnect(delay: number): void {
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (this.ended !== null) return;
+      this.open().catch((err: unknown) => {
+        if (this.ended !== null) return;
+        // The token function failed or the gateway is unreachable: as after a network fault, end.
+        const error = err instanceof FanwireClientError ? err : new FanwireClientError('connection_closed', String(err));
+        this.end(new PublishError(error.code, error.message));
+      });
+    }, delay);
+  }
+
+  private rejectQueued(err: PublishError): void {
+    const waiters = this.batchWaiters;
+    this.batch = [];
+    this.batchWaiters = [];
+    for (const w of waiters) w.reject(err);
+  }
+
+  /** No more calls: reject what waits, and resolve `close()` once no socket is left. */
+  private end(err: PublishError): void {
+    if (this.ended === null) this.ended = err;
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.rejectQueued(this.ended);
+    if (this.socket === null) this.finish();
+  }
+
+  private finish(): void {
+    this.resolveClosed();
   }
 
   close(): Promise<void> {
-    this.flush();
-    this.socket.close(1000);
+    if (this.ended === null) {
+      this.flush();
+      const socket = this.socket;
+      this.end(new PublishError('connection_closed', 'the publisher is closed'));
+      socket?.close(1000);
+    }
     return this.closedPromise;
   }
 }
 
 /** Connects a producer; resolves once the WebSocket is open. */
 export async function connectPublisher(options: PublisherOptions): Promise<Publisher> {
-  const Ctor = await resolveWebSocket(options.WebSocket);
-  const socket = new Ctor(`${options.url.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/publish`, protocolsFor(options.token));
-  socket.binaryType = 'arraybuffer';
-  await new Promise<void>((resolve, reject) => {
-    socket.onopen = () => resolve();
-    socket.onerror = () => reject(new PublishError('connection_closed', `cannot connect to ${options.url}`));
-  });
-  socket.onerror = () => {};
-  return new FanwirePublisher(socket, options);
+  if (options.signal?.aborted) throw new PublishError('connection_closed', 'aborted before connecting');
+  const publisher = new FanwirePublisher(await resolveWebSocket(options.WebSocket), options);
+  await publisher.open();
+  options.signal?.addEventListener('abort', publisher.onAbort, { once: true });
+  return publisher;
 }

@@ -3,6 +3,8 @@
  * package in Node (loaded only when there is no global, so bundles for the
  * browser never pull it in). Only the members both share are used.
  */
+import { FanwireClientError } from './errors.js';
+
 export interface ClientSocket {
   binaryType: string;
   readonly readyState: number;
@@ -16,11 +18,32 @@ export interface ClientSocket {
 
 export type WebSocketConstructor = new (url: string, protocols?: string[]) => ClientSocket;
 
-/** The subprotocol that carries a token from clients that cannot set headers (browsers). */
-export const TOKEN_SUBPROTOCOL = 'fanwire.v1';
+/**
+ * The subprotocol the client always offers. It carries a token from clients
+ * that cannot set headers (browsers), and asks the gateway to answer a
+ * refused upgrade with a close code (4400, 4401, 4403, 4410) a browser can
+ * see, instead of an HTTP status it cannot.
+ */
+export const SUBPROTOCOL = 'fanwire.v1';
 
-export function protocolsFor(token: string | undefined): string[] | undefined {
-  return token === undefined ? undefined : [TOKEN_SUBPROTOCOL, token];
+export function protocolsFor(token: string | undefined): string[] {
+  return token === undefined ? [SUBPROTOCOL] : [SUBPROTOCOL, token];
+}
+
+/** A token (JWT), or a function called before every connection attempt for a fresh one. */
+export type TokenSource = string | (() => string | Promise<string>);
+
+/** The token for the next connection attempt; throws FanwireClientError `token_unavailable` when a function fails. */
+export async function nextToken(source: TokenSource | undefined): Promise<string | undefined> {
+  if (typeof source !== 'function') return source;
+  let token: unknown;
+  try {
+    token = await source();
+  } catch (err) {
+    throw new FanwireClientError('token_unavailable', `the token function failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (typeof token !== 'string' || token === '') throw new FanwireClientError('token_unavailable', 'the token function returned no token (a non-empty string)');
+  return token;
 }
 
 export async function resolveWebSocket(given?: WebSocketConstructor): Promise<WebSocketConstructor> {

@@ -18,6 +18,14 @@ export type StateReason =
   | 'going_away'
   | 'heartbeat_timeout'
   | 'connection_lost'
+  /** 4003: the token expired; reconnecting at once with a fresh one from the token function. */
+  | 'token_expired'
+  /** 4401: the token was refused; retrying with backoff and a fresh one from the token function. */
+  | 'unauthorized'
+  /** The token function failed; retrying with backoff. */
+  | 'token_unavailable'
+  /** Closed for good by an error retrying cannot fix; `onError` has it. */
+  | 'error'
   | 'closed_by_client';
 
 /**

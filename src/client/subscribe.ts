@@ -1,18 +1,24 @@
 /**
- * subscribe(): a fanwire subscription that survives disconnects.
+ * subscribe(): a fanwire subscription that survives disconnects and token
+ * expiry, and ends on errors that retrying cannot fix.
  *
  * It remembers the epoch and the last index it delivered, and reconnects
  * with `index=last+1&epoch=...` (exponential backoff with jitter; at once
- * after a 4001 "dropped" or a 1001 restart), so nothing is lost or
- * repeated while the gateway still holds the gap; when it does not,
- * `onGap` says so. A connection that stops hearing heartbeats is treated as
- * dead. Events arrive through `onEvents`, through async iteration, or both.
+ * after a 4001 "dropped", a 1001 restart or a 4003 token expiry, with a
+ * fresh token from the token function), so nothing is lost or repeated
+ * while the gateway still holds the gap; when it does not, `onGap` says so.
+ * A refusal that retrying cannot fix (close-outcome.ts) ends it: state
+ * `closed`, reason `error`, and `onError`. A connection that stops hearing
+ * heartbeats is treated as dead. Events arrive through `onEvents`, through
+ * async iteration, or both.
  */
 import { unpack } from 'msgpackr';
 import type { BatchMessage, EventsMessage, Format, GapMessage, HelloMessage } from '../protocol/messages.js';
 import type { LagPolicy, SkipTo } from '../protocol/subscribe-query.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
-import { protocolsFor, resolveWebSocket, toBytes, type ClientSocket, type WebSocketConstructor } from './socket.js';
+import { closeOutcome } from './close-outcome.js';
+import { FanwireClientError } from './errors.js';
+import { nextToken, protocolsFor, resolveWebSocket, toBytes, type ClientSocket, type TokenSource, type WebSocketConstructor } from './socket.js';
 import { SubscriptionState, type Gap, type StateReason } from './states.js';
 
 export interface SubscribeOptions {
@@ -48,8 +54,31 @@ export interface SubscribeOptions {
   backoff?: BackoffOptions;
   /** Heartbeat intervals of silence after which the connection counts as dead (default 3). */
   heartbeatMisses?: number;
-  /** A token (JWT) where the gateway has auth on; sent as the `fanwire.v1` subprotocol. */
-  token?: string;
+  /**
+   * Ask for `strict=1` with `fromIndex`: exactly from that index or not at
+   * all. When the gateway no longer holds it (at the start or on a
+   * reconnect), the subscription ends with `onError` code `index_gone`
+   * instead of going on with `onGap`.
+   */
+  strict?: boolean;
+  /**
+   * Where the gateway has auth on: a token (JWT), or a function returning one
+   * (or a promise of one), called before every connection attempt. With a
+   * function, a token that expires (close 4003) is replaced at once and the
+   * stream resumes by index, losing nothing; a refused one (4401) is replaced
+   * with backoff. A fixed token that is refused ends the subscription
+   * (`onError` code `unauthorized`). Sent as the `fanwire.v1` subprotocol.
+   */
+  token?: TokenSource;
+  /**
+   * Called once when the subscription ends because of an error retrying
+   * cannot fix: the gateway's `code` (`forbidden`, `bad_query`,
+   * `index_gone`, `unauthorized` with a fixed token, `policy_violation`,
+   * `too_big`) and message. The state is then `closed`, reason `error`.
+   */
+  onError?: (error: FanwireClientError) => void;
+  /** Closes the subscription when aborted (as `close()`). */
+  signal?: AbortSignal;
   /** A WebSocket class; defaults to the global one, or the `ws` package in Node. */
   WebSocket?: WebSocketConstructor;
 }
@@ -60,19 +89,27 @@ export interface Subscription extends AsyncIterable<EventsMessage> {
   readonly epoch: string | null;
   /** Index of the last events message delivered (0 before any). */
   readonly lastIndex: number;
+  /** Why the subscription ended, when an error ended it (what `onError` got); else null. */
+  readonly error: FanwireClientError | null;
   /** Stops for good; iteration ends. */
   close(): void;
   /** Resolves once closed. */
   readonly closed: Promise<void>;
 }
 
-const DROPPED = 4001;
-const GOING_AWAY = 1001;
+/**
+ * A connection this short-lived before its token expired was handed a token
+ * already (nearly) expired: back off rather than fetch another at once.
+ */
+const MIN_TOKEN_LIFE_MS = 1_000;
 
 class FanwireSubscription implements Subscription {
   state: SubscriptionState = SubscriptionState.Connecting;
   epoch: string | null;
   lastIndex = 0;
+  error: FanwireClientError | null = null;
+  /** When the current connection's hello arrived (Date.now()), or null before it. */
+  private liveSince: number | null = null;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
   private socket: ClientSocket | null = null;
@@ -93,11 +130,20 @@ class FanwireSubscription implements Subscription {
     this.nextIndex = options.fromIndex ?? null;
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     this.setState(SubscriptionState.Connecting, 'start');
+    if (options.signal !== undefined) {
+      if (options.signal.aborted) {
+        this.close();
+        return;
+      }
+      options.signal.addEventListener('abort', this.onAbort, { once: true });
+    }
     void resolveWebSocket(options.WebSocket).then((Ctor) => {
       this.Ctor = Ctor;
-      if (this.state !== SubscriptionState.Closed) this.connect();
+      if (this.state !== SubscriptionState.Closed) void this.connect();
     });
   }
+
+  private readonly onAbort = (): void => this.close();
 
   private url(): string {
     const base = this.options.url.replace(/^http/, 'ws').replace(/\/+$/, '');
@@ -111,11 +157,22 @@ class FanwireSubscription implements Subscription {
       if (this.options.skipTo !== undefined) query.set('skip_to', this.options.skipTo);
     }
     if (this.options.batch === true) query.set('batch', '1');
+    if (this.options.strict === true && this.nextIndex !== null) query.set('strict', '1');
     return `${base}/v1/subscribe?${query}`;
   }
 
-  private connect(): void {
-    const socket = new this.Ctor!(this.url(), protocolsFor(this.options.token));
+  private async connect(): Promise<void> {
+    let token: string | undefined;
+    try {
+      token = await nextToken(this.options.token);
+    } catch {
+      if (this.state === SubscriptionState.Closed) return;
+      this.setState(SubscriptionState.Reconnecting, 'token_unavailable');
+      this.retry(backoffDelay(this.attempt++, this.options.backoff));
+      return;
+    }
+    if (this.state === SubscriptionState.Closed) return; // closed while the token function ran
+    const socket = new this.Ctor!(this.url(), protocolsFor(token));
     socket.binaryType = 'arraybuffer';
     this.socket = socket;
     socket.onmessage = (event) => this.onMessage(socket, event.data);
@@ -171,22 +228,52 @@ class FanwireSubscription implements Subscription {
     }
     this.nextIndex = hello.index;
     this.attempt = 0;
+    this.liveSince = Date.now();
     this.setState(SubscriptionState.Live, 'hello');
   }
 
-  private onClose(socket: ClientSocket, code: number, _reason: string): void {
+  private onClose(socket: ClientSocket, code: number, reason: string): void {
     if (socket !== this.socket) return;
     this.socket = null;
     this.clearSilenceTimer();
+    const liveMs = this.liveSince === null ? 0 : Date.now() - this.liveSince;
+    this.liveSince = null;
     if (this.state === SubscriptionState.Closed) return;
-    const reason: StateReason = code === DROPPED ? 'dropped' : code === GOING_AWAY ? 'going_away' : 'connection_lost';
-    this.setState(SubscriptionState.Reconnecting, reason);
-    // A drop or a restart is news, not trouble: come back at once.
-    const delay = reason === 'connection_lost' ? backoffDelay(this.attempt++, this.options.backoff) : 0;
+    const outcome = closeOutcome(code, reason);
+    switch (outcome.action) {
+      case 'resume': // a drop or a restart is news, not trouble: come back at once
+        this.setState(SubscriptionState.Reconnecting, outcome.reason);
+        this.retry(0);
+        return;
+      case 'refresh': // with a fixed token the next attempt gets 4401, which ends it
+        this.setState(SubscriptionState.Reconnecting, 'token_expired');
+        this.retry(liveMs >= MIN_TOKEN_LIFE_MS ? 0 : backoffDelay(this.attempt++, this.options.backoff));
+        return;
+      case 'reauthorize':
+        if (typeof this.options.token !== 'function') return this.fail(outcome.error);
+        this.setState(SubscriptionState.Reconnecting, 'unauthorized');
+        this.retry(backoffDelay(this.attempt++, this.options.backoff));
+        return;
+      case 'final':
+        return this.fail(outcome.error);
+      case 'retry':
+        this.setState(SubscriptionState.Reconnecting, 'connection_lost');
+        this.retry(backoffDelay(this.attempt++, this.options.backoff));
+    }
+  }
+
+  private retry(delay: number): void {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = null;
-      if (this.state !== SubscriptionState.Closed) this.connect();
+      if (this.state !== SubscriptionState.Closed) void this.connect();
     }, delay);
+  }
+
+  /** Ends the subscription for an error retrying cannot fix. */
+  private fail(error: FanwireClientError): void {
+    this.error = error;
+    this.shutDown('error');
+    this.options.onError?.(error);
   }
 
   private armSilenceTimer(): void {
@@ -197,8 +284,9 @@ class FanwireSubscription implements Subscription {
       if (socket === null) return;
       this.setState(SubscriptionState.Reconnecting, 'heartbeat_timeout');
       this.socket = null;
+      this.liveSince = null;
       socket.close();
-      this.retryTimer = setTimeout(() => this.connect(), backoffDelay(this.attempt++, this.options.backoff));
+      this.retry(backoffDelay(this.attempt++, this.options.backoff));
     }, this.silenceMs);
   }
 
@@ -213,8 +301,13 @@ class FanwireSubscription implements Subscription {
   }
 
   close(): void {
+    this.shutDown('closed_by_client');
+  }
+
+  private shutDown(reason: StateReason): void {
     if (this.state === SubscriptionState.Closed) return;
-    this.setState(SubscriptionState.Closed, 'closed_by_client');
+    this.setState(SubscriptionState.Closed, reason);
+    this.options.signal?.removeEventListener('abort', this.onAbort);
     this.clearSilenceTimer();
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);
     const socket = this.socket;
