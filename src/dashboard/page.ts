@@ -3,12 +3,25 @@
  * through fanwire/client, plus the gateway's own numbers from /v1/stats.
  * Bundled with esbuild into one self-contained HTML file (no CDN, works
  * offline). `?gateway=ws://host:port` streams from another address (tests put
- * a proxy there); `?topic=T` starts with a topic filter.
+ * a proxy there); `?topic=T` starts with a topic filter; `?topics=a,b`
+ * subscribes to those topics only (a token may not allow everything).
+ *
+ * With auth on, the token comes from the URL fragment, `/#token=<jwt>`: a
+ * fragment is never sent in a request line, so it never reaches a server or
+ * proxy log. It is used for the subscription and, as a bearer token, for
+ * /v1/stats, whose numbers are shown only when the token allows them
+ * (`"ops": true`). When the gateway refuses the page, the page says why.
  */
-import { subscribe, type Gap, type Event } from '../client/index.js';
+import { subscribe, type Event, type FanwireClientError, type Gap } from '../client/index.js';
 
 const MAX_ROWS = 200;
 const params = new URLSearchParams(location.search);
+const fragment = new URLSearchParams(location.hash.slice(1));
+const token = fragment.get('token') ?? undefined;
+const topics = (params.get('topics') ?? '')
+  .split(',')
+  .map((t) => t.trim())
+  .filter((t) => t !== '');
 const gateway = params.get('gateway') ?? `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
 const $ = (id: string) => document.getElementById(id)!;
 const filterInput = $('filter') as HTMLInputElement;
@@ -56,9 +69,34 @@ function describeGap(gap: Gap): string {
   return `events ${gap.requestedIndex}..${gap.resumedAt - 1} were evicted before this page could read them`;
 }
 
+/** What a refusal means for someone looking at this page, and what to do. */
+function explain(error: FanwireClientError): string {
+  switch (error.code) {
+    case 'unauthorized':
+      if (token === undefined) return 'The gateway has auth on and this page has no token. Open it as /#token=<jwt>.';
+      if (/expired/.test(error.message)) return 'The token in this page\'s URL has expired. Open it again with a fresh one: /#token=<jwt>.';
+      return `The gateway refused the token in this page's URL (${error.message}). Open it with a valid one: /#token=<jwt>.`;
+    case 'forbidden':
+      if (topics.length === 0) {
+        return 'The token does not allow reading every topic. Open the page with ?topics=a,b naming topics it allows, or with a token whose "topics" claim is "*".';
+      }
+      return `The token does not allow reading ${topics.join(', ')} (${error.message}). Use a token whose "topics" claim covers them.`;
+    default:
+      return `The gateway refused this page: ${error.code}: ${error.message}.`;
+  }
+}
+
 const subscription = subscribe({
   url: gateway,
   format: 'json',
+  topics,
+  token,
+  onError: (error) => {
+    const panel = $('error');
+    panel.dataset.code = error.code;
+    panel.textContent = explain(error);
+    panel.hidden = false;
+  },
   // Served by the gateway it talks to, so it always understands batch messages: a busy stream costs the page fewer message events.
   batch: true,
   onState: (state, reason) => {
@@ -89,7 +127,13 @@ setInterval(() => {
 
 async function pollStats(): Promise<void> {
   try {
-    const stats = await (await fetch('/v1/stats')).json();
+    const response = await fetch('/v1/stats', token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } });
+    // With auth on, only an "ops" token may see the gateway's numbers: hide them rather than show dashes.
+    const allowed = response.status !== 401 && response.status !== 403;
+    $('stats').hidden = !allowed;
+    $('stats-note').hidden = allowed;
+    if (!response.ok) return;
+    const stats = await response.json();
     $('subscribers').textContent = String(stats.subscribers);
     $('drops').textContent = `${stats.totals.dropped.lagged} / ${stats.totals.dropped.backpressure}`;
     $('lag').textContent = String(stats.lagMax ?? 0);
@@ -101,5 +145,8 @@ async function pollStats(): Promise<void> {
 }
 void pollStats();
 setInterval(() => void pollStats(), 1000);
+
+// A new token in the fragment (pasted into the address bar) does not reload the page by itself.
+window.addEventListener('hashchange', () => location.reload());
 
 (window as unknown as { fanwire: unknown }).fanwire = { subscription };

@@ -6,10 +6,11 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { SignJWT, type JWTPayload } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPublisher, type Publisher } from '../../src/client/index.js';
-import { TcpProxy, spawnGateway, until, type CliGateway } from '../helpers.js';
+import { TRANSPORTS, TcpProxy, spawnGateway, startTestGateway, until, type CliGateway } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const hasChromium = existsSync(CHROMIUM);
@@ -18,6 +19,7 @@ if (!hasChromium) {
   console.warn('\n*** SKIPPING the browser suite: /usr/bin/chromium not found (apt-get install chromium) ***\n');
 }
 const RESULTS = fileURLToPath(new URL('../../test-results/', import.meta.url));
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'];
 
 describe.skipIf(!hasChromium)('dashboard page in Chromium', () => {
   let browser: Browser;
@@ -39,7 +41,7 @@ describe.skipIf(!hasChromium)('dashboard page in Chromium', () => {
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-sync'],
+      args: CHROMIUM_ARGS,
     });
     page = await browser.newPage();
     await page.goto(`${gw.http}/?gateway=${encodeURIComponent(proxy.url)}`);
@@ -86,4 +88,82 @@ describe.skipIf(!hasChromium)('dashboard page in Chromium', () => {
     mkdirSync(RESULTS, { recursive: true });
     await page.screenshot({ path: `${RESULTS}dashboard.png`, fullPage: true });
   });
+});
+
+const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
+const token = (claims: JWTPayload, seconds = 3600): Promise<string> =>
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('ops-person')
+    .setIssuedAt()
+    .setExpirationTime(Math.floor(Date.now() / 1000) + seconds)
+    .sign(new TextEncoder().encode(SECRET));
+
+describe.skipIf(!hasChromium)('dashboard page in Chromium with auth on', () => {
+  let browser: Browser;
+  beforeAll(async () => {
+    browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  }, 60_000);
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  for (const transport of TRANSPORTS) {
+    it(`shows live events with the token from /#token=..., and the gateway's numbers only to an ops token (${transport})`, async () => {
+      const gw = await startTestGateway({ transport, authSecret: SECRET });
+      const page = await browser.newPage();
+      try {
+        const requested: string[] = [];
+        page.on('request', (r) => requested.push(r.url()));
+        await page.goto(`${gw.http}/#token=${await token({ topics: '*', ops: true })}`);
+        await until(async () => (await page.locator('[data-testid=state]').textContent()) === 'live' || undefined, 'the page to go live', 15_000);
+        const pub = await connectPublisher({ url: gw.ws, token: await token({ publish: '*' }) });
+        for (let i = 1; i <= 3; i++) await pub.publish({ topic: 'orders', key: `o-${i}`, payload: { n: i } });
+        await pub.close();
+        await until(async () => (await page.locator('[data-testid=events] tr').count()) === 3 || undefined, 'three rows', 15_000);
+        expect(await page.locator('[data-testid=index]').textContent()).toBe('3');
+        await until(async () => (await page.locator('#subscribers').textContent()) === '1' || undefined, 'the gateway numbers');
+        expect(await page.locator('[data-testid=stats]').isVisible()).toBe(true);
+        expect(await page.locator('[data-testid=error]').isVisible()).toBe(false);
+        expect(requested.some((u) => u.includes('token='))).toBe(false); // the fragment never leaves the page
+
+        // A token that may read but is not "ops": events yes, gateway numbers no.
+        await page.goto('about:blank');
+        await page.goto(`${gw.http}/#token=${await token({ topics: '*' })}`);
+        await until(async () => (await page.locator('[data-testid=state]').textContent()) === 'live' || undefined, 'live again', 15_000);
+        await until(async () => (await page.locator('[data-testid=stats-note]').isVisible()) || undefined, 'the note on the gateway numbers');
+        expect(await page.locator('[data-testid=stats]').isVisible()).toBe(false);
+      } finally {
+        await page.close();
+        await gw.stop();
+      }
+    }, 60_000);
+
+    it(`explains on the page why the gateway refused it: no token, an expired token, a token lacking the topics (${transport})`, async () => {
+      const gw = await startTestGateway({ transport, authSecret: SECRET });
+      const page = await browser.newPage();
+      try {
+        const cases: Array<[string, string, RegExp]> = [
+          [`${gw.http}/`, 'unauthorized', /has no token/],
+          [`${gw.http}/#token=${await token({ topics: '*' }, -10)}`, 'unauthorized', /has expired/],
+          [`${gw.http}/?topics=audit#token=${await token({ topics: ['orders'] })}`, 'forbidden', /does not allow reading audit/],
+          [`${gw.http}/#token=${await token({ topics: ['orders'] })}`, 'forbidden', /does not allow reading every topic/],
+        ];
+        for (const [url, code, text] of cases) {
+          await page.goto('about:blank');
+          await page.goto(url);
+          const panel = page.locator('[data-testid=error]');
+          await until(async () => (await panel.isVisible()) || undefined, `the explanation for ${url}`, 15_000);
+          expect(await panel.getAttribute('data-code')).toBe(code);
+          expect(await panel.textContent()).toMatch(text);
+          expect(await page.locator('[data-testid=state]').textContent()).toBe('closed');
+        }
+        mkdirSync(RESULTS, { recursive: true });
+        await page.screenshot({ path: `${RESULTS}dashboard-refused-${transport}.png`, fullPage: true });
+      } finally {
+        await page.close();
+        await gw.stop();
+      }
+    }, 60_000);
+  }
 });
