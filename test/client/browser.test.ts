@@ -13,7 +13,7 @@ import { build } from 'esbuild';
 import { SignJWT, type JWTPayload } from 'jose';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { connectPublisher } from '../../src/client/index.js';
+import { connectPublisher, type WebSocketConstructor } from '../../src/client/index.js';
 import { TRANSPORTS, startTestGateway, until, type TestGateway } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -38,12 +38,12 @@ interface PageRun {
   state: string;
 }
 
-declare global {
-  interface Window {
-    fanwireClient: typeof import('../../src/client/index.js');
-    mintToken(claims: JWTPayload, seconds: number): Promise<string>;
-    run: PageRun;
-  }
+/** The page's globals this suite uses (the test build has no DOM types). */
+interface PageGlobals {
+  fanwireClient: typeof import('../../src/client/index.js');
+  mintToken(claims: JWTPayload, seconds: number): Promise<string>;
+  run: PageRun;
+  WebSocket: WebSocketConstructor;
 }
 
 describe.skipIf(!hasChromium)('fanwire/client in Chromium', () => {
@@ -95,21 +95,22 @@ describe.skipIf(!hasChromium)('fanwire/client in Chromium', () => {
       const startInPage = (topics: string[], claims: JWTPayload, seconds: number) =>
         page.evaluate(
           ({ topics, claims, seconds, url }) => {
+            const page = globalThis as unknown as PageGlobals;
             const run: PageRun = { received: [], calls: 0, sockets: 0, states: [], error: null, state: '' };
-            window.run = run;
-            class Counting extends WebSocket {
+            page.run = run;
+            class Counting extends page.WebSocket {
               constructor(u: string, protocols?: string[]) {
                 super(u, protocols);
                 run.sockets++;
               }
             }
-            const sub = window.fanwireClient.subscribe({
+            const sub = page.fanwireClient.subscribe({
               url,
               topics,
-              WebSocket: Counting as never,
+              WebSocket: Counting,
               token: () => {
                 run.calls++;
-                return window.mintToken(claims, seconds);
+                return page.mintToken(claims, seconds);
               },
               onEvents: (m) => run.received.push(m.index),
               onState: (state, reason) => {
@@ -123,7 +124,7 @@ describe.skipIf(!hasChromium)('fanwire/client in Chromium', () => {
           },
           { topics, claims, seconds, url: gw.ws },
         );
-      const run = () => page.evaluate(() => window.run);
+      const run = (): Promise<PageRun> => page.evaluate(() => (globalThis as unknown as PageGlobals).run);
 
       it('outlives tokens that expire every ~2 s: 10 s of events, every one received in order, the function called at least 3 times', async () => {
         await startInPage(['orders'], { topics: ['orders'] }, 2);
