@@ -30,7 +30,11 @@ export type ErrorCode =
   | 'token_expired'
   | 'limit_exceeded'
   | 'rate_limited'
-  | 'unavailable';
+  | 'unavailable'
+  | 'internal'
+  | 'protocol_error'
+  | 'invalid_payload'
+  | 'policy_violation';
 
 const BRAND = Symbol.for('fanwire.error');
 
@@ -192,6 +196,30 @@ export class UnavailableError extends FanwireError {
   readonly code = 'unavailable';
 }
 
+/** A fault in the gateway itself (HTTP 500; a subscriber's stream ends with 1011). Reconnecting may help. */
+export class InternalError extends FanwireError {
+  static readonly code = 'internal';
+  readonly code = 'internal';
+}
+
+/** A client frame that breaks RFC 6455 framing (an unmasked frame): close 1002, sent by the ws library. */
+export class ProtocolError extends FanwireError {
+  static readonly code = 'protocol_error';
+  readonly code = 'protocol_error';
+}
+
+/** A text message that is not valid UTF-8: close 1007, sent by the ws library. */
+export class InvalidPayloadError extends FanwireError {
+  static readonly code = 'invalid_payload';
+  readonly code = 'invalid_payload';
+}
+
+/** A connection that broke a rule of its role (a subscriber that sent data, a producer not reading its replies): close 1008. */
+export class PolicyViolationError extends FanwireError {
+  static readonly code = 'policy_violation';
+  readonly code = 'policy_violation';
+}
+
 /** Every error class, keyed by code, for callers that want one import. */
 export const errors = {
   DroppedError,
@@ -212,4 +240,8 @@ export const errors = {
   LimitExceededError,
   RateLimitedError,
   UnavailableError,
+  InternalError,
+  ProtocolError,
+  InvalidPayloadError,
+  PolicyViolationError,
 } as const;

@@ -6,6 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { configProblem, DEFAULT_CONFIG, type GatewayConfig } from '../gateway/config.js';
+import { isTopic } from '../protocol/index.js';
 import { TRANSPORT_CHOICES } from '../transport/index.js';
 
 export class CliError extends Error {
@@ -95,7 +96,7 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
       return raw;
     case 'topics': {
       const topics = raw.split(',').map((t) => t.trim()).filter((t) => t !== '');
-      if (topics.length === 0 || topics.length > 20 || topics.some((t) => !/^[^:*\s]{1,128}$/.test(t))) {
+      if (topics.length === 0 || topics.length > 20 || topics.some((t) => !isTopic(t))) {
         bad('must be 1-20 comma-separated topics (no ":", "*" or whitespace)');
       }
       return topics as never;

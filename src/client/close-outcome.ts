@@ -15,6 +15,7 @@
  * - retry: anything else (network faults, 1006 for HTTP 429/503 answers,
  *   1011): retry with backoff.
  */
+import { CloseCode } from '../protocol/close-codes.js';
 import { FanwireClientError, type ClientErrorCode } from './errors.js';
 
 export type CloseOutcome =
@@ -26,24 +27,23 @@ export type CloseOutcome =
 
 /** Close codes whose error code is fixed; 44xx carry `<code>: <message>` in the reason. */
 const FINAL: ReadonlyMap<number, ClientErrorCode> = new Map<number, ClientErrorCode>([
-  [4400, 'bad_query'],
-  [4403, 'forbidden'],
-  [4410, 'index_gone'],
-  [1007, 'invalid_payload'],
-  [1008, 'policy_violation'],
-  [1009, 'too_big'],
+  [CloseCode.BAD_QUERY, 'bad_query'],
+  [CloseCode.FORBIDDEN, 'forbidden'],
+  [CloseCode.INDEX_GONE, 'index_gone'],
+  [CloseCode.INVALID_PAYLOAD, 'invalid_payload'],
+  [CloseCode.POLICY_VIOLATION, 'policy_violation'],
+  [CloseCode.MESSAGE_TOO_BIG, 'too_big'],
 ]);
 
 export function closeOutcome(code: number, reason: string): CloseOutcome {
-  if (code === 4001) return { action: 'resume', reason: 'dropped' };
-  if (code === 1001) return { action: 'resume', reason: 'going_away' };
-  if (code === 4003) return { action: 'refresh', error: errorOf('token_expired', code, reason) };
-  if (code === 4401) return { action: 'reauthorize', error: errorOf('unauthorized', code, reason) };
+  if (code === CloseCode.DROPPED) return { action: 'resume', reason: 'dropped' };
+  if (code === CloseCode.GOING_AWAY) return { action: 'resume', reason: 'going_away' };
+  if (code === CloseCode.TOKEN_EXPIRED) return { action: 'refresh', error: errorOf('token_expired', code, reason) };
+  if (code === CloseCode.UNAUTHORIZED) return { action: 'reauthorize', error: errorOf('unauthorized', code, reason) };
   const final = FINAL.get(code);
   if (final !== undefined) return { action: 'final', error: errorOf(final, code, reason) };
   return { action: 'retry' };
 }
-
 /** The error a close stands for: its message is the reason without the `<code>: ` prefix the gateway puts on refusals. */
 function errorOf(code: ClientErrorCode, closeCode: number, reason: string): FanwireClientError {
   const prefix = `${code}: `;

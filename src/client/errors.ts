@@ -7,10 +7,6 @@ import type { ErrorCode } from '../errors.js';
 
 export type ClientErrorCode =
   | ErrorCode
-  /** 1008: the gateway closed a connection that broke its rules (e.g. a subscriber that sent data). */
-  | 'policy_violation'
-  /** 1007: a text message that is not valid UTF-8 reached the gateway. */
-  | 'invalid_payload'
   /** The connection ended before an answer; whether the gateway acted on it is unknown. */
   | 'connection_closed'
   /** The token function threw or returned something that is not a non-empty string. */

@@ -1,6 +1,7 @@
 /**
  * WebSocket close codes fanwire sends, in one place. Every one is documented
- * in docs/protocol.md (a test keeps the two in step).
+ * in docs/protocol.md (a test keeps the two in step). Constants only, so
+ * the browser SDK imports the same numbers the gateway sends.
  *
  * Reconnect and resume: GOING_AWAY, INTERNAL_ERROR, DROPPED (its reason
  * carries the resume index and epoch), TOKEN_EXPIRED (with a new token).
@@ -39,14 +40,3 @@ export const CloseCode = {
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
-
-/** RFC 6455 caps a close reason at 123 bytes of UTF-8. */
-export const MAX_CLOSE_REASON_BYTES = 123;
-
-/** Cuts `reason` to what fits in a close frame, on a character boundary. */
-export function fitCloseReason(reason: string): string {
-  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
-  let out = reason;
-  while (Buffer.byteLength(out) > MAX_CLOSE_REASON_BYTES) out = out.slice(0, -1);
-  return out;
-}

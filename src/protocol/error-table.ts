@@ -26,7 +26,7 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, WireAnswer>> = {
   invalid_frame: { http: 400, close: null },
   too_big: { http: 413, close: CloseCode.MESSAGE_TOO_BIG },
   unsupported_media_type: { http: 415, close: null },
-  shutting_down: { http: 503, close: null },
+  shutting_down: { http: 503, close: CloseCode.GOING_AWAY },
   not_found: { http: 404, close: null },
   method_not_allowed: { http: 405, close: null },
   upgrade_required: { http: 426, close: null },
@@ -38,6 +38,10 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, WireAnswer>> = {
   limit_exceeded: { http: 429, close: null },
   rate_limited: { http: null, close: null },
   unavailable: { http: 503, close: null },
+  internal: { http: 500, close: CloseCode.INTERNAL_ERROR },
+  protocol_error: { http: null, close: CloseCode.PROTOCOL_ERROR },
+  invalid_payload: { http: null, close: CloseCode.INVALID_PAYLOAD },
+  policy_violation: { http: null, close: CloseCode.POLICY_VIOLATION },
 };
 
 /** The close code that answers a refused upgrade offering fanwire.v1, or null for an HTTP answer. */

@@ -5,7 +5,8 @@
  */
 import { BadQueryError } from '../errors.js';
 import type { Format } from './messages.js';
-import { LIMITS, utf8Bytes } from './validate.js';
+import { isTopic, utf8Bytes } from './topic.js';
+import { LIMITS } from './validate.js';
 
 export interface TopicSelector {
   topic: string;
@@ -35,7 +36,6 @@ export type SkipTo = 'oldest' | 'tail';
 export const MAX_TOPICS_PER_SUBSCRIPTION = 64;
 /** `token` is read by the auth layer, not here. */
 const KNOWN = new Set(['topic', 'index', 'epoch', 'format', 'strict', 'lag', 'skip_to', 'batch', 'token']);
-const TOPIC_RE = /^[^:*\s]+$/;
 
 export function parseSubscribeQuery(params: URLSearchParams, maxTopics = MAX_TOPICS_PER_SUBSCRIPTION): SubscribeRequest {
   for (const name of new Set(params.keys())) {
@@ -57,7 +57,7 @@ export function parseSubscribeQuery(params: URLSearchParams, maxTopics = MAX_TOP
     const colon = raw.indexOf(':');
     const topic = colon === -1 ? raw : raw.slice(0, colon);
     const key = colon === -1 ? null : raw.slice(colon + 1);
-    if (topic.length === 0 || utf8Bytes(topic, LIMITS.topicBytes) > LIMITS.topicBytes || !TOPIC_RE.test(topic)) {
+    if (!isTopic(topic)) {
       throw new BadQueryError(`topic "${raw}" is malformed: want T or T:key, T being 1-${LIMITS.topicBytes} bytes without ":", "*" or whitespace`);
     }
     if (key !== null && (key.length === 0 || utf8Bytes(key, LIMITS.keyBytes) > LIMITS.keyBytes)) {

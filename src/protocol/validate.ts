@@ -10,10 +10,11 @@
  */
 import { InvalidFrameError } from '../errors.js';
 import type { Event, FrameId, PublishFrame } from './messages.js';
+import { TOPIC_MAX_BYTES, topicProblem, utf8Bytes } from './topic.js';
 
 /** String limits are in bytes of UTF-8, which every client language can count the same way. */
 export const LIMITS = {
-  topicBytes: 128,
+  topicBytes: TOPIC_MAX_BYTES,
   typeBytes: 128,
   keyBytes: 256,
   filterKeys: 64,
@@ -21,12 +22,6 @@ export const LIMITS = {
   payloadDepth: 64,
 } as const;
 
-/** UTF-8 length, without measuring strings that are short enough whatever they hold (3 bytes per UTF-16 unit at most). */
-export function utf8Bytes(value: string, limit: number): number {
-  return value.length * 3 <= limit ? value.length : Buffer.byteLength(value);
-}
-
-const TOPIC_RE = /^[^:*\s]+$/;
 const EVENT_FIELDS = new Set(['topic', 'type', 'key', 'filterKeys', 'payload']);
 const SINGLE_FIELDS = new Set([...EVENT_FIELDS, 'id']);
 const BATCH_FIELDS = new Set(['id', 'events']);
@@ -105,10 +100,8 @@ function parseEvent(obj: Record<string, unknown>, path: number): Event {
   const topic = obj.topic;
   if (topic === undefined) fail(field(path, 'topic'), 'required');
   if (typeof topic !== 'string') fail(field(path, 'topic'), 'must be a string');
-  if (topic.length === 0 || utf8Bytes(topic, LIMITS.topicBytes) > LIMITS.topicBytes) {
-    fail(field(path, 'topic'), `must be 1-${LIMITS.topicBytes} bytes`);
-  }
-  if (!TOPIC_RE.test(topic)) fail(field(path, 'topic'), 'must not contain ":", "*" or whitespace');
+  const problem = topicProblem(topic);
+  if (problem !== null) fail(field(path, 'topic'), problem);
   const type = optionalString(obj, 'type', path, LIMITS.typeBytes);
   const key = optionalString(obj, 'key', path, LIMITS.keyBytes);
   if (!Object.hasOwn(obj, 'payload')) fail(field(path, 'payload'), 'required');
