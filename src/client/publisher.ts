@@ -95,11 +95,18 @@ class FanwirePublisher implements Publisher {
     const socket = new this.Ctor(`${this.options.url.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/publish`, protocolsFor(token));
     socket.binaryType = 'arraybuffer';
     this.socket = socket;
-    await new Promise<void>((resolve, reject) => {
-      socket.onopen = () => resolve();
-      socket.onerror = () => reject(new PublishError('connection_closed', `cannot connect to ${this.options.url}`));
-      socket.onclose = () => reject(new PublishError('connection_closed', `cannot connect to ${this.options.url}`));
-    });
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.onopen = () => resolve();
+        socket.onerror = () => reject(new PublishError('connection_closed', `cannot connect to ${this.options.url}`));
+        socket.onclose = () => reject(new PublishError('connection_closed', `cannot connect to ${this.options.url}`));
+      });
+    } catch (err) {
+      // No socket is left: a close() waiting for this one (it may have caused the failure) is done.
+      if (this.socket === socket) this.socket = null;
+      if (this.ended !== null) this.finish();
+      throw err;
+    }
     socket.onerror = () => {};
     socket.onmessage = (event) => this.onReply(event.data);
     socket.onclose = (event) => this.onClose(socket, event.code, event.reason);

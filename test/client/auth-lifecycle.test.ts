@@ -180,6 +180,21 @@ for (const transport of TRANSPORTS) {
       expect(socket.count()).toBe(0);
     });
 
+    it('closes a publisher while it is getting a new token after an expiry', async () => {
+      await start();
+      let calls = 0;
+      const pub = await connectPublisher({
+        url: gw!.ws,
+        // The second token never comes: the publisher stays between connections.
+        token: () => (++calls === 1 ? token({ publish: ['orders'] }, 2) : new Promise<string>(() => {})),
+      });
+      expect(await pub.publish({ topic: 'orders', payload: 1 })).toBe(1);
+      await until(() => calls === 2 || undefined, 'the token expiry and the call for a new one', 10_000);
+      const waiting = pub.publish({ topic: 'orders', payload: 2 });
+      await pub.close();
+      await expect(waiting).rejects.toMatchObject({ code: 'connection_closed' });
+    });
+
     it('keeps a publisher with a token function across token expiry: every publish acked once, in order', async () => {
       await start();
       let calls = 0;
@@ -195,7 +210,9 @@ for (const transport of TRANSPORTS) {
       const lost: string[] = [];
       const until5s = Date.now() + 5_000;
       while (Date.now() < until5s) {
-        // A frame in flight when the token expires is unknown (connection_closed); nothing else fails.
+        // A frame in flight when the token expires is unknown (connection_closed); on a loaded
+        // machine a fresh token can also expire before its upgrade is verified, and calls
+        // waiting then fail with unauthorized (the publisher retries). Nothing else fails.
         await pub.publish({ topic: 'orders', payload: acked.length }).then(
           (index) => acked.push(index),
           (err: FanwireClientError) => lost.push(err.code),
@@ -203,7 +220,7 @@ for (const transport of TRANSPORTS) {
         await sleep(20);
       }
       expect(calls).toBeGreaterThanOrEqual(3);
-      expect(lost.every((code) => code === 'connection_closed')).toBe(true);
+      expect(lost.filter((code) => code !== 'connection_closed' && code !== 'unauthorized')).toEqual([]);
       expect(acked.length).toBeGreaterThan(50);
       for (let i = 1; i < acked.length; i++) expect(acked[i]).toBeGreaterThan(acked[i - 1]!);
       expect(gw!.gateway.buffer.newestIndex).toBeGreaterThanOrEqual(acked.at(-1)!);
