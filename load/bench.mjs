@@ -5,12 +5,14 @@
  * scenarios. fanwire (uWS and ws transports) against the peers (plain uWS
  * publish, a plain ws loop, Socket.IO 4), all with the same lean load
  * client. Prints a table per scenario with ratios to the peers and the
- * targets, and writes load/results/bench-<time>.json (and bench-<time>.svg
- * with the scale scenario). See load/README.md.
+ * targets, writes load/results/bench-<time>.json (and bench-<time>.svg
+ * with the scale scenario), and renders the run into docs/benchmarks.md (not
+ * for --quick or --no-docs). See load/README.md.
  */
 import path from 'node:path';
 import { benchUsage, FANWIRE, fanoutGroups, ORDER, parseBenchOptions, serversFor } from './lib/bench-plan.mjs';
 import { burstTable, clusterTable, featuresTable, idleTable, lowrateTable, publishTable, scaleTable, stallTable, stormTable, sustainedTable, targets, targetsTable } from './lib/bench-report.mjs';
+import { writeBenchmarksDoc } from './lib/benchmarks-doc.mjs';
 import { cleanupOnExit } from './lib/children.mjs';
 import { sleep } from './lib/clock.mjs';
 import { checkLimits } from './lib/limits.mjs';
@@ -27,6 +29,7 @@ import { issue11Table, issue11Targets } from './lib/targets.mjs';
 import { inspectFanwire, serverSpec } from './lib/servers.mjs';
 import { hasPython } from './lib/subscriber-group.mjs';
 import { scaleChart } from './lib/svg-chart.mjs';
+import { versions } from './lib/versions.mjs';
 
 async function main() {
   cleanupOnExit();
@@ -171,7 +174,7 @@ async function main() {
   }
 
   const wallSeconds = elapsed();
-  const record = { benchmark: 'bench', createdAt, wallSeconds, machine: { ...machine(), otherCpuPercentAtStart: otherCpuAtStart }, quick: o.quick, preset: o.preset, scenariosRun: o.scenarios, servers: o.servers, plan: p, fanwire, scenarios, skipped };
+  const record = { benchmark: 'bench', createdAt, wallSeconds, argv: process.argv.slice(2), machine: { ...machine(), otherCpuPercentAtStart: otherCpuAtStart }, versions: versions(), quick: o.quick, preset: o.preset, scenariosRun: o.scenarios, servers: o.servers, plan: p, fanwire, scenarios, skipped };
   record.targets = targets(record, p);
   /** Issue #11's targets: one row each with its figure and met / missed / not measured in this run. */
   record.targetsIssue11 = issue11Targets({ scenarios, ran: o.scenarios }, p);
@@ -186,6 +189,7 @@ async function main() {
         }),
       )
     : null;
+  const docFile = o.docs ? writeBenchmarksDoc(record, { recordFile: file }) : null;
 
   const sections = [];
   if (scenarios.scale.length) sections.push(scaleTable(scenarios.scale, p));
@@ -206,6 +210,7 @@ async function main() {
   console.log(`\n${sections.join('\n\n')}\n`);
   console.log(`Machine: ${record.machine.cpus} x ${record.machine.cpuModel}, ${record.machine.memGiB} GiB, Node ${record.machine.node}; other processes: ${otherCpuAtStart.toFixed(0)}% of a core at start, up to ${noisy.toFixed(0)}% during a measured window`);
   console.log(`Wall time ${(wallSeconds / 60).toFixed(1)} min. Record: ${path.relative(process.cwd(), file)}${svgFile ? `; chart: ${path.relative(process.cwd(), svgFile)}` : ''}`);
+  console.log(docFile ? `Rendered into ${path.relative(process.cwd(), docFile)}` : `${o.quick ? '--quick' : '--no-docs'}: docs/benchmarks.md left as it was`);
 
   const failed = [...scenarios.fanoutRuns, ...scenarios.lowrateRuns, ...scenarios.featuresRuns, ...(scenarios.cluster?.all ?? []), ...scenarios.storm, ...scenarios.publish, ...scenarios.stall.flatMap((x) => [x.baseline, x.stalled]).filter(Boolean)].filter((r) => r.failures?.length);
   if (failed.length) {

@@ -10,5 +10,7 @@ export declare function parseBenchOptions(argv: string[]): {
   servers: string[];
   quick: boolean;
   preset: string | null;
+  /** Whether the run renders docs/benchmarks.md: not with --quick or --no-docs. */
+  docs: boolean;
   plan: { budgetSeconds: number; features: { keys: number; subscribers: number }; sustained: { rate: number; subscribers: number } };
 };

@@ -119,7 +119,8 @@ export function benchUsage() {
 
 Without --scenarios: the targets preset (below), every row of issue 11's
 targets table measured in one run, ratios to the peers printed at the end.
-Writes load/results/bench-<time>.json (and .svg with the scale scenario).
+Writes load/results/bench-<time>.json (and .svg with the scale scenario), and
+renders that run's tables into docs/benchmarks.md.
 
   --scenarios LIST   the preset, or any of ${SCENARIOS.join(',')}
                      (scale, burst and idle share one session per server; without scale,
@@ -145,13 +146,15 @@ Writes load/results/bench-<time>.json (and .svg with the scale scenario).
   --servers LIST     a subset of the servers (${ALL_SERVERS.join(', ')});
                      the -batch ones only run when named or with the preset
   --quick            subscriber counts / 10, shorter waits: checks that everything runs, measures nothing
+                     (and leaves docs/benchmarks.md as it is)
+  --no-docs          leave docs/benchmarks.md as it is (e.g. for a run of a few scenarios)
   --budget S         stop starting new runs after S seconds (default 480; ${TARGETS_PRESET.budgetSeconds} with the targets preset)`;
 }
 
 export function parseBenchOptions(argv) {
   const { values } = parseArgs({
     args: argv,
-    options: { scenarios: { type: 'string' }, servers: { type: 'string' }, quick: { type: 'boolean' }, budget: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { scenarios: { type: 'string' }, servers: { type: 'string' }, quick: { type: 'boolean' }, budget: { type: 'string' }, 'no-docs': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
   if (values.help) return { help: true };
   const list = (v, known, what) => {
@@ -166,7 +169,8 @@ export function parseBenchOptions(argv) {
   // Presets expand in place (and merge with anything else named).
   const scenarios = [...new Set(named.flatMap((n) => (n === 'targets' ? TARGETS_PRESET.scenarios : n === 'suite' ? SCENARIOS : [n])))];
   const servers = preset && !values.servers ? [...TARGETS_PRESET.servers] : values.servers ? list(values.servers, ALL_SERVERS, 'servers') : [...DEFAULT_SERVERS];
-  const o = { scenarios, servers, quick: Boolean(values.quick), preset };
+  // A quick run measures nothing, so it never replaces the page the README cites.
+  const o = { scenarios, servers, quick: Boolean(values.quick), preset, docs: !values.quick && !values['no-docs'] };
   o.plan = plan(o.quick);
   if (preset) {
     o.plan.budgetSeconds = TARGETS_PRESET.budgetSeconds;
