@@ -3,8 +3,9 @@
  * answers and refused upgrades, the close code where the answer is a close.
  * One table, mirrored by the "Error codes" table of docs/protocol.md.
  */
-import type { ErrorCode } from '../errors.js';
+import type { ErrorCode, FanwireError } from '../errors.js';
 import { CloseCode } from './close-codes.js';
+import { fitCloseReason } from './close-reason.js';
 
 export interface WireAnswer {
   /** HTTP status, or null when the code never reaches HTTP. */
@@ -51,4 +52,29 @@ export function refusalCloseCodeOf(code: ErrorCode): CloseCode | null {
 
 export function httpStatusOf(code: ErrorCode): number {
   return ERROR_TABLE[code].http ?? 500;
+}
+
+/** A close frame: what `conn.close(code, reason)` takes. */
+export interface CloseFrame {
+  code: CloseCode;
+  reason: string;
+}
+
+/**
+ * The close frame that answers `err` on an open connection: the code from the
+ * table, the reason `reason` (the error's message by default) cut to fit.
+ * Every close the gateway decides goes through here, so a code can only be
+ * sent if docs/protocol.md documents it. An error whose code never closes is
+ * a gateway fault and is answered as `internal` (1011).
+ */
+export function closeOf(err: FanwireError, reason: string = err.message): CloseFrame {
+  const code = ERROR_TABLE[err.code].close;
+  if (code === null) return { code: CloseCode.INTERNAL_ERROR, reason: 'internal error' };
+  return { code, reason: fitCloseReason(reason) };
+}
+
+/** The close frame for refusing an upgrade offering fanwire.v1: "<code>: <message>", or null for an HTTP answer. */
+export function refusalOf(err: FanwireError): CloseFrame | null {
+  const code = ERROR_TABLE[err.code].refusal;
+  return code === undefined ? null : { code, reason: fitCloseReason(`${err.code}: ${err.message}`) };
 }
