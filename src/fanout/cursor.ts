@@ -5,107 +5,31 @@
  *   byte budget), filter + look up each cached frame  ->  one batched write
  *   ->  if the socket is backed up, wait for drain  ->  park again
  *
- * The per-event work for a subscriber is a pointer walk and a cache lookup:
- * no encoding, no allocation, no metrics, no logging. Those happen once per
- * item (frame cache) or once per drain (two counters on the cursor, summed
- * by whoever reports them, at report time).
+ * The per-event work for a subscriber is a pointer walk and a cache lookup
+ * (walk.ts, often replayed from the cursor before it): no encoding, no
+ * allocation, no metrics, no logging. Those happen once per item (frame
+ * cache) or once per drain (two counters on the cursor, summed by whoever
+ * reports them, at report time).
  *
- * A cursor ends with a reason (`CursorEnd`) instead of throwing, and the
- * caller turns that into a close code. It never touches a sink after the sink
- * says it is closed (using a closed uWS socket throws).
+ * A cursor ends with a reason (`CursorEnd`, sink.ts) instead of throwing,
+ * and the caller turns that into a close code. It never touches a sink after
+ * the sink says it is closed (using a closed uWS socket throws).
  *
  * Falling behind (its item evicted, or too many bytes unsent) ends a cursor
- * with 'dropped' unless it was given a laggard policy (`lag`, see lag.ts):
- *
- *   drop       -> end 'dropped' (the caller closes 4001)
- *   skip       -> note a gap [from, to], jump (oldest held | tail), go on;
- *                 the gap message is written before anything else, once the
- *                 socket is under the high-water mark (gaps not yet written
- *                 merge into one)
- *   conflate   -> over the high-water mark longer than the grace period, or
- *                 too many items behind: "conflating" until caught up, each
- *                 pass one conflated message for everything ready; evicted
- *                 or past the drop limit anyway: fall back to skip or drop
- *
- * All of that runs on the slow paths (a wake-up that found the subscriber
- * behind); the keeping-up path pays one field test per wake-up, nothing per
- * event.
+ * with 'dropped' unless it was given a laggard policy (skip or conflate,
+ * lag.ts): then its `lag` state (lag-state.ts) decides, on the slow paths
+ * (a wake-up that found the subscriber behind or over the mark). A drop
+ * cursor has no lag state; the keeping-up path pays one null test per
+ * wake-up, nothing per event.
  */
-import { BufferItem, type BufferLink } from '../buffer/index.js';
+import type { BufferItem } from '../buffer/index.js';
 import { DroppedError, type DropCause } from '../errors.js';
-import { conflateRange } from './conflate.js';
 import type { Filter, Routable } from './filter.js';
 import type { FrameCache } from './frame-cache.js';
-import type { GapReason, LagBuffer, LagOptions } from './lag.js';
-
-/** The connection as the fan-out sees it. Implemented by each transport. */
-export interface Sink {
-  /** True once the connection closed; checked after every await. */
-  readonly closed: boolean;
-  /**
-   * Bytes accepted but not yet handed to the kernel. A connection that can no
-   * longer deliver everything it was given (a transport dropped a message)
-   * reports `Number.MAX_SAFE_INTEGER`, which ends the cursor under every policy.
-   */
-  bufferedAmount(): number;
-  /** Writes `count` messages from `frames` as one batch (one syscall where the transport can). */
-  writeBatch(frames: readonly Uint8Array[], count: number): void;
-  /**
-   * True when the frames are complete wire frames (the transport's `prepare`
-   * made them whole), so one buffer holding several back to back is a valid
-   * single write: cursors then hand over one joined buffer, shared by every
-   * cursor writing the same range. Read once, when the cursor is made.
-   */
-  readonly joinsFrames?: boolean;
-  /** Resolves when the connection can take more (or closed). One waiter per connection. */
-  waitDrain(): Promise<void>;
-}
-
-/**
- * Told once per drain that wrote something (never per event): where metrics
- * hook in. `first` is the oldest item it wrote (the subscriber was
- * `newestIndex - first.index + 1` items behind when the drain began).
- */
-export interface DrainObserver<E> {
-  drained(first: BufferItem<E>): void;
-}
-
-export interface CursorOptions {
-  /** Stop pulling from the buffer while more than this is buffered on the socket. */
-  highWaterBytes: number;
-  /** Drop the subscriber when more than this is buffered on the socket. */
-  dropAfterBytes: number;
-  /** Bytes written per drain before yielding to other cursors. */
-  batchBytes: number;
-  /** Items with a lower index are skipped (a resume index the buffer has not reached yet). */
-  startAt?: number;
-  /** Metrics hook, called once per drain; absent when metrics are off. */
-  observer?: DrainObserver<any> | null;
-  /** Laggard policy skip or conflate; absent or null: drop. Shared between subscribers (see lag.ts). */
-  lag?: LagOptions<any> | null;
-  /**
-   * The chain `start` belongs to: the buffer, or a filtered view of it
-   * (views.ts). Where skips land, and what lag is measured against; required
-   * with `lag`. Without it, positions are the items' own indexes.
-   */
-  chain?: LagBuffer<any> | null;
-  /**
-   * The subscriber takes several items in one message (`batch=1`): a drain
-   * of more than one item writes the frame cache's shared batch message
-   * instead of one message per item. Needs a batch encoder for the encoding.
-   */
-  batchMessages?: boolean;
-}
-
-export type CursorEnd =
-  | { reason: 'closed'; lastIndex: number }
-  | { reason: 'dropped'; cause: DropCause; lastIndex: number; bufferedBytes: number }
-  | { reason: 'error'; error: Error; lastIndex: number };
-
-/** Told once how a cursor ended. */
-export interface CursorOwner {
-  cursorEnded(end: CursorEnd): void;
-}
+import { LagState, type LagCursor } from './lag-state.js';
+import type { LagBuffer } from './lag.js';
+import type { CursorEnd, CursorOptions, CursorOwner, DrainObserver, Sink } from './sink.js';
+import { BATCHES, FRAMES, JOINS, type HandOver } from './walk.js';
 
 const CLEAR = 0;
 const WAITING = 1;
@@ -126,7 +50,7 @@ function resumeYielded(): void {
 /** What a sink reports once it lost a message: no policy can describe that hole, so the cursor ends. */
 const BROKEN = Number.MAX_SAFE_INTEGER;
 
-export class Cursor<E extends Routable> {
+export class Cursor<E extends Routable> implements LagCursor<E> {
   /** The last item this cursor has passed (delivered or filtered out). */
   private item: BufferItem<E>;
   private stopped = false;
@@ -142,21 +66,17 @@ export class Cursor<E extends Routable> {
   bytesWritten = 0;
   /** True while the socket is over the high-water mark and the cursor waits for it to drain. */
   backpressured = false;
-  /** conflate: collapsing ranges into conflated messages instead of delivering every item, until caught up. */
-  conflating = false;
-  private readonly filter: Filter;
+  readonly filter: Filter;
   private readonly encoding: number;
   private readonly frames: FrameCache<E>;
   private readonly sink: Sink;
-  private readonly highWaterBytes: number;
-  private readonly dropAfterBytes: number;
+  readonly highWaterBytes: number;
+  readonly dropAfterBytes: number;
   private readonly batchBytes: number;
   private readonly observer: DrainObserver<E> | null;
-  private readonly startAt: number;
-  /** The sink takes joined frames (Sink.joinsFrames). */
-  private readonly joins: boolean;
-  /** The subscriber takes batch messages (CursorOptions.batchMessages). */
-  private readonly batches: boolean;
+  readonly startAt: number;
+  /** How a drain of several frames is handed over: from Sink.joinsFrames and CursorOptions.batchMessages. */
+  private readonly mode: HandOver;
   /** Told how the loop ended; null before `start` and after the end. */
   private owner: CursorOwner | null = null;
   /** In its chain's wake-up list. */
@@ -167,16 +87,10 @@ export class Cursor<E extends Routable> {
   private drainHooked = false;
   /** The drain before the wait stopped on its budget: yield once the socket is under the mark again. */
   private yieldAfterPressure = false;
-  // Policy state last, after everything the keeping-up path reads, so those
-  // fields stay together in the object.
-  private readonly lag: LagOptions<E> | null;
-  private readonly chain: LagBuffer<E> | null;
-  /** When the socket went over the mark (lag clock), for conflate's grace period; -1 when not measuring. */
-  private overSince = -1;
-  /** A gap decided but not yet written (the socket is over the mark): items gapFrom..gapTo; gapFrom 0 when none. */
-  private gapFrom = 0;
-  private gapTo = 0;
-  private gapReason: GapReason = 'evicted';
+  /** The chain `start` belongs to (CursorOptions.chain). */
+  readonly chain: LagBuffer<E> | null;
+  /** Laggard policy state, after everything the keeping-up path reads; null for drop. */
+  private readonly lag: LagState<E> | null;
 
   /**
    * @param start the position to read after: the tail for a live subscriber,
@@ -194,12 +108,12 @@ export class Cursor<E extends Routable> {
     this.batchBytes = options.batchBytes;
     this.observer = options.observer ?? null;
     this.startAt = options.startAt ?? 0;
-    this.joins = sink.joinsFrames === true;
-    this.batches = options.batchMessages === true;
-    if (this.batches && !frames.canBatch(encoding)) throw new TypeError(`batch messages need a batch encoder for encoding ${encoding}`);
-    this.lag = options.lag ?? null;
+    this.mode = options.batchMessages === true ? BATCHES : sink.joinsFrames === true ? JOINS : FRAMES;
+    if (this.mode === BATCHES && !frames.canBatch(encoding)) throw new TypeError(`batch messages need a batch encoder for encoding ${encoding}`);
     this.chain = options.chain ?? null;
-    if (this.lag !== null && this.chain === null) throw new TypeError('a cursor with a laggard policy needs its chain');
+    const lag = options.lag ?? null;
+    if (lag !== null && this.chain === null) throw new TypeError('a cursor with a laggard policy needs its chain');
+    this.lag = lag === null ? null : new LagState<E>(lag);
   }
 
   /** The item this cursor will deliver next, when it has been appended. */
@@ -218,6 +132,11 @@ export class Cursor<E extends Routable> {
     if (next !== null && next.error === null) return next.index - 1;
     const chain = this.chain;
     return chain !== null && chain.newestIndex > item.index ? chain.newestIndex : item.index;
+  }
+
+  /** conflate: collapsing ranges into conflated messages instead of delivering every item, until caught up. */
+  get conflating(): boolean {
+    return this.lag !== null && this.lag.conflating;
   }
 
   /**
@@ -257,7 +176,7 @@ export class Cursor<E extends Routable> {
     try {
       end = this.advance();
     } catch (err) {
-      end = err instanceof DroppedError ? this.dropped(err.dropCause) : { reason: 'error', error: err as Error, lastIndex: this.item.index };
+      end = this.ended(err as Error);
     }
     if (end !== null) {
       this.owner = null;
@@ -276,7 +195,7 @@ export class Cursor<E extends Routable> {
       }
       this.buffered = this.sink.bufferedAmount();
       // Under the mark again: the time to tell of the skips made meanwhile.
-      if (this.gapFrom !== 0 && this.buffered <= this.highWaterBytes) this.writeGap();
+      if (this.lag !== null) this.lag.flushGap(this);
       const pressure = this.pressure();
       if (pressure === WAITING) return null;
       if (pressure !== CLEAR) return pressure;
@@ -285,6 +204,7 @@ export class Cursor<E extends Routable> {
         return this.yieldTurn();
       }
     }
+    const lag = this.lag;
     for (;;) {
       if (this.done) return { reason: 'closed', lastIndex: this.lastIndex };
       const next = this.item.link.next;
@@ -301,13 +221,10 @@ export class Cursor<E extends Routable> {
         continue;
       }
 
-      const exhausted = this.conflating ? this.conflate() : this.drain();
-      if (exhausted instanceof Error) {
-        if (exhausted instanceof DroppedError) return this.dropped(exhausted.dropCause);
-        return { reason: 'error', error: exhausted, lastIndex: this.item.index };
-      }
+      const exhausted = lag !== null && lag.conflating ? lag.conflate(this) : this.drain();
+      if (exhausted instanceof Error) return this.ended(exhausted);
       if (this.buffered > this.highWaterBytes) {
-        this.overSince = -1;
+        if (lag !== null) lag.overSince = -1;
         const pressure = this.pressure();
         if (pressure === WAITING) {
           this.yieldAfterPressure = exhausted;
@@ -335,7 +252,7 @@ export class Cursor<E extends Routable> {
       if (end !== null) return end;
     }
     this.backpressured = true;
-    if (this.lag !== null && !this.conflating) this.overSince = this.watchPressure(this.overSince);
+    if (this.lag !== null) this.lag.watchPressure(this);
     this.pressured = true;
     // Wake on drain, and on appends too: a reader stuck behind a dead socket
     // must notice its next item being evicted, or it would pin every item
@@ -360,7 +277,7 @@ export class Cursor<E extends Routable> {
 
   /** Stopped on the byte budget with more ready: let the other cursors (and I/O) run first. */
   private yieldTurn(): null {
-    if (this.lag !== null && !this.conflating) this.watchLag();
+    if (this.lag !== null) this.lag.watchLag(this);
     yielded.push(this);
     if (!yieldScheduled) {
       yieldScheduled = true;
@@ -370,137 +287,30 @@ export class Cursor<E extends Routable> {
   }
 
   /**
-   * Walks every ready item up to the byte budget and writes the frames in one
-   * batch. Returns true when it stopped on the budget with more ready, the
-   * buffer's error when it reached the end of a closed buffer, else false.
+   * Writes every ready item up to the byte budget in one batch, as the
+   * frame cache's walker found it (or replayed the walk of the cursor
+   * before). Returns true when it stopped on the budget with more ready,
+   * the buffer's error when it reached the end of a closed buffer, else false.
    */
   private drain(): boolean | Error {
-    const { frames, filter, encoding } = this;
     // Never write much past the high-water mark: what is over it would only
     // sit in memory, and could push a healthy reader over the drop limit.
     const room = this.highWaterBytes - this.buffered;
     const budget = room < this.batchBytes ? (room > 0 ? room : 1) : this.batchBytes;
-    const mode = this.batches ? BATCHES : this.joins ? JOINS : FRAMES;
-    const w = WALK;
-    const link = this.item.link;
-    if (
-      w.link === link &&
-      w.filter === filter &&
-      w.encoding === encoding &&
-      w.frames === frames &&
-      w.budget === budget &&
-      w.mode === mode &&
-      this.startAt <= w.firstIndex &&
-      (w.more || w.to!.link.next === null)
-    ) {
-      return this.replay(w);
-    }
-    const batch = BATCH;
-    let item = this.item;
-    let next = link.next;
-    const firstIndex = next === null ? 0 : next.index;
-    let count = 0;
-    let bytes = 0;
-    let events = 0;
-    let first: BufferItem<E> | null = null;
-    let failure: Error | null = null;
-    let skipped = false;
-    while (next !== null && bytes < budget) {
-      if (next.error !== null) {
-        failure = next.error;
-        break;
-      }
-      if (next.index >= this.startAt) {
-        const frame = frames.get(next, filter, encoding);
-        if (frame !== null) {
-          if (count === 0) first = next;
-          batch[count++] = frame;
-          bytes += frame.byteLength;
-          events += frames.lastEvents;
-        }
-      } else {
-        skipped = true;
-      }
-      item = next;
-      next = item.link.next;
-    }
-    this.item = item;
-    // The cursors of a filter wake one after another at the same position:
-    // the next one there replays this walk instead of repeating it.
-    const remember = failure === null && !skipped;
-    if (remember) {
-      w.link = link;
-      w.filter = filter;
-      w.encoding = encoding;
-      w.frames = frames;
-      w.budget = budget;
-      w.mode = mode;
-      w.firstIndex = firstIndex;
-      w.more = next !== null;
-      w.to = item;
-      w.first = first;
-      w.count = count;
-      w.bytes = bytes;
-      w.events = events;
-      w.message = null;
-      w.list = null;
-      if (!walkClearScheduled) {
-        walkClearScheduled = true;
-        setImmediate(forgetWalk);
-      }
-    }
+    const walker = this.frames.walker;
+    const walk = walker.from(this.item, this.filter, this.encoding, this.startAt, budget, this.mode);
+    this.item = walk.to!;
+    const count = walk.count;
     if (count > 0) {
-      if (count > 1 && mode !== FRAMES) {
-        // Every cursor of this filter and encoding at the same position writes
-        // these same bytes: built once, shared, one write (or message) each.
-        const one =
-          mode === BATCHES
-            ? frames.batched(first!.index, item.index, count, filter, encoding, batch)
-            : frames.joined(first!.index, item.index, count, bytes, filter, encoding, batch);
-        for (let i = 1; i < count; i++) batch[i] = EMPTY;
-        batch[0] = one;
-        if (remember) w.message = one;
-        this.sink.writeBatch(batch, 1);
-      } else {
-        if (remember) {
-          if (count === 1) w.message = batch[0]!;
-          else w.list = batch.slice(0, count);
-        }
-        this.sink.writeBatch(batch, count);
-        for (let i = 1; i < count; i++) batch[i] = EMPTY;
-      }
-      // Let go of the frames so evicted items can be collected.
-      batch[0] = EMPTY;
-      this.wrote(count, events, bytes, first!);
+      this.sink.writeBatch(walker.out, walker.outCount);
+      walker.release();
+      this.buffered = this.sink.bufferedAmount();
+      this.framesWritten += count;
+      this.eventsWritten += walk.events;
+      this.bytesWritten += walk.bytes;
+      this.observer?.drained(walk.first!);
     }
-    if (failure !== null) return failure;
-    return next !== null;
-  }
-
-  /** Writes what the last walk from this cursor's position found, and moves to where it ended. */
-  private replay(w: typeof WALK): boolean {
-    this.item = w.to as BufferItem<E>;
-    const count = w.count;
-    if (count > 0) {
-      if (w.list !== null) {
-        this.sink.writeBatch(w.list, count);
-      } else {
-        const batch = BATCH;
-        batch[0] = w.message!;
-        this.sink.writeBatch(batch, 1);
-        batch[0] = EMPTY;
-      }
-      this.wrote(count, w.events, w.bytes, w.first as BufferItem<E>);
-    }
-    return w.more;
-  }
-
-  private wrote(count: number, events: number, bytes: number, first: BufferItem<E>): void {
-    this.buffered = this.sink.bufferedAmount();
-    this.framesWritten += count;
-    this.eventsWritten += events;
-    this.bytesWritten += bytes;
-    this.observer?.drained(first);
+    return walk.failure ?? walk.more;
   }
 
   /**
@@ -511,172 +321,43 @@ export class Cursor<E extends Routable> {
   private fellBehind(cause: DropCause): CursorEnd | null {
     const lag = this.lag;
     if (lag === null || this.buffered >= BROKEN) return this.dropped(cause);
-    if (lag.policy === 'conflate') {
-      // Even conflated delivery could not keep up.
-      if (lag.fallback === 'drop') {
-        lag.counters.outcomes.conflate.fallback_drop++;
-        return this.dropped(cause);
-      }
-      this.conflating = true;
-    }
-    return this.skip(lag, cause);
+    const failure = lag.fellBehind(this, cause);
+    return failure === null ? null : this.ended(failure);
   }
 
-  /**
-   * Jumps: after an eviction to the oldest item held (or the newest, with
-   * skipTo 'tail'); past the drop limit to the newest, since the items up to
-   * here are already in the socket. Notes the items jumped over as a gap,
-   * written at once unless the socket is over the mark (then by the drain
-   * wait, merged with any later skip).
-   */
-  private skip(lag: LagOptions<E>, cause: DropCause): CursorEnd | null {
-    const buffer = this.chain!;
-    const tail = buffer.tailItem();
-    if (tail.error !== null) return { reason: 'error', error: tail.error, lastIndex: this.item.index };
-    const target = cause === 'backpressure' || lag.skipTo === 'tail' || buffer.length === 0 ? tail : BufferItem.before(buffer.headItem());
-    const from = Math.max(this.item.index + 1, this.startAt);
-    if (target.index >= from) {
-      if (this.gapFrom === 0) {
-        this.gapFrom = from;
-        this.gapReason = cause === 'lagged' ? 'evicted' : 'slow';
-        if (lag.policy === 'conflate') lag.counters.outcomes.conflate.fallback_skip++;
-      }
-      this.gapTo = target.index;
-    }
-    this.item = target;
-    if (this.gapFrom !== 0 && this.buffered <= this.highWaterBytes) this.writeGap();
-    return null;
-  }
-
-  /** Writes the pending gap message (one for every skip since the last write). */
-  private writeGap(): void {
-    const lag = this.lag!;
-    const { gapFrom: from, gapTo: to, gapReason: reason } = this;
-    this.gapFrom = 0;
-    BATCH[0] = lag.frames.gap(from, to, reason);
-    this.sink.writeBatch(BATCH, 1);
-    BATCH[0] = EMPTY;
-    this.buffered = this.sink.bufferedAmount();
-    const outcomes = lag.counters.outcomes[lag.policy];
-    if (reason === 'evicted') outcomes.gap_evicted++;
-    else outcomes.gap_slow++;
-    lag.counters.skippedItems[lag.policy] += to - from + 1;
-  }
-
-  /**
-   * conflate, at each wake-up of a drain wait: over the high-water mark since
-   * `overSince` for longer than the grace period, or too far behind. Returns
-   * when the wait began (the first call of a wait sets it).
-   */
-  private watchPressure(overSince: number): number {
-    const lag = this.lag!;
-    if (lag.policy !== 'conflate') return overSince;
-    const now = lag.now();
-    if (overSince < 0) overSince = now;
-    if (now - overSince >= lag.graceMs || this.chain!.newestIndex - this.item.index > lag.maxLagItems) this.conflating = true;
-    return overSince;
-  }
-
-  /** conflate, after a drain that stopped on its budget: too far behind. */
-  private watchLag(): void {
-    const lag = this.lag!;
-    if (lag.policy === 'conflate' && this.chain!.newestIndex - this.item.index > lag.maxLagItems) this.conflating = true;
-  }
-
-  /**
-   * One conflation pass: everything ready becomes one conflated message,
-   * encoded here for this subscriber alone. Caught up (back to full
-   * delivery) when the socket takes it and stays under the mark. Returns
-   * false, or the buffer's error as drain does, or a DroppedError when the
-   * message would not fit under the drop limit and the fallback is drop.
-   */
-  private conflate(): false | Error {
-    const lag = this.lag!;
-    const range = conflateRange(this.item, this.filter, this.startAt);
-    const kept = range.events.length;
-    if (kept > 0) {
-      const frame = lag.frames.conflated(range.last.index, range.events);
-      if (frame.byteLength > this.dropAfterBytes - this.highWaterBytes) {
-        // Newest-per-key is still too much to send: conflation cannot keep up.
-        if (lag.fallback === 'drop') {
-          lag.counters.outcomes.conflate.fallback_drop++;
-          return new DroppedError('backpressure', this.item.index);
-        }
-        this.skip(lag, 'backpressure');
-        if (this.buffered <= this.highWaterBytes) this.conflating = false;
-        return range.error ?? false;
-      }
-      BATCH[0] = frame;
-      this.sink.writeBatch(BATCH, 1);
-      BATCH[0] = EMPTY;
-      this.buffered = this.sink.bufferedAmount();
-      this.framesWritten++;
-      this.eventsWritten += kept;
-      this.bytesWritten += frame.byteLength;
-      lag.counters.outcomes.conflate.conflated++;
-      lag.counters.eventsConflatedAway += range.matched - kept;
-    }
-    this.item = range.last;
-    if (this.buffered <= this.highWaterBytes) this.conflating = false;
-    return range.error ?? false;
+  /** How the cursor ends on `failure`: a DroppedError drops it, any other error (the buffer's) ends it with that error. */
+  private ended(failure: Error): CursorEnd {
+    return failure instanceof DroppedError ? this.dropped(failure.dropCause) : { reason: 'error', error: failure, lastIndex: this.item.index };
   }
 
   private dropped(cause: DropCause): CursorEnd {
     return { reason: 'dropped', cause, lastIndex: this.lastIndex, bufferedBytes: this.sink.closed ? 0 : this.sink.bufferedAmount() };
   }
-}
 
-const EMPTY = new Uint8Array(0);
-/**
- * The batch every cursor fills and hands to its sink: drains run one at a
- * time and sinks do not keep the array, so one is enough (a per-cursor array
- * would keep its high-water length, after a burst, for every subscriber).
- */
-const BATCH: Uint8Array[] = [];
+  // LagCursor: what the lag state reads and does, on its slow paths only.
 
-/** How a cursor hands over a walk of several frames: as they are, joined into one buffer, or as one batch message. */
-const FRAMES = 0;
-const JOINS = 1;
-const BATCHES = 2;
+  get position(): BufferItem<E> {
+    return this.item;
+  }
 
-/**
- * The last drain's walk. Caught-up cursors of one filter wake one after
- * another at the same position and would each walk the same items to the
- * same batch: 10k subscribers x 300 items was 3M item visits per burst. The
- * next cursor at that position (same link, filter, encoding, byte budget and
- * hand-over, nothing before its resume point in the range, and nothing
- * appended since when the walk reached the end) writes what the walk found
- * instead. Forgotten on the next macrotask, so it never keeps items alive.
- */
-const WALK = {
-  link: null as BufferLink<any> | null,
-  filter: null as Filter | null,
-  encoding: -1,
-  frames: null as FrameCache<any> | null,
-  budget: 0,
-  mode: FRAMES,
-  /** Index of the first item after `link` when walked: a cursor resuming past it would skip some. */
-  firstIndex: 0,
-  /** Stopped on the budget with more ready. */
-  more: false,
-  to: null as BufferItem<any> | null,
-  first: null as BufferItem<any> | null,
-  count: 0,
-  bytes: 0,
-  events: 0,
-  /** The one buffer written (a single frame, a joined batch or a batch message)... */
-  message: null as Uint8Array | null,
-  /** ...or the frames, for a sink that takes several (FRAMES with count > 1). */
-  list: null as Uint8Array[] | null,
-};
-let walkClearScheduled = false;
-function forgetWalk(): void {
-  walkClearScheduled = false;
-  WALK.link = null;
-  WALK.filter = null;
-  WALK.frames = null;
-  WALK.to = null;
-  WALK.first = null;
-  WALK.message = null;
-  WALK.list = null;
+  get unsent(): number {
+    return this.buffered;
+  }
+
+  moveTo(item: BufferItem<E>): void {
+    this.item = item;
+  }
+
+  writeOwn(frame: Uint8Array, events: number): void {
+    const walker = this.frames.walker;
+    walker.single(frame);
+    this.sink.writeBatch(walker.out, 1);
+    walker.release();
+    this.buffered = this.sink.bufferedAmount();
+    if (events > 0) {
+      this.framesWritten++;
+      this.eventsWritten += events;
+      this.bytesWritten += frame.byteLength;
+    }
+  }
 }

@@ -8,9 +8,14 @@
  * slot holds the last (filter, encoding) asked for, and a Map is made only
  * when one item is read through several (as centrifuge's hub does with its
  * prepared data).
+ *
+ * Each cache also holds the walker its cursors drain through (walk.ts): the
+ * memory of the last walk over these frames belongs to this cache, so two
+ * gateways in one process share none of it.
  */
 import type { BufferItem } from '../buffer/index.js';
 import type { Filter, Routable } from './filter.js';
+import { Walker } from './walk.js';
 
 /** Builds the bytes of one message for `events` (already filtered) at `index`. */
 export type ItemEncoder<E> = (index: number, events: readonly E[]) => Uint8Array;
@@ -63,6 +68,8 @@ export class FrameCache<E extends Routable> {
   encodes = 0;
   /** Events in the frame the last `get` returned; a field, so callers count deliveries without a lookup. */
   lastEvents = 0;
+  /** Walks (and replays) the drains of every cursor reading through this cache. */
+  readonly walker: Walker<E> = new Walker<E>(this);
 
   /**
    * `encoders[i]` produces the bytes for encoding number `i` (e.g. 0 = msgpack,

@@ -1,10 +1,11 @@
 /**
  * fanout/: moves each subscriber along the buffer. Cursors, filters, the
- * per-item frame cache, and the laggard policies (skip, conflate). Knows the buffer, not sockets or wire formats: a
- * transport plugs in as a `Sink`, the protocol as `ItemEncoder`s.
+ * per-item frame cache and its walker, and the laggard policies (skip,
+ * conflate). Knows the buffer, not sockets or wire formats: a transport
+ * plugs in as a `Sink` (sink.ts), the protocol as `ItemEncoder`s.
  */
 export { Cursor } from './cursor.js';
-export type { CursorEnd, CursorOptions, CursorOwner, DrainObserver, Sink } from './cursor.js';
+export type { CursorEnd, CursorOptions, CursorOwner, DrainObserver, Sink } from './sink.js';
 export { Filter, FilterRegistry } from './filter.js';
 export type { Routable, Selector } from './filter.js';
 export { FrameCache } from './frame-cache.js';
