@@ -16,7 +16,9 @@
  * with the shape checked against the ws version package.json pins (`fast`),
  * never by throwing; then per write, since a raw write must not overtake
  * frames ws holds back itself (its sender's `_queue`/`_state`), nor go to a
- * socket that is gone. Tests: test/transport/ws-raw-writer.test.ts.
+ * socket that is gone. ws is pinned to a minor (~8.23.0): move the pin only
+ * with test/transport/ws-raw-writer.test.ts passing on the new one (it
+ * asserts the fast path is still taken).
  */
 import { WebSocket } from 'ws';
 import { frameMessage, sendUnframed } from './ws-framing.js';
