@@ -20,5 +20,6 @@ export { loadUws, UwsLoadError, uwsBinaryName } from './uws-loader.js';
 export type { LoadedUws, LoadUwsOptions, UwsLoadFailure } from './uws-loader.js';
 export { UWS_BINARIES } from './uws-binaries.js';
 export type { UwsBinaries } from './uws-binaries.js';
-export { createWsTransport, frameMessage } from './ws.js';
+export { createWsTransport } from './ws.js';
+export { frameMessage } from './ws-framing.js';
 export type { WsTransportOptions } from './ws.js';

@@ -23,9 +23,13 @@
  *   import: `uws-loader.ts` loads it after checking the binary's sha256, and
  *   this file sees only the types declared in `uws-native.ts`, so fanwire
  *   builds and runs on ws without the optional package.
+ * - What both transports do around an HTTP exchange (the body limit, status
+ *   lines with Node's reason phrases, the internal-error answer, asking the
+ *   gateway) is http-exchange.ts, so both answer alike.
  */
-import { BadHandshakeError, TooBigError } from '../errors.js';
+import { BadHandshakeError } from '../errors.js';
 import { DrainWaiter } from './drain-waiter.js';
+import { answerRequest, decideUpgrade, readBody, statusLine } from './http-exchange.js';
 import type {
   Connection,
   ConnectionHandlers,
@@ -38,22 +42,6 @@ import type {
   TransportOptions,
 } from './transport.js';
 import type * as uWS from './uws-native.js';
-
-
-const STATUS_TEXT: Record<number, string> = {
-  200: '200 OK',
-  400: '400 Bad Request',
-  404: '404 Not Found',
-  405: '405 Method Not Allowed',
-  410: '410 Gone',
-  413: '413 Payload Too Large',
-  415: '415 Unsupported Media Type',
-  426: '426 Upgrade Required',
-  500: '500 Internal Server Error',
-  503: '503 Service Unavailable',
-};
-
-const statusLine = (status: number): string => STATUS_TEXT[status] ?? `${status} Status`;
 
 const MESSAGE_TOO_BIG = 1009;
 const NO_FRAMES: readonly Uint8Array[] = [];
@@ -203,31 +191,11 @@ class UwsHttpRequest implements HttpRequest {
   }
 
   readBody(limit: number): Promise<Buffer> {
-    const declared = Number(this.headers.get('content-length'));
-    if (Number.isFinite(declared) && declared > limit) {
-      return Promise.reject(new TooBigError(`body of ${declared} bytes is over the ${limit}-byte limit`));
-    }
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let done = false;
-      this.abortHandler = () => {
-        if (!done) reject(new Error('request aborted'));
-        done = true;
-      };
+    return readBody(this.headers.get('content-length'), limit, (body) => {
+      this.abortHandler = () => body.fail(new Error('request aborted'));
+      // The collector copies each chunk: uWS reuses it after this call.
       this.res.onData((chunk, isLast) => {
-        if (done) return;
-        size += chunk.byteLength;
-        if (size > limit) {
-          done = true;
-          reject(new TooBigError(`body is over the ${limit}-byte limit`));
-          return;
-        }
-        chunks.push(Buffer.from(chunk.slice(0)));
-        if (isLast) {
-          done = true;
-          resolve(Buffer.concat(chunks, size));
-        }
+        if (body.push(chunk) && isLast) body.end();
       });
     });
   }
@@ -246,11 +214,6 @@ const BAD_HANDSHAKE: HttpReply = {
   status: 400,
   body: JSON.stringify({ code: BadHandshakeError.code, message: 'invalid WebSocket handshake: Sec-WebSocket-Key must be 16 bytes in base64 and Sec-WebSocket-Version 13' }),
 };
-
-const internalError = (err: unknown): HttpReply => ({
-  status: 500,
-  body: JSON.stringify({ code: 'internal', message: err instanceof Error ? err.message : String(err) }),
-});
 
 /**
  * The uws transport factory for a loaded uWebSockets.js module. The module is
@@ -275,20 +238,9 @@ export function createUwsTransport<C>(native: uWS.UwsModule, handlers: Transport
     }
     const request = new UwsHttpRequest(res, req);
     res.onAborted(() => request.markAborted());
-    let reply: Promise<HttpReply> | HttpReply;
-    try {
-      reply = handlers.request(request);
-    } catch (err) {
-      reply = internalError(err);
-    }
-    Promise.resolve(reply).then(
-      (r) => {
-        if (!request.isAborted) writeReply(res, r, r.status === 413);
-      },
-      (err: unknown) => {
-        if (!request.isAborted) writeReply(res, internalError(err), true);
-      },
-    );
+    answerRequest(handlers, request, (reply, failed) => {
+      if (!request.isAborted) writeReply(res, reply, failed || reply.status === 413);
+    });
   });
 
   app.ws<UserData<C>>('/*', {
@@ -320,45 +272,34 @@ export function createUwsTransport<C>(native: uWS.UwsModule, handlers: Transport
       setImmediate(() => {
         late = true;
       });
-      let pending;
-      try {
-        pending = Promise.resolve(handlers.upgrade(request));
-      } catch (err) {
-        pending = Promise.reject(err);
-      }
       // The decision may be async (token verification): uWS allows upgrading
       // later, inside a cork, as long as the request was not aborted.
-      pending.then(
-        (decision) => {
-          if (aborted) return;
-          if (!decision.accept) {
-            writeReply(res, decision.reply, true);
-            return;
-          }
-          const data: UserData<C> = {
-            context: decision.context,
-            remoteAddress: request.remoteAddress,
-            maxPayload: decision.maxPayload,
-            preparedBinary: decision.preparedBinary ?? true,
-            conn: null,
-            events: null,
-          };
-          if (!late) {
-            res.cork(() => res.upgrade(data, key, decision.protocol ?? '', extensions, context));
-          } else {
-            // Decided on a later turn of the loop (token verification). In
-            // this uWS build an upgrade inside res.cork from a later turn
-            // now and then left a stale cork that closed the new connection
-            // (1006) right after its first message: 3 of 40 rounds in
-            // scratch reproductions, 0 of 200 without the cork. uWS prints a
-            // warning to stderr for each such upgrade; correctness wins.
-            res.upgrade(data, key, decision.protocol ?? '', extensions, context);
-          }
-        },
-        (err: unknown) => {
-          if (!aborted) writeReply(res, internalError(err), true);
-        },
-      );
+      decideUpgrade(handlers, request, (decision) => {
+        if (aborted) return;
+        if (!decision.accept) {
+          writeReply(res, decision.reply, true);
+          return;
+        }
+        const data: UserData<C> = {
+          context: decision.context,
+          remoteAddress: request.remoteAddress,
+          maxPayload: decision.maxPayload,
+          preparedBinary: decision.preparedBinary ?? true,
+          conn: null,
+          events: null,
+        };
+        if (!late) {
+          res.cork(() => res.upgrade(data, key, decision.protocol ?? '', extensions, context));
+        } else {
+          // Decided on a later turn of the loop (token verification). In
+          // this uWS build an upgrade inside res.cork from a later turn
+          // now and then left a stale cork that closed the new connection
+          // (1006) right after its first message: 3 of 40 rounds in
+          // scratch reproductions, 0 of 200 without the cork. uWS prints a
+          // warning to stderr for each such upgrade; correctness wins.
+          res.upgrade(data, key, decision.protocol ?? '', extensions, context);
+        }
+      });
     },
 
     open: (ws) => {
