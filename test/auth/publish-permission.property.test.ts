@@ -20,8 +20,8 @@ import WebSocket from 'ws';
 import { Permission } from '../../src/auth/index.js';
 import { EventBuffer } from '../../src/buffer/index.js';
 import { FilterRegistry } from '../../src/fanout/index.js';
-import { publishFrame } from '../../src/gateway/publisher.js';
-import { GatewayCounters } from '../../src/gateway/stats.js';
+import { GatewayCounters } from '../../src/gateway/counters.js';
+import { publishFrame } from '../../src/gateway/publish-path.js';
 import { parseSubscribeQuery, type Event } from '../../src/protocol/index.js';
 import { Sub, TRANSPORTS, startTestGateway, until, type Message, type TestGateway } from '../helpers.js';
 
