@@ -150,7 +150,7 @@ function queryOf(topics: readonly string[]): URLSearchParams {
   return new URLSearchParams(topics.map((t): [string, string] => ['topic', t]));
 }
 
-/** The gateway's upgrade check (gateway.ts checkRead): a subscription exists only if its token allows all it asks. */
+/** The gateway's upgrade check (admission.ts checkRead): a subscription exists only if its token allows all it asks. */
 function mayRead(read: Permission, asks: readonly string[]): boolean {
   const request = parseSubscribeQuery(queryOf(asks));
   if (request.topics === null) return read.allowsEverything;
