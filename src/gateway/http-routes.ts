@@ -21,10 +21,11 @@ import {
   type FanwireError,
 } from '../errors.js';
 import type { GatewayMetrics } from '../metrics/index.js';
-import { httpStatusOf, type Event, type PublisherReply } from '../protocol/index.js';
+import { httpStatusOf, type Event } from '../protocol/index.js';
 import type { HttpReply, HttpRequest } from '../transport/index.js';
 import type { GatewayConfig } from './config.js';
-import type { GatewayCounters } from './stats.js';
+import type { GatewayCounters } from './counters.js';
+import type { PublishPath } from './publish-path.js';
 import type { SubscriberReport } from './subscription.js';
 
 /** What the routes need from the gateway. */
@@ -41,8 +42,8 @@ export interface HttpApi {
   laggards(limit: number): SubscriberReport[];
   renderMetrics(): Promise<HttpReply>;
   authorize(req: HttpRequest): Promise<Grant | null>;
-  /** Validates and appends (or, in cluster mode, publishes) one frame. */
-  publish(data: Uint8Array, binary: boolean, grant: Grant | null): PublisherReply | Promise<PublisherReply>;
+  /** Validates and appends (or, in cluster mode, publishes) POSTed frames, as for WebSocket producers. */
+  readonly publishPath: PublishPath;
 }
 
 const MSGPACK_TYPES = new Set(['application/msgpack', 'application/x-msgpack', 'application/vnd.msgpack']);
@@ -149,7 +150,7 @@ async function httpPublish(api: HttpApi, req: HttpRequest): Promise<HttpReply> {
     if (isFanwireError(err)) return errorReply(err);
     throw err;
   }
-  const reply = await api.publish(body, binary, grant);
+  const reply = await api.publishPath.publish(body, binary, grant);
   if (reply.type === 'error') {
     const { type: _type, ...rest } = reply;
     return jsonReply(httpStatusOf(reply.code), rest);

@@ -7,15 +7,18 @@
  * control. Reading its frames is paused (where the transport can pause)
  * while it leaves more than `--high-water-bytes` of replies unread, or while
  * too many of its frames wait for JetStream; past `--drop-after-bytes`
- * unread it is cut with 1008. What a frame does is the gateway's
- * `publish`; this file only decides when and in which order it is answered.
+ * unread it is cut with 1008. What a frame does is the publish path's
+ * (publish-path.ts); this file only decides when and in which order it is
+ * answered.
  */
 import { performance } from 'node:perf_hooks';
+import type { Grant } from '../auth/index.js';
 import { CloseCode, encodeJson, encodeMsgpack, type PublisherReply } from '../protocol/index.js';
 import type { Connection } from '../transport/index.js';
 import type { GatewayConfig } from './config.js';
+import type { GatewayCounters } from './counters.js';
+import type { PublishPath } from './publish-path.js';
 import { ReplyQueue } from './reply-queue.js';
-import type { GatewayCounters } from './stats.js';
 
 /**
  * Replies a producer may be owed (cluster mode: frames waiting for
@@ -23,13 +26,13 @@ import type { GatewayCounters } from './stats.js';
  */
 export const MAX_REPLIES_OWED = 1024;
 
-type Publish = (data: Uint8Array, binary: boolean) => PublisherReply | Promise<PublisherReply>;
-
 export class ProducerConnection {
   private readonly conn: Connection;
   private readonly config: Readonly<GatewayConfig>;
   private readonly counters: GatewayCounters;
-  private readonly publish: Publish;
+  private readonly path: PublishPath;
+  /** What the producer's token allows; null when auth is off. */
+  private readonly grant: Grant | null;
   private readonly replies: ReplyQueue<PublisherReply>;
   /** Waiting for the producer to read its replies. */
   private unreadPaused = false;
@@ -41,11 +44,12 @@ export class ProducerConnection {
   private tokens: number;
   private refilledAt = performance.now();
 
-  constructor(conn: Connection, config: Readonly<GatewayConfig>, counters: GatewayCounters, publish: Publish) {
+  constructor(conn: Connection, config: Readonly<GatewayConfig>, counters: GatewayCounters, path: PublishPath, grant: Grant | null) {
     this.conn = conn;
     this.config = config;
     this.counters = counters;
-    this.publish = publish;
+    this.path = path;
+    this.grant = grant;
     this.tokens = config.maxPublishRate;
     this.replies = new ReplyQueue<PublisherReply>(
       (reply, binary) => this.write(reply, binary),
@@ -67,15 +71,14 @@ export class ProducerConnection {
       this.tokens = Math.min(rate, this.tokens + ((now - this.refilledAt) * rate) / 1000);
       this.refilledAt = now;
       if (this.tokens < 1) {
-        const { limitRejections, publishErrors } = this.counters;
-        limitRejections['max-publish-rate'] = (limitRejections['max-publish-rate'] ?? 0) + 1;
-        publishErrors.rate_limited = (publishErrors.rate_limited ?? 0) + 1;
+        this.counters.limitReached('max-publish-rate');
+        this.counters.publishRefused('rate_limited');
         this.replies.push({ type: 'error', code: 'rate_limited', message: `more than ${rate} frames per second (--max-publish-rate); not appended` }, binary);
         return;
       }
       this.tokens -= 1;
     }
-    this.replies.push(this.publish(data, binary), binary);
+    this.replies.push(this.path.publish(data, binary, this.grant), binary);
     if (this.replies.waiting >= MAX_REPLIES_OWED) this.flow();
   }
 

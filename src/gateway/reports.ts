@@ -2,11 +2,14 @@
  * Reports over the live subscriptions, computed when someone asks (a scrape,
  * GET /v1/stats, GET /v1/subscribers): O(subscribers) then, nothing per
  * event. Live cursors count their own deliveries; closed ones have handed
- * theirs to the gateway's counters.
+ * theirs to the gateway's counters (counters.ts).
  */
 import { performance } from 'node:perf_hooks';
+import type { EventBuffer } from '../buffer/index.js';
 import type { MetricsSnapshot } from '../metrics/index.js';
-import type { GatewayCounters } from './stats.js';
+import type { Event } from '../protocol/index.js';
+import type { ClusterStats } from './cluster-node.js';
+import type { GatewayCounters } from './counters.js';
 import type { SubscriberReport, Subscription } from './subscription.js';
 
 /** Subscribers whose cursor waits for their socket to drain. */
@@ -33,6 +36,61 @@ export function liveTotals(subscriptions: Iterable<Subscription>): { frames: num
 export function lagTotals(c: GatewayCounters): Record<string, unknown> {
   const { outcomes, skippedItems, eventsConflatedAway } = c.lag;
   return { skip: { ...outcomes.skip, skippedItems: skippedItems.skip }, conflate: { ...outcomes.conflate, skippedItems: skippedItems.conflate, eventsConflatedAway } };
+}
+
+/** What GET /v1/stats reports from. */
+export interface StatsSources {
+  epoch: string;
+  transport: string;
+  startedAt: number;
+  ready: boolean;
+  /** Cluster mode only. */
+  cluster: ClusterStats | null;
+  buffer: EventBuffer<Event>;
+  counters: GatewayCounters;
+  subscriptions: ReadonlySet<Subscription>;
+  publishers: number;
+  filters: number;
+  encodes: number;
+}
+
+/** Everything GET /v1/stats reports. */
+export function statsReport(s: StatsSources): Record<string, unknown> {
+  const { buffer, counters: c, subscriptions } = s;
+  const live = liveTotals(subscriptions);
+  return {
+    epoch: s.epoch,
+    transport: s.transport,
+    uptimeSeconds: Math.round((Date.now() - s.startedAt) / 1000),
+    ready: s.ready,
+    ...(s.cluster !== null ? { cluster: s.cluster } : {}),
+    buffer: {
+      items: buffer.length,
+      maxItems: buffer.maxSize,
+      oldestIndex: buffer.oldestIndex,
+      newestIndex: buffer.newestIndex,
+      evicted: { size: c.evictedSize, ttl: c.evictedTtl },
+    },
+    subscribers: subscriptions.size,
+    backpressured: countBackpressured(subscriptions),
+    lagMax: lagMax(subscriptions, buffer.newestIndex),
+    publishers: s.publishers,
+    filters: s.filters,
+    encodes: s.encodes,
+    totals: {
+      eventsPublished: c.eventsPublished,
+      framesPublished: c.framesPublished,
+      publishErrors: c.publishErrorsTotal,
+      publishErrorsByCode: { ...c.publishErrors },
+      eventsDelivered: c.eventsDelivered + live.events,
+      framesDelivered: c.framesDelivered + live.frames,
+      bytesDelivered: c.bytesDelivered + live.bytes,
+      subscriptionsOpened: c.subscriptionsOpened,
+      subscriptionsClosed: c.subscriptionsClosed,
+      dropped: { ...c.dropped },
+      lag: lagTotals(c),
+    },
+  };
 }
 
 /** Everything /metrics reports. */

@@ -20,8 +20,8 @@ import WebSocket from 'ws';
 import { Permission } from '../../src/auth/index.js';
 import { EventBuffer } from '../../src/buffer/index.js';
 import { FilterRegistry } from '../../src/fanout/index.js';
-import { publishFrame } from '../../src/gateway/publisher.js';
-import { GatewayCounters } from '../../src/gateway/stats.js';
+import { GatewayCounters } from '../../src/gateway/counters.js';
+import { publishFrame } from '../../src/gateway/publish-path.js';
 import { parseSubscribeQuery, type Event } from '../../src/protocol/index.js';
 import { Sub, TRANSPORTS, startTestGateway, until, type Message, type TestGateway } from '../helpers.js';
 
@@ -150,7 +150,7 @@ function queryOf(topics: readonly string[]): URLSearchParams {
   return new URLSearchParams(topics.map((t): [string, string] => ['topic', t]));
 }
 
-/** The gateway's upgrade check (gateway.ts checkRead): a subscription exists only if its token allows all it asks. */
+/** The gateway's upgrade check (admission.ts checkRead): a subscription exists only if its token allows all it asks. */
 function mayRead(read: Permission, asks: readonly string[]): boolean {
   const request = parseSubscribeQuery(queryOf(asks));
   if (request.topics === null) return read.allowsEverything;

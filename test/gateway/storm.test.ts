@@ -1,7 +1,7 @@
 /**
  * A reconnect storm: every subscriber drops and comes back by index at once
  * while a producer keeps publishing. While upgrades arrive the gateway wakes
- * cursors in short, time-boxed chunks (Gateway.sweepBudget) so the listen
+ * cursors in short, time-boxed chunks (upgrade-storm.ts) so the listen
  * queue keeps moving; whatever the chunking, each subscriber must get every
  * event from its resume index on, in order, none twice. The 10k-subscriber
  * run with its timings is the storm scenario in load/ (see the README).
