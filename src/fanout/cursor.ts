@@ -28,7 +28,7 @@ import type { Filter, Routable } from './filter.js';
 import type { FrameCache } from './frame-cache.js';
 import { LagState, type LagCursor } from './lag-state.js';
 import type { LagBuffer } from './lag.js';
-import type { CursorEnd, CursorOptions, CursorOwner, DrainObserver, Sink } from './sink.js';
+import type { CursorEnd, CursorOptions, CursorOwner, DrainObserver, Prepared, Sink } from './sink.js';
 import { BATCHES, FRAMES, JOINS, type HandOver } from './walk.js';
 
 const CLEAR = 0;
@@ -75,7 +75,7 @@ export class Cursor<E extends Routable> implements LagCursor<E> {
   private readonly batchBytes: number;
   private readonly observer: DrainObserver<E> | null;
   readonly startAt: number;
-  /** How a drain of several frames is handed over: from Sink.joinsFrames and CursorOptions.batchMessages. */
+  /** How a drain of several frames is handed over: from the transport's join capability (FrameCache.canJoin) and CursorOptions.batchMessages. */
   private readonly mode: HandOver;
   /** Told how the loop ended; null before `start` and after the end. */
   private owner: CursorOwner | null = null;
@@ -108,7 +108,7 @@ export class Cursor<E extends Routable> implements LagCursor<E> {
     this.batchBytes = options.batchBytes;
     this.observer = options.observer ?? null;
     this.startAt = options.startAt ?? 0;
-    this.mode = options.batchMessages === true ? BATCHES : sink.joinsFrames === true ? JOINS : FRAMES;
+    this.mode = options.batchMessages === true ? BATCHES : frames.canJoin ? JOINS : FRAMES;
     if (this.mode === BATCHES && !frames.canBatch(encoding)) throw new TypeError(`batch messages need a batch encoder for encoding ${encoding}`);
     this.chain = options.chain ?? null;
     const lag = options.lag ?? null;
@@ -348,7 +348,7 @@ export class Cursor<E extends Routable> implements LagCursor<E> {
     this.item = item;
   }
 
-  writeOwn(frame: Uint8Array, events: number): void {
+  writeOwn(frame: Prepared, events: number): void {
     const walker = this.frames.walker;
     walker.single(frame);
     this.sink.writeBatch(walker.out, 1);

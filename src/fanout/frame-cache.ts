@@ -1,7 +1,7 @@
 /**
  * Encode once, share the bytes: the encoded message for an item is built the
  * first time any subscriber with a given (filter, encoding) pair reaches it,
- * and every later subscriber with the same pair gets the same Uint8Array.
+ * and every later subscriber with the same pair gets the same prepared message.
  *
  * Frames live on the item itself (`BufferItem.attachment`), so they die with
  * it and a lookup costs no hashing in the common case: a single-entry front
@@ -9,23 +9,31 @@
  * when one item is read through several (as centrifuge's hub does with its
  * prepared data).
  *
+ * Several frames that one cursor writes at once are joined into one message
+ * by the transport's `join` (a capability: absent, frames go one by one),
+ * shared by every cursor writing the same range.
+ *
  * Each cache also holds the walker its cursors drain through (walk.ts): the
  * memory of the last walk over these frames belongs to this cache, so two
  * gateways in one process share none of it.
  */
 import type { BufferItem } from '../buffer/index.js';
 import type { Filter, Routable } from './filter.js';
+import type { Framer, Prepared } from './sink.js';
 import { Walker } from './walk.js';
 
-/** Builds the bytes of one message for `events` (already filtered) at `index`. */
-export type ItemEncoder<E> = (index: number, events: readonly E[]) => Uint8Array;
+/** Builds the message, prepared for the transport, for `events` (already filtered) at `index`. */
+export type ItemEncoder<E> = (index: number, events: readonly E[]) => Prepared;
 
 /** Wraps frames `[0, count)` (count >= 2) of one encoding into one message, ready to send. */
-export type BatchEncoder = (frames: readonly Uint8Array[], count: number) => Uint8Array;
+export type BatchEncoder = (frames: readonly Prepared[], count: number) => Prepared;
+
+/** Joins prepared messages into one (`Framer.join`). */
+export type Joiner = NonNullable<Framer['join']>;
 
 /** One encoded message and how many events it carries (for delivery counts). */
 interface CachedFrame {
-  frame: Uint8Array | null;
+  frame: Prepared | null;
   events: number;
 }
 
@@ -47,7 +55,7 @@ interface JoinedBatch {
   firstIndex: number;
   lastIndex: number;
   count: number;
-  bytes: Uint8Array;
+  message: Prepared;
 }
 
 export class FrameCache<E extends Routable> {
@@ -64,6 +72,7 @@ export class FrameCache<E extends Routable> {
   batchesBuilt = 0;
   private readonly encoders: readonly ItemEncoder<E>[];
   private readonly batchers: readonly BatchEncoder[];
+  private readonly join: Joiner | null;
   /** Encodes done, for tests and metrics: the proof that work is per item and filter, not per subscriber. */
   encodes = 0;
   /** Events in the frame the last `get` returned; a field, so callers count deliveries without a lookup. */
@@ -74,15 +83,22 @@ export class FrameCache<E extends Routable> {
   /**
    * `encoders[i]` produces the bytes for encoding number `i` (e.g. 0 = msgpack,
    * 1 = json); `batchers[i]`, where given, wraps several of its frames into
-   * one message (see `batched`).
+   * one message (see `batched`); `join` is the transport's (`Framer.join`),
+   * null where it cannot join messages.
    */
-  constructor(encoders: readonly ItemEncoder<E>[], batchers: readonly BatchEncoder[] = []) {
+  constructor(encoders: readonly ItemEncoder<E>[], batchers: readonly BatchEncoder[] = [], join: Joiner | null = null) {
     this.encoders = encoders;
     this.batchers = batchers;
+    this.join = join;
+  }
+
+  /** Whether `joined` works: the transport can write several messages as one. */
+  get canJoin(): boolean {
+    return this.join !== null;
   }
 
   /** The frame for `item` as seen through `filter` in `encoding`, or null when no event matches. */
-  get(item: BufferItem<E>, filter: Filter, encoding: number): Uint8Array | null {
+  get(item: BufferItem<E>, filter: Filter, encoding: number): Prepared | null {
     const slot = filter.id * this.encoders.length + encoding;
     let frames = item.attachment as ItemFrames | undefined;
     let cached: CachedFrame | undefined;
@@ -105,21 +121,16 @@ export class FrameCache<E extends Routable> {
 
   /**
    * The `count` frames in `batch` (items firstIndex..lastIndex through
-   * `filter` in `encoding`, `bytes` long in all) joined into one buffer,
-   * shared with every caller asking for the same range. Transports whose
-   * prepared frames are whole wire frames write it in one go.
+   * `filter` in `encoding`, `bytes` long in all) joined into one message by
+   * the transport, shared with every caller asking for the same range. Only
+   * where `canJoin`.
    */
-  joined(firstIndex: number, lastIndex: number, count: number, bytes: number, filter: Filter, encoding: number, batch: readonly Uint8Array[]): Uint8Array {
+  joined(firstIndex: number, lastIndex: number, count: number, bytes: number, filter: Filter, encoding: number, batch: readonly Prepared[]): Prepared {
     const slot = filter.id * this.encoders.length + encoding;
     const hit = sameRange(this.joins.get(slot), firstIndex, lastIndex, count);
     if (hit !== null) return hit;
-    const joined = Buffer.allocUnsafe(bytes);
-    let at = 0;
-    for (let i = 0; i < count; i++) {
-      const frame = batch[i]!;
-      joined.set(frame, at);
-      at += frame.byteLength;
-    }
+    if (this.join === null) throw new TypeError('this transport cannot join messages');
+    const joined = this.join(batch, count, bytes);
     this.joinsBuilt++;
     remember(this.joins, slot, firstIndex, lastIndex, count, joined);
     return joined;
@@ -130,7 +141,7 @@ export class FrameCache<E extends Routable> {
    * the batch encoder of `encoding` and shared like a joined buffer. For
    * subscriptions that accept several items per message.
    */
-  batched(firstIndex: number, lastIndex: number, count: number, filter: Filter, encoding: number, batch: readonly Uint8Array[]): Uint8Array {
+  batched(firstIndex: number, lastIndex: number, count: number, filter: Filter, encoding: number, batch: readonly Prepared[]): Prepared {
     const slot = filter.id * this.encoders.length + encoding;
     const hit = sameRange(this.batches.get(slot), firstIndex, lastIndex, count);
     if (hit !== null) return hit;
@@ -163,17 +174,17 @@ export class FrameCache<E extends Routable> {
   }
 }
 
-function sameRange(entry: JoinedBatch | undefined, firstIndex: number, lastIndex: number, count: number): Uint8Array | null {
-  return entry !== undefined && entry.firstIndex === firstIndex && entry.lastIndex === lastIndex && entry.count === count ? entry.bytes : null;
+function sameRange(entry: JoinedBatch | undefined, firstIndex: number, lastIndex: number, count: number): Prepared | null {
+  return entry !== undefined && entry.firstIndex === firstIndex && entry.lastIndex === lastIndex && entry.count === count ? entry.message : null;
 }
 
-function remember(map: Map<number, JoinedBatch>, slot: number, firstIndex: number, lastIndex: number, count: number, bytes: Uint8Array): void {
+function remember(map: Map<number, JoinedBatch>, slot: number, firstIndex: number, lastIndex: number, count: number, message: Prepared): void {
   const entry = map.get(slot);
-  if (entry === undefined) map.set(slot, { firstIndex, lastIndex, count, bytes });
+  if (entry === undefined) map.set(slot, { firstIndex, lastIndex, count, message });
   else {
     entry.firstIndex = firstIndex;
     entry.lastIndex = lastIndex;
     entry.count = count;
-    entry.bytes = bytes;
+    entry.message = message;
   }
 }

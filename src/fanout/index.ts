@@ -5,11 +5,11 @@
  * plugs in as a `Sink` (sink.ts), the protocol as `ItemEncoder`s.
  */
 export { Cursor } from './cursor.js';
-export type { CursorEnd, CursorOptions, CursorOwner, DrainObserver, Sink } from './sink.js';
+export type { CursorEnd, CursorOptions, CursorOwner, DrainObserver, Framer, Prepared, Sink } from './sink.js';
 export { Filter, FilterRegistry } from './filter.js';
 export type { Routable, Selector } from './filter.js';
 export { FrameCache } from './frame-cache.js';
-export type { ItemEncoder } from './frame-cache.js';
+export type { BatchEncoder, ItemEncoder, Joiner } from './frame-cache.js';
 export { LagCounters } from './lag.js';
 export type { GapReason, LagBuffer, LagFrames, LagOptions, LagOutcome, LagPolicy, SkipTo } from './lag.js';
 export { conflateRange } from './conflate.js';

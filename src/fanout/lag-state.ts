@@ -22,6 +22,7 @@ import { DroppedError, type DropCause } from '../errors.js';
 import { conflateRange } from './conflate.js';
 import type { Filter, Routable } from './filter.js';
 import type { GapReason, LagBuffer, LagOptions } from './lag.js';
+import type { Prepared } from './sink.js';
 
 /** The cursor as its lag state sees it: Cursor implements it, for its policy's use only. */
 export interface LagCursor<E> {
@@ -42,7 +43,7 @@ export interface LagCursor<E> {
    * counts it as a delivery of that many events (a conflated message); a gap
    * message passes 0.
    */
-  writeOwn(frame: Uint8Array, events: number): void;
+  writeOwn(frame: Prepared, events: number): void;
 }
 
 export class LagState<E extends Routable> {

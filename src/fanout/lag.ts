@@ -18,6 +18,7 @@
  * conflated message or fallback, never per event.
  */
 import type { BufferItem } from '../buffer/index.js';
+import type { Prepared } from './sink.js';
 
 export type LagPolicy = 'drop' | 'skip' | 'conflate';
 export type SkipTo = 'oldest' | 'tail';
@@ -26,9 +27,9 @@ export type GapReason = 'evicted' | 'slow';
 
 /** Per-subscriber messages a policy writes, in the subscriber's wire format, ready for `Sink.writeBatch`. */
 export interface LagFrames<E> {
-  gap(from: number, to: number, reason: GapReason): Uint8Array;
+  gap(from: number, to: number, reason: GapReason): Prepared;
   /** An events message marked conflated, for `events` standing for every item up to `index`. */
-  conflated(index: number, events: readonly E[]): Uint8Array;
+  conflated(index: number, events: readonly E[]): Prepared;
 }
 
 /**

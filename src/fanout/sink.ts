@@ -12,6 +12,34 @@ import type { BufferItem } from '../buffer/index.js';
 import type { DropCause } from '../errors.js';
 import type { LagBuffer, LagOptions } from './lag.js';
 
+/**
+ * A message a transport made ready to send (`Framer.prepare`): built once
+ * per item, filter and encoding, shared by every sink of that transport.
+ * Opaque here: the fan-out counts its bytes and hands it back to the
+ * transport that made it, never looks inside.
+ */
+export interface Prepared {
+  readonly byteLength: number;
+}
+
+/**
+ * What a transport does to an encoded message before its sinks take it,
+ * and whether it can make one message of several. One per transport.
+ */
+export interface Framer {
+  /** The message ready for this transport's sinks. Called once per item and filter, never per subscriber. */
+  prepare(data: Uint8Array, binary: boolean): Prepared;
+  /** The encoded message inside a prepared one (what `prepare` was given; a view, no copy). */
+  payload(message: Prepared): Uint8Array;
+  /**
+   * One message that sends as `messages[0, count)` in that order (`bytes`
+   * long in all), where the transport can write several as one (ws: whole
+   * frames back to back, one socket write); null where it cannot (each is
+   * then handed over on its own).
+   */
+  readonly join: ((messages: readonly Prepared[], count: number, bytes: number) => Prepared) | null;
+}
+
 /** The connection as the fan-out sees it. Implemented by each transport. */
 export interface Sink {
   /** True once the connection closed; checked after every await. */
@@ -22,15 +50,8 @@ export interface Sink {
    * reports `Number.MAX_SAFE_INTEGER`, which ends the cursor under every policy.
    */
   bufferedAmount(): number;
-  /** Writes `count` messages from `frames` as one batch (one syscall where the transport can). */
-  writeBatch(frames: readonly Uint8Array[], count: number): void;
-  /**
-   * True when the frames are complete wire frames (the transport's `prepare`
-   * made them whole), so one buffer holding several back to back is a valid
-   * single write: cursors then hand over one joined buffer, shared by every
-   * cursor writing the same range. Read once, when the cursor is made.
-   */
-  readonly joinsFrames?: boolean;
+  /** Writes `messages[0, count)`, prepared by this sink's transport, as one batch (one syscall where the transport can). */
+  writeBatch(messages: readonly Prepared[], count: number): void;
   /** Resolves when the connection can take more (or closed). One waiter per connection. */
   waitDrain(): Promise<void>;
 }

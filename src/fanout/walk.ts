@@ -1,7 +1,8 @@
 /**
  * The walk a drain makes: from a cursor's position along every ready item,
  * up to a byte budget, collecting each item's cached frame into one batch
- * (joined into one buffer, or one batch message, when the hand-over asks).
+ * (joined into one message by the transport, or one batch message, when
+ * the hand-over asks).
  * And the memory of the last walk, so the next cursor there replays it.
  *
  * Caught-up cursors of one filter wake one after another at the same
@@ -23,6 +24,7 @@
 import type { BufferItem, BufferLink } from '../buffer/index.js';
 import type { Filter, Routable } from './filter.js';
 import type { FrameCache } from './frame-cache.js';
+import type { Prepared } from './sink.js';
 
 /** How a cursor hands over a walk of several frames: as they are, joined into one buffer, or as one batch message. */
 export const FRAMES = 0;
@@ -30,7 +32,7 @@ export const JOINS = 1;
 export const BATCHES = 2;
 export type HandOver = typeof FRAMES | typeof JOINS | typeof BATCHES;
 
-const EMPTY = new Uint8Array(0);
+const EMPTY: Prepared = new Uint8Array(0);
 
 /** One walk: what it started from (the replay key) and what it found. */
 export class Walk<E> {
@@ -54,9 +56,9 @@ export class Walk<E> {
   /** The buffer's error, when the walk reached its error item (such a walk is not replayed). */
   failure: Error | null = null;
   /** For a replay: the one buffer written (a single frame, a joined batch or a batch message)... */
-  message: Uint8Array | null = null;
+  message: Prepared | null = null;
   /** ...or the frames, for a sink that takes several (FRAMES with count > 1). */
-  list: Uint8Array[] | null = null;
+  list: Prepared[] | null = null;
 }
 
 export class Walker<E extends Routable> {
@@ -66,9 +68,9 @@ export class Walker<E extends Routable> {
    * per-cursor array would keep its high-water length, after a burst, for
    * every subscriber).
    */
-  readonly batch: Uint8Array[] = [];
+  readonly batch: Prepared[] = [];
   /** What the cursor writes next: `out[0, outCount)`. */
-  out: Uint8Array[] = this.batch;
+  out: Prepared[] = this.batch;
   outCount = 0;
   /** Entries of `batch` holding a frame until `release`. */
   private filled = 0;
@@ -111,7 +113,7 @@ export class Walker<E extends Routable> {
   }
 
   /** Puts one message in the batch as all there is to write (a replay, a gap, a conflated message); returns 1. */
-  single(message: Uint8Array): 1 {
+  single(message: Prepared): 1 {
     this.batch[0] = message;
     this.out = this.batch;
     this.outCount = 1;

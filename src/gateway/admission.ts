@@ -27,7 +27,7 @@ import {
   ShuttingDownError,
   UnauthorizedError,
 } from '../errors.js';
-import { fitCloseReason, isBinaryFormat, parseSubscribeQuery, refusalCloseCodeOf, type CloseCode, type Event, type SubscribeRequest } from '../protocol/index.js';
+import { fitCloseReason, parseSubscribeQuery, refusalCloseCodeOf, type CloseCode, type Event, type SubscribeRequest } from '../protocol/index.js';
 import type { HttpRequest, UpgradeDecision } from '../transport/index.js';
 import { SUBSCRIBER_MAX_PAYLOAD, type GatewayConfig } from './config.js';
 import type { GatewayCounters } from './counters.js';
@@ -119,7 +119,6 @@ export class Admission {
         accept: true,
         context: { kind: 'subscriber', plan, request, grant },
         maxPayload: SUBSCRIBER_MAX_PAYLOAD,
-        preparedBinary: isBinaryFormat(request.format),
         protocol,
       };
     } catch (err) {

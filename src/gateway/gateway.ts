@@ -176,7 +176,7 @@ export class Gateway {
     this.transport = transport;
     this.transportName = selection.name;
     this.transportReason = selection.reason;
-    this.subscribers.serve(new WireMessages(transport));
+    this.subscribers.serve(new WireMessages(transport.framer));
     const address = await transport.listen(config.host, config.port);
     if (this.metrics !== null && config.metricsPort !== null) {
       this.metricsServer = await startMetricsServer(config.host, config.metricsPort, () => this.renderMetrics(), (authorization) =>

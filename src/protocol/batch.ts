@@ -26,7 +26,12 @@ const parts: Uint8Array[] = [];
  * `unwrap` gives a message's bytes from what the caller holds (for example
  * the payload of a prepared WebSocket frame); the identity by default.
  */
-export function batchMessage(messages: readonly Uint8Array[], count: number, binary: boolean, unwrap: (held: Uint8Array) => Uint8Array = identity): Buffer {
+export function batchMessage<M = Uint8Array>(
+  messages: readonly M[],
+  count: number,
+  binary: boolean,
+  unwrap: (held: M) => Uint8Array = identity as (held: M) => Uint8Array,
+): Buffer {
   if (count < 2) throw new RangeError(`a batch holds at least 2 messages, got ${count}`);
   let bytes = 0;
   for (let i = 0; i < count; i++) {
@@ -69,6 +74,6 @@ export function batchMessage(messages: readonly Uint8Array[], count: number, bin
   return out;
 }
 
-function identity(bytes: Uint8Array): Uint8Array {
-  return bytes;
+function identity(bytes: unknown): Uint8Array {
+  return bytes as Uint8Array;
 }

@@ -9,7 +9,7 @@
  *   open(conn, context) -> { message, close } handlers
  *   conn.send / conn.writeBatch ... conn.close(code, reason) | conn.terminate()
  */
-import type { Sink } from '../fanout/index.js';
+import type { Framer, Prepared, Sink } from '../fanout/index.js';
 
 export interface HttpRequest {
   readonly method: string;
@@ -34,8 +34,6 @@ export type UpgradeDecision<C> =
       context: C;
       /** Largest message the peer may send; past it the connection is closed with 1009. */
       maxPayload: number;
-      /** Whether prepared messages sent on this connection are binary (ws frames carry it; uWS needs to be told). */
-      preparedBinary?: boolean;
       /** The subprotocol to answer with (one the client offered), if any. */
       protocol?: string;
     }
@@ -45,8 +43,8 @@ export interface Connection extends Sink {
   readonly remoteAddress: string;
   /** Sends one message. */
   send(data: Uint8Array, binary: boolean): void;
-  /** Sends one message prepared by `Transport.prepare`, sharing its bytes with other connections. */
-  sendPrepared(frame: Uint8Array): void;
+  /** Sends one message prepared by this transport's framer (`Transport.framer`), shared with other connections. */
+  sendPrepared(message: Prepared): void;
   /** Stops reading from the peer (a producer that does not read its replies). */
   pause(): void;
   resume(): void;
@@ -83,13 +81,12 @@ export interface ListenAddress {
 export interface Transport {
   readonly name: string;
   /**
-   * Turns an encoded message into the bytes `sendPrepared`/`writeBatch` take.
-   * Called once per item and filter, never per subscriber: for `ws` this
-   * builds the whole WebSocket frame so a broadcast is a raw socket write.
+   * Makes encoded messages into what `sendPrepared`/`writeBatch` take, once
+   * per item and filter, never per subscriber, and joins several into one
+   * where this transport can (for `ws`, whole WebSocket frames: a broadcast
+   * is a raw socket write, a run of them one write).
    */
-  prepare(data: Uint8Array, binary: boolean): Uint8Array;
-  /** The encoded message inside a prepared one (a view, no copy): what `prepare` was given. */
-  unprepare(prepared: Uint8Array): Uint8Array;
+  readonly framer: Framer;
   listen(host: string, port: number): Promise<ListenAddress>;
   /** Stops accepting connections. Open connections are the caller's to close. */
   stopAccepting(): void;

@@ -16,9 +16,11 @@
  *   the gateway's own drop limit, so the gateway, not uWS, decides who is
  *   dropped (4001).
  * - Writes in a cursor's batch go out inside one `cork`, one syscall.
- * - `prepare` is the identity: uWS frames each message natively (a copy per
- *   send is unavoidable through its API). Whether prepared messages are
- *   binary is fixed per connection at upgrade (`preparedBinary`).
+ * - A prepared message is its bytes and whether they are binary
+ *   (`UwsMessage`): uWS frames each message natively (a copy per send is
+ *   unavoidable through its API), so there is nothing to build ahead and
+ *   nothing to join (the framer's `join` is null; a cursor's run of
+ *   messages goes out corked instead).
  * - The native module is an argument (`uwsTransport(native)`), never an
  *   import: `uws-loader.ts` loads it after checking the binary's sha256, and
  *   this file sees only the types declared in `uws-native.ts`, so fanwire
@@ -28,6 +30,7 @@
  *   gateway) is http-exchange.ts, so both answer alike.
  */
 import { BadHandshakeError } from '../errors.js';
+import type { Framer, Prepared } from '../fanout/index.js';
 import { DrainWaiter } from './drain-waiter.js';
 import { answerRequest, decideUpgrade, readBody, statusLine } from './http-exchange.js';
 import type {
@@ -44,7 +47,7 @@ import type {
 import type * as uWS from './uws-native.js';
 
 const MESSAGE_TOO_BIG = 1009;
-const NO_FRAMES: readonly Uint8Array[] = [];
+const NO_FRAMES: readonly UwsMessage[] = [];
 const SEND_DROPPED = 2;
 /** The close text uWS gives (with 1006) when its idle timeout cut a connection. */
 const UWS_IDLE_TIMEOUT = 'WebSocket timed out from inactivity';
@@ -54,13 +57,31 @@ interface UserData<C> {
   context: C | null;
   remoteAddress: string;
   maxPayload: number;
-  preparedBinary: boolean;
   conn: UwsConnection | null;
   events: ConnectionHandlers | null;
 }
 
+/** A message prepared for uWS: made once per item and filter, sent to every connection as it is. */
+class UwsMessage implements Prepared {
+  readonly bytes: Uint8Array;
+  readonly binary: boolean;
+  readonly byteLength: number;
+
+  constructor(bytes: Uint8Array, binary: boolean) {
+    this.bytes = bytes;
+    this.binary = binary;
+    this.byteLength = bytes.byteLength;
+  }
+}
+
+const uwsFramer: Framer = {
+  prepare: (data, binary) => new UwsMessage(data, binary),
+  payload: (message) => (message as UwsMessage).bytes,
+  join: null,
+};
+
 let corked: UwsConnection | null = null;
-let corkedFrames: readonly Uint8Array[] = NO_FRAMES;
+let corkedFrames: readonly UwsMessage[] = NO_FRAMES;
 let corkedCount = 0;
 function writeCorked(): void {
   corked!.sendAll(corkedFrames, corkedCount);
@@ -70,16 +91,14 @@ class UwsConnection implements Connection {
   readonly remoteAddress: string;
   closed = false;
   private readonly ws: uWS.WebSocket<unknown>;
-  private readonly preparedBinary: boolean;
   /** Created on the first wait: most connections never wait for a drain. */
   private drain: DrainWaiter | null = null;
   /** Set if uWS ever dropped a message (past maxBackpressure): the stream has a hole and must end. */
   lostMessage = false;
 
-  constructor(ws: uWS.WebSocket<unknown>, remoteAddress: string, preparedBinary: boolean) {
+  constructor(ws: uWS.WebSocket<unknown>, remoteAddress: string) {
     this.ws = ws;
     this.remoteAddress = remoteAddress;
-    this.preparedBinary = preparedBinary;
   }
 
   bufferedAmount(): number {
@@ -97,23 +116,26 @@ class UwsConnection implements Connection {
     this.sendOne(data, binary);
   }
 
-  sendPrepared(frame: Uint8Array): void {
+  sendPrepared(prepared: Prepared): void {
     if (this.closed) return;
-    this.sendOne(frame, this.preparedBinary);
+    const message = prepared as UwsMessage;
+    this.sendOne(message.bytes, message.binary);
   }
 
-  writeBatch(frames: readonly Uint8Array[], count: number): void {
+  writeBatch(prepared: readonly Prepared[], count: number): void {
     if (this.closed) return;
+    const messages = prepared as readonly UwsMessage[];
     if (count === 1) {
       // One message is one syscall corked or not; skip the extra native call.
-      this.sendOne(frames[0]!, this.preparedBinary);
+      const message = messages[0]!;
+      this.sendOne(message.bytes, message.binary);
       return;
     }
     // cork() runs its callback at once: the batch travels through module
     // variables to one shared callback, so neither a write nor an idle
     // connection holds a closure.
     corked = this;
-    corkedFrames = frames;
+    corkedFrames = messages;
     corkedCount = count;
     this.ws.cork(writeCorked);
     corked = null;
@@ -121,9 +143,11 @@ class UwsConnection implements Connection {
   }
 
   /** The body of a corked batch write; see writeCorked. */
-  sendAll(frames: readonly Uint8Array[], count: number): void {
-    const binary = this.preparedBinary;
-    for (let i = 0; i < count; i++) this.sendOne(frames[i]!, binary);
+  sendAll(messages: readonly UwsMessage[], count: number): void {
+    for (let i = 0; i < count; i++) {
+      const message = messages[i]!;
+      this.sendOne(message.bytes, message.binary);
+    }
   }
 
   waitDrain(): Promise<void> {
@@ -284,7 +308,6 @@ export function createUwsTransport<C>(native: uWS.UwsModule, handlers: Transport
           context: decision.context,
           remoteAddress: request.remoteAddress,
           maxPayload: decision.maxPayload,
-          preparedBinary: decision.preparedBinary ?? true,
           conn: null,
           events: null,
         };
@@ -304,7 +327,7 @@ export function createUwsTransport<C>(native: uWS.UwsModule, handlers: Transport
 
     open: (ws) => {
       const data = ws.getUserData();
-      const conn = new UwsConnection(ws as uWS.WebSocket<unknown>, data.remoteAddress, data.preparedBinary);
+      const conn = new UwsConnection(ws as uWS.WebSocket<unknown>, data.remoteAddress);
       data.conn = conn;
       open.add(conn);
       try {
@@ -348,8 +371,7 @@ export function createUwsTransport<C>(native: uWS.UwsModule, handlers: Transport
 
   return {
     name: 'uws',
-    prepare: (data) => data,
-    unprepare: (prepared) => prepared,
+    framer: uwsFramer,
     listen(host: string, port: number): Promise<ListenAddress> {
       return new Promise((resolve, reject) => {
         app.listen(host, port, (socket) => {

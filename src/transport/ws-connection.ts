@@ -10,6 +10,7 @@
  * on the WebSocket: a closure per listener per connection costs memory for
  * every idle subscriber.
  */
+import type { Prepared } from '../fanout/index.js';
 import { WebSocket } from 'ws';
 import { DrainWaiter } from './drain-waiter.js';
 import type { Connection, ConnectionHandlers } from './transport.js';
@@ -75,17 +76,13 @@ export class WsConnection implements Connection {
     if (!this.closed) this.writer.send(data, binary);
   }
 
-  /** Prepared frames are whole wire frames: a joined batch is one write (unless the plain path is in use). */
-  get joinsFrames(): boolean {
-    return this.writer.fast;
+  // Prepared messages are wsFramer's: whole frames (Buffers), or joined runs of them.
+  sendPrepared(message: Prepared): void {
+    if (!this.closed) this.writer.sendPrepared(message as Uint8Array);
   }
 
-  sendPrepared(frame: Uint8Array): void {
-    if (!this.closed) this.writer.sendPrepared(frame);
-  }
-
-  writeBatch(frames: readonly Uint8Array[], count: number): void {
-    if (!this.closed) this.writer.writeBatch(frames, count);
+  writeBatch(messages: readonly Prepared[], count: number): void {
+    if (!this.closed) this.writer.writeBatch(messages as readonly Uint8Array[], count);
   }
 
   waitDrain(): Promise<void> {

@@ -1,13 +1,16 @@
 /**
- * WebSocket frames as the ws transport prepares them (`prepare`/`unprepare`).
+ * WebSocket frames as the ws transport prepares them: its framer (`wsFramer`:
+ * prepare, payload, join).
  *
  * Server frames are unmasked, so a shared message's complete frame is the
  * same bytes for every subscriber: it is built once per item and filter, and
  * a broadcast is a raw socket write of it (ws-raw-writer.ts). This file owns
  * the frame layout both ways: building a frame, the payload view inside one,
- * and splitting a run of frames back into messages for the plain `ws.send`
+ * joining several into one run (one socket write for a whole drain), and
+ * splitting a run of frames back into messages for the plain `ws.send`
  * path. It names no ws internals.
  */
+import type { Framer, Prepared } from '../fanout/index.js';
 
 /** Builds an unmasked, final, single-frame WebSocket message. */
 export function frameMessage(data: Uint8Array, binary: boolean): Buffer {
@@ -34,6 +37,29 @@ export function framePayload(frame: Uint8Array): Uint8Array {
   const marker = frame[1]! & 0x7f;
   return frame.subarray(marker < 126 ? 2 : marker === 126 ? 4 : 10);
 }
+
+/** Frames `[0, count)` back to back in one buffer (`bytes` long): still a valid run of whole frames. */
+export function joinFrames(frames: readonly Prepared[], count: number, bytes: number): Buffer {
+  const joined = Buffer.allocUnsafe(bytes);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    const frame = frames[i] as Uint8Array;
+    joined.set(frame, at);
+    at += frame.byteLength;
+  }
+  return joined;
+}
+
+/**
+ * The ws transport's framer: a prepared message is its whole unmasked frame
+ * (a Buffer), and frames join by concatenation. Free functions, so callers
+ * may hold them apart from the object.
+ */
+export const wsFramer: Framer = {
+  prepare: frameMessage,
+  payload: (message) => framePayload(message as Uint8Array),
+  join: joinFrames,
+};
 
 /** What the plain path hands each message to: ws's public `send`. */
 export interface MessageSender {

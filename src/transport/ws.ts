@@ -5,7 +5,7 @@
  * completing upgrades (one WebSocketServer per payload limit), and the idle
  * sweep. A connection is ws-connection.ts; its writes, with the broadcast
  * fast path that reaches into ws internals, are ws-raw-writer.ts; the frames
- * `prepare` builds are ws-framing.ts. What both transports do around an HTTP
+ * its framer builds and joins are ws-framing.ts. What both transports do around an HTTP
  * exchange is http-exchange.ts.
  */
 import { readFileSync } from 'node:fs';
@@ -24,7 +24,7 @@ import type {
   UpgradeDecision,
 } from './transport.js';
 import { bindConnection, connectionOf, WsConnection } from './ws-connection.js';
-import { frameMessage, framePayload } from './ws-framing.js';
+import { wsFramer } from './ws-framing.js';
 
 const CHOSEN_PROTOCOL = Symbol('fanwire.protocol');
 
@@ -210,8 +210,7 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
 
   return {
     name: 'ws',
-    prepare: frameMessage,
-    unprepare: framePayload,
+    framer: wsFramer,
     listen(host: string, port: number): Promise<ListenAddress> {
       return new Promise((resolve, reject) => {
         server.once('error', reject);

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { BufferItem, EventBuffer } from '../../src/buffer/index.js';
 import { ShuttingDownError } from '../../src/errors.js';
-import { Cursor, FilterRegistry, FrameCache, type CursorOptions, type Sink } from '../../src/fanout/index.js';
+import { Cursor, FilterRegistry, FrameCache, type CursorOptions, type Prepared, type Sink } from '../../src/fanout/index.js';
 
 interface Ev {
   topic: string;
@@ -209,7 +209,7 @@ describe('Cursor', () => {
     /** Counts item visits: one frame lookup per item a cursor walks. */
     class CountingCache extends FrameCache<Ev> {
       lookups = 0;
-      override get(...args: Parameters<FrameCache<Ev>['get']>): Uint8Array | null {
+      override get(...args: Parameters<FrameCache<Ev>['get']>): ReturnType<FrameCache<Ev>['get']> {
         this.lookups++;
         return super.get(...args);
       }
@@ -298,8 +298,8 @@ describe('Cursor', () => {
   });
 
   describe('batch messages (batch=1)', () => {
-    const batcher = (frames: readonly Uint8Array[], count: number) =>
-      Buffer.from(`[${frames.slice(0, count).map((f) => Buffer.from(f).toString()).join('|')}]`);
+    const batcher = (frames: readonly Prepared[], count: number) =>
+      Buffer.from(`[${(frames as Uint8Array[]).slice(0, count).map((f) => Buffer.from(f).toString()).join('|')}]`);
     function batchSetup() {
       const buffer = new EventBuffer<Ev>({ maxSize: 100 });
       const filters = new FilterRegistry();

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { EventBuffer } from '../../src/buffer/index.js';
 import type { BufferItem } from '../../src/buffer/index.js';
 import { FilterRegistry, FrameCache } from '../../src/fanout/index.js';
-import type { ItemEncoder } from '../../src/fanout/index.js';
+import type { ItemEncoder, Prepared } from '../../src/fanout/index.js';
 import { encodeJson, encodeMsgpack } from '../../src/protocol/index.js';
 import type { Event, EventsMessage } from '../../src/protocol/index.js';
 
@@ -32,9 +32,9 @@ function setup(): { cache: FrameCache<Event>; calls: Call[]; registry: FilterReg
   return { cache, calls, registry: new FilterRegistry(), buffer: new EventBuffer<Event>({ maxSize: 100 }) };
 }
 
-const fromMsgpack = (frame: Uint8Array | null): EventsMessage => unpack(frame!) as EventsMessage;
-const fromJson = (frame: Uint8Array | null): EventsMessage =>
-  JSON.parse(Buffer.from(frame!).toString('utf8')) as EventsMessage;
+const fromMsgpack = (frame: Prepared | null): EventsMessage => unpack(frame as Uint8Array) as EventsMessage;
+const fromJson = (frame: Prepared | null): EventsMessage =>
+  JSON.parse(Buffer.from(frame as Uint8Array).toString('utf8')) as EventsMessage;
 
 describe('FrameCache', () => {
   it('encodes an item once per filter and encoding, however many subscribers ask for it', () => {
@@ -103,8 +103,8 @@ describe('FrameCache', () => {
     const orders = registry.acquire([{ topic: 'orders', key: null }]);
     const customer = registry.acquire([{ topic: 'orders', key: 'customer-9' }]);
 
-    const frames = new Map<string, Uint8Array | null>();
-    const ask = (name: string, filter = name.startsWith('orders') ? orders : customer): Uint8Array | null =>
+    const frames = new Map<string, Prepared | null>();
+    const ask = (name: string, filter = name.startsWith('orders') ? orders : customer): Prepared | null =>
       cache.get(item, filter, name.endsWith('json') ? JSON_ENCODING : MSGPACK);
     // Ask in an interleaved order, twice, so cached frames are found wherever the cache keeps them.
     for (const round of [0, 1]) {
@@ -180,5 +180,39 @@ describe('FrameCache', () => {
     expect(again).not.toBe(old);
     expect(fromMsgpack(again)).toEqual(fromMsgpack(old));
     expect(cache.encodes).toBe(3);
+  });
+  describe('joining, a capability of the transport', () => {
+    const items = (n: number) => {
+      const buffer = new EventBuffer<Event>({ maxSize: 10 });
+      return Array.from({ length: n }, (_, i) => buffer.append([event('orders', `o-${i}`, i)]));
+    };
+
+    it('joins a run of frames through the transport\'s join once per range, filter and encoding, and hands every caller the same message', () => {
+      const joins: number[] = [];
+      const join = (messages: readonly Prepared[], count: number, bytes: number): Prepared => {
+        joins.push(count);
+        return Buffer.concat((messages as Uint8Array[]).slice(0, count), bytes);
+      };
+      const cache = new FrameCache<Event>([(index, events) => encodeMsgpack({ type: 'events', index, events })], [], join);
+      const filter = new FilterRegistry().acquire(null);
+      const [a, b, c] = items(3);
+      const frames = [a!, b!, c!].map((item) => cache.get(item, filter, MSGPACK)!);
+      const bytes = frames.reduce((n, f) => n + f.byteLength, 0);
+      expect(cache.canJoin).toBe(true);
+      const first = cache.joined(a!.index, c!.index, 3, bytes, filter, MSGPACK, frames);
+      const again = cache.joined(a!.index, c!.index, 3, bytes, filter, MSGPACK, frames);
+      expect(again).toBe(first);
+      expect(joins).toEqual([3]);
+      expect(Buffer.from(first as Uint8Array)).toEqual(Buffer.concat(frames as Uint8Array[]));
+    });
+
+    it('says it cannot join where the transport has no join (cursors then write frames one by one), and refuses to', () => {
+      const cache = new FrameCache<Event>([(index, events) => encodeMsgpack({ type: 'events', index, events })]);
+      const filter = new FilterRegistry().acquire(null);
+      const [a, b] = items(2);
+      const frames = [cache.get(a!, filter, MSGPACK)!, cache.get(b!, filter, MSGPACK)!];
+      expect(cache.canJoin).toBe(false);
+      expect(() => cache.joined(a!.index, b!.index, 2, 10, filter, MSGPACK, frames)).toThrow(TypeError);
+    });
   });
 });

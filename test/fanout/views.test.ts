@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { BufferItem, EventBuffer } from '../../src/buffer/index.js';
 import { ShuttingDownError } from '../../src/errors.js';
-import { Cursor, FilterRegistry, FrameCache, LagCounters, ViewRegistry, type CursorEnd, type Selector, type Sink } from '../../src/fanout/index.js';
+import { Cursor, FilterRegistry, FrameCache, LagCounters, ViewRegistry, type CursorEnd, type Joiner, type Selector, type Sink } from '../../src/fanout/index.js';
 
 interface Ev {
   topic: string;
@@ -39,12 +39,16 @@ const sel = (...specs: string[]): Selector[] =>
     return at < 0 ? { topic: s, key: null } : { topic: s.slice(0, at), key: s.slice(at + 1) };
   });
 
-function setup(maxSize = 100) {
+/** A transport's join for frames that are whole messages back to back (as ws's are). */
+const concat: Joiner = (messages, count, bytes) => Buffer.concat((messages as Uint8Array[]).slice(0, count), bytes);
+
+/** `join`: the transport's, for a transport that can join messages. */
+function setup(maxSize = 100, join: Joiner | null = null) {
   const views = new ViewRegistry<Ev>();
   const buffer = new EventBuffer<Ev>({ maxSize, onAppend: views.onAppend });
   views.attach(buffer);
   const filters = new FilterRegistry();
-  const cache = new FrameCache<Ev>([encoder]);
+  const cache = new FrameCache<Ev>([encoder], [], join);
   /** Appends one item of one event per spec "topic:key=n" (or "topic:key=n+extra" for a filter key). */
   const append = (...specs: string[]): BufferItem<Ev> =>
     buffer.append(
@@ -250,13 +254,13 @@ describe('Filtered views', () => {
     expect(v1.length).toBe(1);
   });
 
-  it('join a batch once per range, filter and format for sinks that take joined frames, whatever the number of subscribers', async () => {
-    const { append, filters, views, cache, buffer } = setup();
+  it('join a batch once per range, filter and format where the transport joins frames, whatever the number of subscribers', async () => {
+    const { append, filters, views, cache, buffer } = setup(100, concat);
     const sinks: RecordingSink[] = [];
     for (let i = 0; i < 20; i++) {
       const filter = filters.acquire(sel(i % 2 ? 'a' : 'b'));
       const view = views.acquire(filter);
-      const sink = Object.assign(new RecordingSink(), { joinsFrames: true });
+      const sink = new RecordingSink();
       sinks.push(sink);
       void new Cursor<Ev>(view.positionOf(buffer.tailItem()), filter, 0, cache, sink, { highWaterBytes: 1_000, dropAfterBytes: 10_000, batchBytes: 10_000, chain: view }).run();
     }

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EventBuffer } from '../../src/buffer/index.js';
-import { Cursor, FilterRegistry, FrameCache, type CursorOptions, type Sink } from '../../src/fanout/index.js';
+import { Cursor, FilterRegistry, FrameCache, type CursorOptions, type Joiner, type Prepared, type Sink } from '../../src/fanout/index.js';
 
 interface Ev {
   topic: string;
@@ -18,11 +18,6 @@ interface Ev {
 class RecordingSink implements Sink {
   closed = false;
   batches: string[][] = [];
-  readonly joinsFrames: boolean;
-
-  constructor(joinsFrames = false) {
-    this.joinsFrames = joinsFrames;
-  }
   bufferedAmount(): number {
     return 0;
   }
@@ -39,7 +34,7 @@ class RecordingSink implements Sink {
 /** Counts item visits: one frame lookup per item a cursor walks, none for a replay. */
 class CountingCache extends FrameCache<Ev> {
   lookups = 0;
-  override get(...args: Parameters<FrameCache<Ev>['get']>): Uint8Array | null {
+  override get(...args: Parameters<FrameCache<Ev>['get']>): ReturnType<FrameCache<Ev>['get']> {
     this.lookups++;
     return super.get(...args);
   }
@@ -47,14 +42,17 @@ class CountingCache extends FrameCache<Ev> {
 
 const tick = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 const encoder = (index: number, events: readonly Ev[]) => Buffer.from(`${index}:${events.map((e) => e.n).join(',')}`);
-const batcher = (frames: readonly Uint8Array[], count: number) => Buffer.from(`[${frames.slice(0, count).map((f) => Buffer.from(f).toString()).join('|')}]`);
+const batcher = (frames: readonly Prepared[], count: number) => Buffer.from(`[${(frames as Uint8Array[]).slice(0, count).map((f) => Buffer.from(f).toString()).join('|')}]`);
 const options: CursorOptions = { highWaterBytes: 1_000, dropAfterBytes: 10_000, batchBytes: 1_000 };
 
-/** What one gateway holds: its own buffer, filters and frame cache. */
-function gateway(payload = (n: number) => n) {
+/** A transport's join for frames that are whole messages back to back (as ws's are). */
+const concat: Joiner = (messages, count, bytes) => Buffer.concat((messages as Uint8Array[]).slice(0, count), bytes);
+
+/** What one gateway holds: its own buffer, filters and frame cache (joining, when its transport can). */
+function gateway(payload = (n: number) => n, joins = false) {
   const buffer = new EventBuffer<Ev>({ maxSize: 100 });
   const filters = new FilterRegistry();
-  const cache = new CountingCache([encoder], [batcher]);
+  const cache = new CountingCache([encoder], [batcher], joins ? concat : null);
   /** One item per number. */
   const append = (...ns: number[]) => {
     for (const n of ns) buffer.append([{ topic: 't', key: `k${n}`, n: payload(n) }]);
@@ -94,11 +92,11 @@ describe('Walker', () => {
     ];
     for (const [name, joins, opts] of handOvers) {
       it(`as ${name}`, () => {
-        const shared = gateway();
-        const alone = gateway();
-        const walked = new RecordingSink(joins);
-        const replayed = new RecordingSink(joins);
-        const fresh = new RecordingSink(joins);
+        const shared = gateway(undefined, joins);
+        const alone = gateway(undefined, joins);
+        const walked = new RecordingSink();
+        const replayed = new RecordingSink();
+        const fresh = new RecordingSink();
         const cursors = [shared.cursor(walked, opts), shared.cursor(replayed, opts), alone.cursor(fresh, opts)];
         shared.append(1, 2, 3, 4);
         alone.append(1, 2, 3, 4);

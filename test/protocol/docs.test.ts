@@ -162,7 +162,7 @@ describe('docs/protocol.md', () => {
 
       expect(cache.get(items[0]!, filter, 0)).toBeNull();
       const shownEvents = received.find((line) => line.includes('"type":"events"'))!;
-      expect(Buffer.from(cache.get(items[1]!, filter, 0)!).toString('utf8')).toBe(shownEvents);
+      expect(Buffer.from(cache.get(items[1]!, filter, 0) as Uint8Array).toString('utf8')).toBe(shownEvents);
     });
   });
 });

@@ -21,12 +21,12 @@ const FACTORIES: Array<[string, <C>(h: TransportHandlers<C>) => Transport]> = [
 // Where uWebSockets.js does not load, helpers.ts warns (or, under CI, keeps it so this fails).
 if (TRANSPORTS.includes('uws')) FACTORIES.push(['uws', (h) => createUwsTransport(loadUws().native, h, OPTIONS)]);
 
-async function serve(factory: <C>(h: TransportHandlers<C>) => Transport, preparedBinary: boolean) {
+async function serve(factory: <C>(h: TransportHandlers<C>) => Transport) {
   let resolveOpen!: (conn: Connection) => void;
   const opened = new Promise<Connection>((resolve) => (resolveOpen = resolve));
   const transport = factory<null>({
     request: () => ({ status: 404, body: '{}' }),
-    upgrade: () => ({ accept: true, context: null, maxPayload: 1024, preparedBinary }),
+    upgrade: () => ({ accept: true, context: null, maxPayload: 1024 }),
     open: (conn) => {
       resolveOpen(conn);
       return { message: () => {}, close: () => {} };
@@ -51,9 +51,9 @@ for (const [name, factory] of FACTORIES) {
   describe(`Connection over ${name}`, () => {
     for (const binary of [true, false]) {
       it(`delivers prepared ${binary ? 'binary' : 'text'} messages of every length class intact and in order, then a plain send`, async () => {
-        const { transport, client, received, conn } = await serve(factory, binary);
+        const { transport, client, received, conn } = await serve(factory);
         const payloads = SIZES.map((size, i) => Buffer.alloc(size, 65 + (i % 26)));
-        const frames = payloads.map((p) => transport.prepare(p, binary));
+        const frames = payloads.map((p) => transport.framer.prepare(p, binary));
         conn.sendPrepared(frames[0]!);
         conn.writeBatch(frames.slice(1), frames.length - 1);
         conn.send(Buffer.from('after'), false);
@@ -73,11 +73,23 @@ for (const [name, factory] of FACTORIES) {
       });
     }
 
+    it('prepares a message its sinks take, sized for the fan-out, with the encoded message inside; ws joins runs of them, uws does not', async () => {
+      const transport = factory<null>({ request: () => ({ status: 404, body: '' }), upgrade: () => ({ accept: false, reply: { status: 404, body: '' } }), open: () => ({ message: () => {}, close: () => {} }) });
+      const payload = Buffer.alloc(300, 7);
+      const message = transport.framer.prepare(payload, true);
+      expect(message.byteLength).toBeGreaterThanOrEqual(payload.byteLength);
+      expect(Buffer.from(transport.framer.payload(message)).equals(payload)).toBe(true);
+      expect(transport.framer.join === null).toBe(name === 'uws');
+      await transport.close();
+    });
+
     if (name.startsWith('ws')) {
       it('delivers a joined batch (whole frames back to back in one buffer) as separate messages, in order', async () => {
-        const { transport, client, received, conn } = await serve(factory, true);
+        const { transport, client, received, conn } = await serve(factory);
         const payloads = SIZES.map((size, i) => Buffer.alloc(size, 97 + (i % 26)));
-        const joined = Buffer.concat(payloads.map((p) => transport.prepare(p, true)));
+        const frames = payloads.map((p) => transport.framer.prepare(p, true));
+        const joined = transport.framer.join!(frames, frames.length, frames.reduce((n, f) => n + f.byteLength, 0));
+        expect(joined.byteLength).toBe(Buffer.concat(frames as Uint8Array[]).byteLength);
         conn.writeBatch([joined], 1);
         await waitFor(() => received.length >= payloads.length);
         expect(received.map((m) => m.data.length)).toEqual(SIZES);
@@ -90,7 +102,7 @@ for (const [name, factory] of FACTORIES) {
 
     if (name.startsWith('ws')) {
       it('drops writes to a connection whose socket is already destroyed, before ws learns of it, without touching the socket', async () => {
-        const { transport, client, conn } = await serve(factory, true);
+        const { transport, client, conn } = await serve(factory);
         client.on('error', () => {});
         // The server's socket, as a failed write (a peer reset) leaves it: destroyed,
         // while ws still says OPEN until a later tick. A write now would only build
@@ -106,7 +118,7 @@ for (const [name, factory] of FACTORIES) {
           };
         }
         socket.destroy();
-        const frame = transport.prepare(Buffer.from('late'), true);
+        const frame = transport.framer.prepare(Buffer.from('late'), true);
         for (let i = 0; i < 100; i++) {
           conn.sendPrepared(frame);
           conn.writeBatch([frame, frame], 2);
@@ -120,9 +132,9 @@ for (const [name, factory] of FACTORIES) {
     }
 
     it('reports buffered bytes once the peer stops reading, and releases one shared drain waiter when it reads again', async () => {
-      const { transport, client, conn } = await serve(factory, true);
+      const { transport, client, conn } = await serve(factory);
       client.pause(); // stop reading: kernel buffers fill, then the transport's own
-      const frame = transport.prepare(Buffer.alloc(256 * 1024), true);
+      const frame = transport.framer.prepare(Buffer.alloc(256 * 1024), true);
       for (let i = 0; i < 400 && conn.bufferedAmount() === 0; i++) conn.writeBatch([frame], 1);
       expect(conn.bufferedAmount()).toBeGreaterThan(0);
       const waiter = conn.waitDrain();
@@ -137,9 +149,9 @@ for (const [name, factory] of FACTORIES) {
     });
 
     it('keeps a plain send queued behind backed-up prepared writes in order, and still releases the drain waiter', async () => {
-      const { transport, client, received, conn } = await serve(factory, true);
+      const { transport, client, received, conn } = await serve(factory);
       client.pause();
-      const frame = transport.prepare(Buffer.alloc(64 * 1024, 7), true);
+      const frame = transport.framer.prepare(Buffer.alloc(64 * 1024, 7), true);
       let written = 0;
       for (; written < 2000 && conn.bufferedAmount() === 0; written++) conn.writeBatch([frame], 1);
       for (let i = 0; i < 4; i++, written++) conn.writeBatch([frame], 1); // more behind the first that did not fit
@@ -158,14 +170,14 @@ for (const [name, factory] of FACTORIES) {
     });
 
     it('closes with the code and reason given, and marks the connection closed', async () => {
-      const { transport, client, conn } = await serve(factory, true);
+      const { transport, client, conn } = await serve(factory);
       const closed = once(client, 'close');
       conn.close(4001, 'dropped: test');
       const [code, reason] = (await closed) as [number, Buffer];
       expect([code, reason.toString()]).toEqual([4001, 'dropped: test']);
       await waitFor(() => conn.closed);
       expect(conn.closed).toBe(true);
-      conn.sendPrepared(transport.prepare(Buffer.from('x'), true)); // must be a no-op, not a throw
+      conn.sendPrepared(transport.framer.prepare(Buffer.from('x'), true)); // must be a no-op, not a throw
       await transport.close();
     });
   });
