@@ -118,7 +118,7 @@ export class ShuttingDownError extends FanwireError {
   static readonly code = 'shutting_down';
   readonly code = 'shutting_down';
 
-  constructor(message = 'the gateway is shutting down') {
+  constructor(message = 'shutting down') {
     super(message);
   }
 }
@@ -218,6 +218,15 @@ export class InvalidPayloadError extends FanwireError {
 export class PolicyViolationError extends FanwireError {
   static readonly code = 'policy_violation';
   readonly code = 'policy_violation';
+}
+
+/**
+ * `err` as a FanwireError: itself when it is one, else an InternalError
+ * (message "internal error", the original as its `cause`), so every end of
+ * a stream has a documented code and nothing of a fault's text reaches a peer.
+ */
+export function asFanwireError(err: unknown): FanwireError {
+  return isFanwireError(err) ? err : new InternalError('internal error', { cause: err });
 }
 
 /** Every error class, keyed by code, for callers that want one import. */

@@ -23,7 +23,7 @@
  * wake-up, nothing per event.
  */
 import type { BufferItem } from '../buffer/index.js';
-import { DroppedError, type DropCause } from '../errors.js';
+import { asFanwireError, DroppedError, type DropCause } from '../errors.js';
 import type { Filter, Routable } from './filter.js';
 import type { FrameCache } from './frame-cache.js';
 import { LagState, type LagCursor } from './lag-state.js';
@@ -327,11 +327,13 @@ export class Cursor<E extends Routable> implements LagCursor<E> {
 
   /** How the cursor ends on `failure`: a DroppedError drops it, any other error (the buffer's) ends it with that error. */
   private ended(failure: Error): CursorEnd {
-    return failure instanceof DroppedError ? this.dropped(failure.dropCause) : { reason: 'error', error: failure, lastIndex: this.item.index };
+    return failure instanceof DroppedError
+      ? this.dropped(failure.dropCause, failure)
+      : { reason: 'error', error: asFanwireError(failure), lastIndex: this.item.index };
   }
 
-  private dropped(cause: DropCause): CursorEnd {
-    return { reason: 'dropped', cause, lastIndex: this.lastIndex, bufferedBytes: this.sink.closed ? 0 : this.sink.bufferedAmount() };
+  private dropped(cause: DropCause, error = new DroppedError(cause, this.lastIndex)): CursorEnd {
+    return { reason: 'dropped', error, cause, lastIndex: this.lastIndex, bufferedBytes: this.sink.closed ? 0 : this.sink.bufferedAmount() };
   }
 
   // LagCursor: what the lag state reads and does, on its slow paths only.

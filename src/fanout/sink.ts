@@ -9,7 +9,7 @@
  * on the shape of the seam and not on the loop behind it (cursor.ts).
  */
 import type { BufferItem } from '../buffer/index.js';
-import type { DropCause } from '../errors.js';
+import type { DropCause, DroppedError, FanwireError } from '../errors.js';
 import type { LagBuffer, LagOptions } from './lag.js';
 
 /**
@@ -92,11 +92,16 @@ export interface CursorOptions {
   batchMessages?: boolean;
 }
 
-/** How a cursor ended: the caller turns it into a close code, and resumes at `lastIndex + 1`. */
+/**
+ * How a cursor ended, with the typed error behind it: the owner answers it
+ * with the close frame the error table gives (`closeOf`), and the client
+ * resumes at `lastIndex + 1`. 'closed': the connection went first, nothing
+ * to answer. A fault that is not a FanwireError arrives as an InternalError.
+ */
 export type CursorEnd =
   | { reason: 'closed'; lastIndex: number }
-  | { reason: 'dropped'; cause: DropCause; lastIndex: number; bufferedBytes: number }
-  | { reason: 'error'; error: Error; lastIndex: number };
+  | { reason: 'dropped'; error: DroppedError; cause: DropCause; lastIndex: number; bufferedBytes: number }
+  | { reason: 'error'; error: FanwireError; lastIndex: number };
 
 /** Told once how a cursor ended. */
 export interface CursorOwner {

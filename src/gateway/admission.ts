@@ -27,7 +27,7 @@ import {
   ShuttingDownError,
   UnauthorizedError,
 } from '../errors.js';
-import { fitCloseReason, parseSubscribeQuery, refusalCloseCodeOf, type CloseCode, type Event, type SubscribeRequest } from '../protocol/index.js';
+import { parseSubscribeQuery, refusalOf, type CloseFrame, type Event, type SubscribeRequest } from '../protocol/index.js';
 import type { HttpRequest, UpgradeDecision } from '../transport/index.js';
 import { SUBSCRIBER_MAX_PAYLOAD, type GatewayConfig } from './config.js';
 import type { GatewayCounters } from './counters.js';
@@ -51,7 +51,7 @@ export type UpgradeContext =
   | { kind: 'publisher'; grant: Grant | null }
   | { kind: 'subscriber'; plan: StartPlan; request: SubscribeRequest; grant: Grant | null }
   /** A refusal answered as a close, for a client that offered fanwire.v1. */
-  | { kind: 'refused'; close: CloseCode; reason: string };
+  | { kind: 'refused'; close: CloseFrame };
 
 export class Admission {
   private readonly config: Readonly<GatewayConfig>;
@@ -124,11 +124,8 @@ export class Admission {
     } catch (err) {
       if (!isFanwireError(err)) throw err;
       this.counters.upgradeRefused(err.code);
-      const close = asClose ? refusalCloseCodeOf(err.code) : null;
-      if (close !== null) {
-        const reason = fitCloseReason(`${err.code}: ${err.message}`);
-        return { accept: true, context: { kind: 'refused', close, reason }, maxPayload: SUBSCRIBER_MAX_PAYLOAD, protocol };
-      }
+      const close = asClose ? refusalOf(err) : null;
+      if (close !== null) return { accept: true, context: { kind: 'refused', close }, maxPayload: SUBSCRIBER_MAX_PAYLOAD, protocol };
       const extra = err instanceof IndexGoneError ? { oldest: err.oldest, epoch: err.epoch } : undefined;
       return { accept: false, reply: errorReply(err, extra) };
     }

@@ -308,7 +308,7 @@ export class Gateway {
       open: (conn, context) => {
         if (context.kind === 'publisher') return this.producers.open(conn, context.grant);
         if (context.kind === 'subscriber') return this.subscribers.open(conn, context.plan, context.request, context.grant);
-        conn.close(context.close, context.reason); // nothing before the close frame
+        conn.close(context.close.code, context.close.reason); // nothing before the close frame
         return REFUSED_HANDLERS;
       },
       timedOut: (kind) => this.counters.limitReached(`${kind}-timeout`),

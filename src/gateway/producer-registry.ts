@@ -6,7 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { Grant } from '../auth/index.js';
-import { CloseCode } from '../protocol/index.js';
+import { ShuttingDownError } from '../errors.js';
+import { CloseCode, closeOf } from '../protocol/index.js';
 import type { Connection, ConnectionHandlers } from '../transport/index.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayCounters } from './counters.js';
@@ -53,6 +54,7 @@ export class ProducerRegistry {
 
   /** Stopping: every producer is closed with 1001 (after the replies already written). */
   closeAll(): void {
-    for (const conn of this.producers.keys()) conn.close(CloseCode.GOING_AWAY, 'shutting down');
+    const { code, reason } = closeOf(new ShuttingDownError());
+    for (const conn of this.producers.keys()) conn.close(code, reason);
   }
 }

@@ -13,7 +13,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { Grant } from '../auth/index.js';
-import { CloseCode, encodeJson, encodeMsgpack, type PublisherReply } from '../protocol/index.js';
+import { PolicyViolationError } from '../errors.js';
+import { closeOf, encodeJson, encodeMsgpack, type PublisherReply } from '../protocol/index.js';
 import type { Connection } from '../transport/index.js';
 import type { GatewayConfig } from './config.js';
 import type { GatewayCounters } from './counters.js';
@@ -91,7 +92,8 @@ export class ProducerConnection {
     const unread = conn.bufferedAmount();
     if (unread > config.dropAfterBytes) {
       this.cut = true;
-      conn.close(CloseCode.POLICY_VIOLATION, 'producer is not reading its replies');
+      const { code, reason } = closeOf(new PolicyViolationError('producer is not reading its replies'));
+      conn.close(code, reason);
       return;
     }
     if (!this.unreadPaused && unread > config.highWaterBytes) {

@@ -11,10 +11,10 @@
 import type { Logger } from 'pino';
 import type { Grant } from '../auth/index.js';
 import type { EventBuffer } from '../buffer/index.js';
-import { ShuttingDownError } from '../errors.js';
+import { PolicyViolationError, ShuttingDownError } from '../errors.js';
 import { Cursor, FilterRegistry, type CursorEnd, type FilteredView, type FrameCache, type ViewRegistry } from '../fanout/index.js';
 import type { GatewayMetrics } from '../metrics/index.js';
-import { CloseCode, fitCloseReason, type Event, type SubscribeRequest } from '../protocol/index.js';
+import { closeOf, type CloseFrame, type Event, type SubscribeRequest } from '../protocol/index.js';
 import type { Connection, ConnectionHandlers } from '../transport/index.js';
 import type { StartPlan } from './admission.js';
 import type { GatewayConfig } from './config.js';
@@ -24,11 +24,6 @@ import type { ServingState } from './serving-state.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
 import { expireWith } from './token-expiry.js';
 import { ENCODING, type WireMessages } from './wire-messages.js';
-
-export interface CloseFrame {
-  code: number;
-  reason: string;
-}
 
 export class SubscriberRegistry implements SubscriptionHost {
   readonly filters = new FilterRegistry();
@@ -148,7 +143,8 @@ export class SubscriberRegistry implements SubscriptionHost {
   }
 
   spoke(sub: Subscription): void {
-    sub.conn.close(CloseCode.POLICY_VIOLATION, 'subscribers may not send messages');
+    const { code, reason } = closeOf(new PolicyViolationError('subscribers may not send messages'));
+    sub.conn.close(code, reason);
   }
 
   closed(sub: Subscription): void {
@@ -191,7 +187,11 @@ export class SubscriberRegistry implements SubscriptionHost {
   }
 }
 
-/** The close frame for how a cursor ended, or null when the connection is already gone. */
+/**
+ * The close frame for how a cursor ended (from the error table, through
+ * `closeOf`), or null when the connection is already gone. A drop's reason
+ * says how far behind it was and where to resume.
+ */
 export function closeFrameFor(end: CursorEnd, epoch: string, newestIndex: number): CloseFrame | null {
   switch (end.reason) {
     case 'closed':
@@ -199,11 +199,9 @@ export function closeFrameFor(end: CursorEnd, epoch: string, newestIndex: number
     case 'dropped': {
       const cause =
         end.cause === 'lagged' ? `fell ${newestIndex - end.lastIndex} events behind` : `${end.bufferedBytes} bytes unsent`;
-      return { code: CloseCode.DROPPED, reason: fitCloseReason(`dropped: ${cause}; resume index=${end.lastIndex + 1} epoch=${epoch}`) };
+      return closeOf(end.error, `dropped: ${cause}; resume index=${end.lastIndex + 1} epoch=${epoch}`);
     }
     case 'error':
-      return end.error instanceof ShuttingDownError
-        ? { code: CloseCode.GOING_AWAY, reason: 'shutting down' }
-        : { code: CloseCode.INTERNAL_ERROR, reason: 'internal error' };
+      return closeOf(end.error);
   }
 }

@@ -5,7 +5,8 @@
  * cannot wait longer than about 24.8 days at once.
  */
 import type { Grant } from '../auth/index.js';
-import { CloseCode } from '../protocol/index.js';
+import { TokenExpiredError } from '../errors.js';
+import { closeOf } from '../protocol/index.js';
 import type { Connection } from '../transport/index.js';
 
 /** Longest setTimeout delay Node honours (about 24.8 days). */
@@ -20,7 +21,10 @@ export function expireWith(conn: Connection, grant: Grant | null): () => void {
   let timer: NodeJS.Timeout;
   const arm = (): void => {
     const left = grant.expiresAt! - Date.now();
-    if (left <= 0) conn.close(CloseCode.TOKEN_EXPIRED, 'token expired');
+    if (left <= 0) {
+      const { code, reason } = closeOf(new TokenExpiredError());
+      conn.close(code, reason);
+    }
     else timer = setTimeout(arm, Math.min(left, MAX_TIMER_MS));
   };
   arm();

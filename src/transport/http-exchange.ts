@@ -7,16 +7,17 @@
  * and call these, so both answer alike.
  */
 import http from 'node:http';
-import { TooBigError } from '../errors.js';
+import { InternalError, TooBigError } from '../errors.js';
+import { httpStatusOf } from '../protocol/index.js';
 import type { HttpReply, HttpRequest, TransportHandlers, UpgradeDecision } from './transport.js';
 
 /** `429 Too Many Requests`: the status and Node's standard reason phrase (empty for a code Node does not know). */
 export const statusLine = (status: number): string => `${status} ${http.STATUS_CODES[status] ?? ''}`;
 
-/** The answer to a handler that threw or rejected. */
+/** The answer to a handler that threw or rejected: the documented `internal` code (500). */
 export const internalError = (err: unknown): HttpReply => ({
-  status: 500,
-  body: JSON.stringify({ code: 'internal', message: err instanceof Error ? err.message : String(err) }),
+  status: httpStatusOf(InternalError.code),
+  body: JSON.stringify({ code: InternalError.code, message: err instanceof Error ? err.message : String(err) }),
 });
 
 /**

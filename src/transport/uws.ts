@@ -29,7 +29,8 @@
  *   lines with Node's reason phrases, the internal-error answer, asking the
  *   gateway) is http-exchange.ts, so both answer alike.
  */
-import { BadHandshakeError } from '../errors.js';
+import { BadHandshakeError, TooBigError } from '../errors.js';
+import { closeOf } from '../protocol/index.js';
 import type { Framer, Prepared } from '../fanout/index.js';
 import { DrainWaiter } from './drain-waiter.js';
 import { answerRequest, decideUpgrade, readBody, statusLine } from './http-exchange.js';
@@ -46,7 +47,6 @@ import type {
 } from './transport.js';
 import type * as uWS from './uws-native.js';
 
-const MESSAGE_TOO_BIG = 1009;
 const NO_FRAMES: readonly UwsMessage[] = [];
 const SEND_DROPPED = 2;
 /** The close text uWS gives (with 1006) when its idle timeout cut a connection. */
@@ -344,7 +344,8 @@ export function createUwsTransport<C>(native: uWS.UwsModule, handlers: Transport
       const conn = data.conn;
       if (conn === null || conn.closed || data.events === null) return;
       if (message.byteLength > data.maxPayload) {
-        conn.close(MESSAGE_TOO_BIG, 'message too big');
+        const { code, reason } = closeOf(new TooBigError('message too big'));
+        conn.close(code, reason);
         return;
       }
       // The ArrayBuffer is only valid during this call: copy it out.

@@ -11,6 +11,7 @@
  * every idle subscriber.
  */
 import type { Prepared } from '../fanout/index.js';
+import { CloseCode } from '../protocol/index.js';
 import { WebSocket } from 'ws';
 import { DrainWaiter } from './drain-waiter.js';
 import type { Connection, ConnectionHandlers } from './transport.js';
@@ -30,7 +31,7 @@ function onWsError(this: WebSocket, err: Error & { code?: string }): void {
   // ws reports protocol errors (oversized or invalid frames) here and then
   // closes with the matching code itself; without a listener they would crash
   // the process. Its 'close' event shows how the socket ended, not the 1009 it sent.
-  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') connectionOf(this).sentCode = 1009;
+  if (err.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') connectionOf(this).sentCode = CloseCode.MESSAGE_TOO_BIG;
 }
 
 function onWsMessage(this: WebSocket, data: Buffer, isBinary: boolean): void {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BufferItem, EventBuffer } from '../../src/buffer/index.js';
-import { ShuttingDownError } from '../../src/errors.js';
+import { DroppedError, InternalError, ShuttingDownError } from '../../src/errors.js';
 import { Cursor, FilterRegistry, FrameCache, type CursorOptions, type Prepared, type Sink } from '../../src/fanout/index.js';
 
 interface Ev {
@@ -157,6 +157,31 @@ describe('Cursor', () => {
     sink.buffered = 25;
     append(1);
     await expect(run).resolves.toMatchObject({ reason: 'dropped', cause: 'backpressure', lastIndex: 1, bufferedBytes: 25 });
+  });
+
+  it('ends a drop with a typed DroppedError that names its cause and where it stopped (the close frame comes from the error table)', async () => {
+    const { sink, cursor, append } = setup();
+    const run = cursor({ highWaterBytes: 10, dropAfterBytes: 20 }).run();
+    sink.buffered = 25;
+    append(1);
+    const end = await run;
+    expect(end.reason).toBe('dropped');
+    if (end.reason !== 'dropped') return;
+    expect(end.error).toBeInstanceOf(DroppedError);
+    expect(end.error).toMatchObject({ code: 'dropped', dropCause: 'backpressure', lastIndex: 1 });
+  });
+
+  it('ends on a fault that is not a FanwireError with an InternalError ("internal error", the fault as its cause), so no fault text reaches the peer', async () => {
+    const { buffer, cursor, append } = setup();
+    const run = cursor().run();
+    append(1);
+    const fault = new Error('secret detail');
+    buffer.appendError(fault);
+    const end = await run;
+    expect(end.reason).toBe('error');
+    if (end.reason !== 'error') return;
+    expect(end.error).toBeInstanceOf(InternalError);
+    expect(end.error).toMatchObject({ code: 'internal', message: 'internal error', cause: fault });
   });
 
   it('ends with the buffer error after writing what came before it', async () => {
