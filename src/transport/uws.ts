@@ -17,7 +17,7 @@
  *   dropped (4001).
  * - Writes in a cursor's batch go out inside one `cork`, one syscall.
  * - A prepared message is its bytes and whether they are binary
- *   (`UwsMessage`): uWS frames each message natively (a copy per send is
+ *   (`UwsMessage`, uws-message.ts): uWS frames each message natively (a copy per send is
  *   unavoidable through its API), so there is nothing to build ahead and
  *   nothing to join (the framer's `join` is null; a cursor's run of
  *   messages goes out corked instead).
@@ -31,7 +31,7 @@
  */
 import { BadHandshakeError, TooBigError } from '../errors.js';
 import { closeOf } from '../protocol/index.js';
-import type { Framer, Prepared } from '../fanout/index.js';
+import type { Prepared } from '../fanout/index.js';
 import { DrainWaiter } from './drain-waiter.js';
 import { answerRequest, decideUpgrade, readBody, statusLine } from './http-exchange.js';
 import type {
@@ -45,6 +45,7 @@ import type {
   TransportHandlers,
   TransportOptions,
 } from './transport.js';
+import { uwsFramer, type UwsMessage } from './uws-message.js';
 import type * as uWS from './uws-native.js';
 
 const NO_FRAMES: readonly UwsMessage[] = [];
@@ -60,25 +61,6 @@ interface UserData<C> {
   conn: UwsConnection | null;
   events: ConnectionHandlers | null;
 }
-
-/** A message prepared for uWS: made once per item and filter, sent to every connection as it is. */
-class UwsMessage implements Prepared {
-  readonly bytes: Uint8Array;
-  readonly binary: boolean;
-  readonly byteLength: number;
-
-  constructor(bytes: Uint8Array, binary: boolean) {
-    this.bytes = bytes;
-    this.binary = binary;
-    this.byteLength = bytes.byteLength;
-  }
-}
-
-const uwsFramer: Framer = {
-  prepare: (data, binary) => new UwsMessage(data, binary),
-  payload: (message) => (message as UwsMessage).bytes,
-  join: null,
-};
 
 let corked: UwsConnection | null = null;
 let corkedFrames: readonly UwsMessage[] = NO_FRAMES;
