@@ -3,8 +3,8 @@
  * Sink): its lifecycle (open, closing, closed, the close code ws sent
  * itself), liveness for the idle sweep, reads paused for a producer that
  * does not read its replies, and a drain waiter. How bytes reach the socket
- * is the raw writer's (ws-raw-writer.ts); this file touches only ws's public
- * API.
+ * is the raw writer's (ws-raw-writer.ts, the class this one extends); this
+ * file touches only ws's public API.
  *
  * Per-connection listeners are shared functions that find their connection
  * on the WebSocket: a closure per listener per connection costs memory for
@@ -48,7 +48,7 @@ export function bindConnection(ws: WebSocket, conn: WsConnection): void {
   ws.on('message', onWsMessage);
 }
 
-export class WsConnection implements Connection {
+export class WsConnection extends WsRawWriter implements Connection {
   readonly remoteAddress: string;
   closed = false;
   /** Heard from since the last idle sweep (pong or message). */
@@ -59,38 +59,31 @@ export class WsConnection implements Connection {
   sentCode: number | null = null;
   /** Created on the first wait: most connections never wait for a drain. */
   private drain: DrainWaiter | null = null;
-  private readonly ws: WebSocket;
-  private readonly writer: WsRawWriter;
 
   /** `fastPath`: whether raw writes may be used (the writer still checks that ws allows them). */
   constructor(ws: WebSocket, remoteAddress: string, fastPath: boolean) {
-    this.ws = ws;
+    super(ws, fastPath);
     this.remoteAddress = remoteAddress;
-    this.writer = new WsRawWriter(ws, fastPath);
   }
 
-  bufferedAmount(): number {
-    return this.writer.bufferedAmount();
-  }
-
-  send(data: Uint8Array, binary: boolean): void {
-    if (!this.closed) this.writer.send(data, binary);
+  override send(data: Uint8Array, binary: boolean): void {
+    if (!this.closed) super.send(data, binary);
   }
 
   // Prepared messages are wsFramer's: whole frames (Buffers), or joined runs of them.
-  sendPrepared(message: Prepared): void {
-    if (!this.closed) this.writer.sendPrepared(message as Uint8Array);
+  override sendPrepared(message: Prepared): void {
+    if (!this.closed) super.sendPrepared(message as Uint8Array);
   }
 
-  writeBatch(messages: readonly Prepared[], count: number): void {
-    if (!this.closed) this.writer.writeBatch(messages as readonly Uint8Array[], count);
+  override writeBatch(messages: readonly Prepared[], count: number): void {
+    if (!this.closed) super.writeBatch(messages as readonly Uint8Array[], count);
   }
 
   waitDrain(): Promise<void> {
     if (this.closed) return Promise.resolve();
     if (this.drain === null) {
       this.drain = new DrainWaiter();
-      this.writer.watchDrain(this);
+      this.watchDrain(this);
     }
     return this.drain.wait();
   }

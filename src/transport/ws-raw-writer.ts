@@ -91,12 +91,15 @@ function fastPathSender(ws: unknown, socket: RawSocket | null): SenderInternals 
   return shaped ? (sender as unknown as SenderInternals) : null;
 }
 
+/**
+ * A connection's writes. The connection is a subclass (ws-connection.ts),
+ * not a holder of one: a second object per connection would cost every idle
+ * subscriber its header and a pointer.
+ */
 export class WsRawWriter {
-  /** Whether raw writes are possible at all (asked for, no compression, internals as expected). */
-  readonly fast: boolean;
   /** Set while send() holds the socket corked until the current read is handled. */
   corked = false;
-  private readonly ws: WebSocket;
+  protected readonly ws: WebSocket;
   /** Set only with `fast`: a raw write goes out only while this holds no frames. */
   private readonly sender: SenderInternals | null;
   /** ws's socket, watched (gone? queued in libuv? drained?) on either path where present. */
@@ -121,7 +124,11 @@ export class WsRawWriter {
     }
     this.socket = socket;
     this.sender = sender;
-    this.fast = sender !== null;
+  }
+
+  /** Whether raw writes are possible at all (asked for, no compression, internals as expected). */
+  get fast(): boolean {
+    return this.sender !== null;
   }
 
   /**
