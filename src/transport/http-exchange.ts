@@ -14,6 +14,13 @@ import type { HttpReply, HttpRequest, TransportHandlers, UpgradeDecision } from 
 /** `429 Too Many Requests`: the status and Node's standard reason phrase (empty for a code Node does not know). */
 export const statusLine = (status: number): string => `${status} ${http.STATUS_CODES[status] ?? ''}`;
 
+/**
+ * A reply's headers as sent: JSON unless the reply names its own type (the
+ * dashboard page, /metrics). One record, so a header is never sent twice.
+ * Header names in replies are lower-case.
+ */
+export const replyHeaders = (reply: HttpReply): Record<string, string> => ({ 'content-type': 'application/json', ...reply.headers });
+
 /** The answer to a handler that threw or rejected: the documented `internal` code (500). */
 export const internalError = (err: unknown): HttpReply => ({
   status: httpStatusOf(InternalError.code),

@@ -33,7 +33,7 @@ import { BadHandshakeError, TooBigError } from '../errors.js';
 import { closeOf } from '../protocol/index.js';
 import type { Prepared } from '../fanout/index.js';
 import { DrainWaiter } from './drain-waiter.js';
-import { answerRequest, decideUpgrade, readBody, statusLine } from './http-exchange.js';
+import { answerRequest, decideUpgrade, readBody, replyHeaders, statusLine } from './http-exchange.js';
 import type {
   Connection,
   ConnectionHandlers,
@@ -210,8 +210,7 @@ class UwsHttpRequest implements HttpRequest {
 function writeReply(res: uWS.HttpResponse, reply: HttpReply, closeConnection = false): void {
   res.cork(() => {
     res.writeStatus(statusLine(reply.status));
-    res.writeHeader('content-type', 'application/json');
-    for (const [name, value] of Object.entries(reply.headers ?? {})) res.writeHeader(name, value);
+    for (const [name, value] of Object.entries(replyHeaders(reply))) res.writeHeader(name, value);
     res.end(reply.body, closeConnection);
   });
 }

@@ -13,7 +13,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
-import { answerRequest, decideUpgrade, readBody, statusLine } from './http-exchange.js';
+import { answerRequest, decideUpgrade, readBody, replyHeaders, statusLine } from './http-exchange.js';
 import type {
   HttpReply,
   HttpRequest,
@@ -77,7 +77,7 @@ class NodeHttpRequest implements HttpRequest {
 }
 
 function writeReply(res: http.ServerResponse, reply: HttpReply, close = false): void {
-  const headers: Record<string, string> = { 'content-type': 'application/json', ...reply.headers };
+  const headers = replyHeaders(reply);
   if (close) headers.connection = 'close';
   res.writeHead(reply.status, headers);
   res.end(reply.body);
@@ -87,8 +87,7 @@ function writeReply(res: http.ServerResponse, reply: HttpReply, close = false): 
 function refuseUpgrade(socket: Duplex, reply: HttpReply): void {
   const body = typeof reply.body === 'string' ? Buffer.from(reply.body) : Buffer.from(reply.body);
   const headers: Record<string, string> = {
-    'content-type': 'application/json',
-    ...reply.headers,
+    ...replyHeaders(reply),
     'content-length': String(body.length),
     connection: 'close',
   };

@@ -16,12 +16,13 @@ const OPTIONS: TransportOptions = { maxPayloadBytes: 1024, maxBackpressureBytes:
 
 const json = (status: number, code: string): HttpReply => ({ status, body: JSON.stringify({ code, message: code }) });
 
-/** Routes: /limited is 429, /throws throws, /rejects rejects, anything else 404. Every upgrade is refused 429. */
+/** Routes: /limited is 429, /throws throws, /rejects rejects, /page is HTML, anything else 404. Every upgrade is refused 429. */
 const HANDLERS: TransportHandlers<null> = {
   request: (req) => {
     if (req.path === '/limited') return json(429, 'limit_exceeded');
     if (req.path === '/throws') throw new Error('handler broke');
     if (req.path === '/rejects') return Promise.reject(new Error('handler broke later'));
+    if (req.path === '/page') return { status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: '<p>hi</p>' };
     return json(404, 'not_found');
   },
   upgrade: () => ({ accept: false, reply: json(429, 'limit_exceeded') }),
@@ -85,6 +86,17 @@ for (const name of TRANSPORTS) {
       const { statusLine, body } = await ask(port, '/v1/subscribe', true);
       expect(statusLine).toBe('HTTP/1.1 429 Too Many Requests');
       expect(body).toMatchObject({ code: 'limit_exceeded' });
+    });
+
+    it('sends a reply that names its own content type with that type alone (one Content-Type header, not JSON as well)', async () => {
+      const port = await serve();
+      const req = http.request({ host: '127.0.0.1', port, path: '/page', agent: false });
+      req.end();
+      const [res] = (await once(req, 'response')) as [http.IncomingMessage];
+      res.resume();
+      const types = res.rawHeaders.filter((_, i) => i % 2 === 0 && res.rawHeaders[i]!.toLowerCase() === 'content-type').length;
+      expect(types).toBe(1);
+      expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
     });
 
     for (const path of ['/throws', '/rejects']) {
