@@ -28,6 +28,8 @@ export type {
   PublishEvent,
   PublisherReply,
   ServerMessage,
+  SnapshotEvent,
+  SnapshotMessage,
 } from '../protocol/messages.js';
 export type { ErrorCode } from '../errors.js';
 export type { LagPolicy, SkipTo } from '../protocol/subscribe-query.js';

@@ -10,10 +10,12 @@
  * A refusal that retrying cannot fix (close-outcome.ts) ends it: state
  * `closed`, reason `error`, and `onError`. A connection that stops hearing
  * heartbeats is treated as dead. Events arrive through `onEvents`, through
- * async iteration, or both.
+ * async iteration, or both. With `snapshot`, the state first: the newest
+ * event per (topic, key) through `onSnapshot`, once complete, on the first
+ * connection and again after any gap (a resume that finds its index gone).
  */
 import { unpack } from 'msgpackr';
-import type { BatchMessage, EventsMessage, Format, GapMessage, HelloMessage } from '../protocol/messages.js';
+import type { BatchMessage, EventsMessage, Format, GapMessage, HelloMessage, SnapshotEvent, SnapshotMessage } from '../protocol/messages.js';
 import type { LagPolicy, SkipTo } from '../protocol/subscribe-query.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { closeOutcome } from './close-outcome.js';
@@ -47,6 +49,16 @@ export interface SubscribeOptions {
    * by default: a gateway older than this option refuses it (HTTP 400).
    */
   batch?: boolean;
+  /**
+   * Ask for `snapshot=1`: before its events, the subscription gets the newest
+   * event of every (topic, key) it selects, through `onSnapshot`, once the
+   * whole snapshot has arrived; `index` is where the events that follow
+   * start. Asked again on every reconnect: the gateway sends one only when
+   * the resume is not exact (a gap), so the state is rebuilt, not patched.
+   * Cannot be combined with `strict`.
+   */
+  snapshot?: boolean;
+  onSnapshot?: (events: SnapshotEvent[], info: { index: number }) => void;
   /** Each events message; `message.conflated` is true when it stands for a range (newest event per topic and key). */
   onEvents?: (message: EventsMessage) => void;
   onGap?: (gap: Gap) => void;
@@ -123,8 +135,11 @@ class FanwireSubscription implements Subscription {
   private iterating = false;
   private readonly options: SubscribeOptions;
   private Ctor: WebSocketConstructor | null = null;
+  /** The snapshot arriving on this connection, until its complete message; null when none is. */
+  private snapshotParts: SnapshotEvent[] | null = null;
 
   constructor(options: SubscribeOptions) {
+    if (options.snapshot === true && options.strict === true) throw new TypeError('snapshot and strict exclude each other: a snapshot heals the gap strict would refuse');
     this.options = options;
     this.epoch = options.epoch ?? null;
     this.nextIndex = options.fromIndex ?? null;
@@ -157,6 +172,7 @@ class FanwireSubscription implements Subscription {
       if (this.options.skipTo !== undefined) query.set('skip_to', this.options.skipTo);
     }
     if (this.options.batch === true) query.set('batch', '1');
+    if (this.options.snapshot === true) query.set('snapshot', '1');
     if (this.options.strict === true && this.nextIndex !== null) query.set('strict', '1');
     return `${base}/v1/subscribe?${query}`;
   }
@@ -205,9 +221,20 @@ class FanwireSubscription implements Subscription {
       // The skipped items are gone for this subscription: a reconnect resumes after them.
       this.nextIndex = gap.to + 1;
       this.options.onGap?.({ requestedIndex: gap.from, resumedAt: gap.to + 1, cause: 'skipped', reason: gap.reason, epoch: this.epoch ?? '' });
+    } else if (message.type === 'snapshot') {
+      this.onSnapshotMessage(message as unknown as SnapshotMessage);
     } else if (message.type === 'hello') {
       this.onHello(message as unknown as HelloMessage);
     }
+  }
+
+  private onSnapshotMessage(message: SnapshotMessage): void {
+    const parts = (this.snapshotParts ??= []);
+    for (const event of message.events) parts.push(event);
+    if (message.complete !== true) return;
+    this.snapshotParts = null;
+    // Where the events after it start: hello's index, which onHello kept as nextIndex.
+    this.options.onSnapshot?.(parts, { index: this.nextIndex ?? 0 });
   }
 
   private onEventsMessage(events: EventsMessage): void {
@@ -227,6 +254,7 @@ class FanwireSubscription implements Subscription {
       this.options.onGap?.({ requestedIndex: requested, resumedAt: hello.index, cause: epochChanged ? 'epoch' : 'evicted', epoch: hello.epoch });
     }
     this.nextIndex = hello.index;
+    this.snapshotParts = null; // a snapshot cut short by a lost connection is never handed over
     this.attempt = 0;
     this.liveSince = Date.now();
     this.setState(SubscriptionState.Live, 'hello');

@@ -15,3 +15,7 @@ export type { GapReason, LagBuffer, LagFrames, LagOptions, LagOutcome, LagPolicy
 export { conflateRange } from './conflate.js';
 export { FilteredView, ViewRegistry } from './views.js';
 export type { ConflatedRange } from './conflate.js';
+export { LatestTable } from './latest-table.js';
+export type { LatestEntry, LatestTableOptions } from './latest-table.js';
+export { Snapshots } from './snapshot.js';
+export type { SnapshotEncoder } from './snapshot.js';

@@ -44,6 +44,12 @@ export interface StartPlan {
   /** First index the stream can deliver; goes in hello. */
   index: number;
   gap: boolean;
+  /**
+   * snapshot=1 and not an exact resume: the subscription starts with a
+   * snapshot, at the tail as of its opening (subscriber-registry.ts takes
+   * that position when it builds the snapshot, so the two are consistent).
+   */
+  snapshot: boolean;
 }
 
 /** What an accepted upgrade opens. */
@@ -162,7 +168,7 @@ function checkRead(grant: Grant, request: SubscribeRequest): void {
  */
 export function planStart(buffer: EventBuffer<Event>, epoch: string, req: SubscribeRequest): StartPlan {
   const newest = buffer.newestIndex;
-  if (req.index === null) return { start: buffer.tailItem(), startAt: 0, index: newest + 1, gap: false };
+  if (req.index === null) return { start: buffer.tailItem(), startAt: 0, index: newest + 1, gap: false, snapshot: req.snapshot };
 
   const oldest = buffer.oldestIndex;
   const sameEpoch = req.epoch === null || req.epoch === epoch;
@@ -171,8 +177,10 @@ export function planStart(buffer: EventBuffer<Event>, epoch: string, req: Subscr
     const why = sameEpoch ? `index ${req.index} is older than the oldest index held (${oldest})` : `epoch "${req.epoch}" is not the current epoch`;
     throw new IndexGoneError(why, oldest, epoch);
   }
+  // A gap with a snapshot: the snapshot stands for everything up to the tail, the stream goes on from there.
+  if (gap && req.snapshot) return { start: buffer.tailItem(), startAt: 0, index: newest + 1, gap, snapshot: true };
   const want = gap ? oldest : Math.max(req.index, 1);
-  if (want > newest) return { start: buffer.tailItem(), startAt: want, index: want, gap };
+  if (want > newest) return { start: buffer.tailItem(), startAt: want, index: want, gap, snapshot: false };
   const { item } = buffer.startAtClosest(want);
-  return { start: BufferItem.before(item), startAt: 0, index: item.index, gap };
+  return { start: BufferItem.before(item), startAt: 0, index: item.index, gap, snapshot: false };
 }

@@ -33,6 +33,10 @@ export interface GatewayConfig {
   conflateLag: number;
   /** lag=conflate: when even conflated delivery cannot keep up, skip (gap message) or drop (4001). */
   conflateFallback: 'skip' | 'drop';
+  /** (topic, key) pairs the latest table keeps for snapshot=1; the one updated longest ago is forgotten first. */
+  snapshotKeys: number;
+  /** Forget a (topic, key) of the latest table not updated for this long; 0: never. */
+  snapshotTtlMs: number;
   /** On shutdown, how long connections get to finish the close handshake. */
   shutdownTimeoutMs: number;
   /** Prometheus metrics at GET /metrics. */
@@ -100,6 +104,8 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   conflateGraceMs: 250,
   conflateLag: 1000,
   conflateFallback: 'skip',
+  snapshotKeys: 100_000,
+  snapshotTtlMs: 0,
   shutdownTimeoutMs: 5_000,
   metrics: true,
   metricsPort: null,

@@ -34,6 +34,8 @@ export class GatewayCounters {
   bytesDelivered = 0;
   subscriptionsOpened = 0;
   subscriptionsClosed = 0;
+  /** (topic, key) pairs the latest table forgot, by cause. */
+  readonly snapshotForgotten = { keys: 0, ttl: 0 };
   evictedSize = 0;
   evictedTtl = 0;
   readonly dropped: Record<DropReason, number> = { lagged: 0, backpressure: 0, shutdown: 0, error: 0 };
@@ -69,6 +71,11 @@ export class GatewayCounters {
   /** A WebSocket upgrade was refused with the error `code`. */
   upgradeRefused(code: string): void {
     bump(this.upgradesRefused, code);
+  }
+
+  /** snapshot=1's latest table forgot `count` (topic, key) pairs: past --snapshot-keys, or not updated within --snapshot-ttl. */
+  snapshotKeysForgotten(cause: 'keys' | 'ttl', count: number): void {
+    this.snapshotForgotten[cause] += count;
   }
 
   /** The buffer evicted `count` items, for its size or their age. */

@@ -13,7 +13,7 @@ import pino, { type Logger } from 'pino';
 import type { Grant } from '../auth/index.js';
 import { EventBuffer } from '../buffer/index.js';
 import { isFanwireError, ShuttingDownError } from '../errors.js';
-import { ViewRegistry } from '../fanout/index.js';
+import { LatestTable, ViewRegistry } from '../fanout/index.js';
 import { GatewayMetrics } from '../metrics/index.js';
 import type { Event, PublisherReply } from '../protocol/index.js';
 import { selectTransport, type HttpReply, type HttpRequest, type Transport, type TransportHandlers } from '../transport/index.js';
@@ -62,6 +62,8 @@ export type { SubscriberReport } from './subscription.js';
 export class Gateway {
   readonly config: Readonly<GatewayConfig>;
   readonly buffer: EventBuffer<Event>;
+  /** snapshot=1: the newest event per (topic, key), fed by every append. */
+  readonly latest: LatestTable<Event>;
   readonly counters = new GatewayCounters();
   readonly logger: Logger;
   /** Which transport serves, and why; set by `start()`. */
@@ -90,13 +92,22 @@ export class Gateway {
     if (problem !== null) throw new RangeError(problem);
     this.logger = logger ?? pino({ level: 'silent' });
     const views = new ViewRegistry<Event>();
+    const latest = new LatestTable<Event>({
+      maxKeys: this.config.snapshotKeys,
+      ttlMs: this.config.snapshotTtlMs,
+      onForget: (cause, count) => this.counters.snapshotKeysForgotten(cause, count),
+    });
+    this.latest = latest;
     this.buffer = new EventBuffer<Event>({
       maxSize: this.config.bufferSize,
       maxItemTtlMs: this.config.bufferTtlMs,
       // Sub-millisecond stamps: delivery latency is measured from them.
       now: () => performance.now(),
       onEvict: (cause, count) => this.counters.evicted(cause, count),
-      onAppend: views.onAppend,
+      onAppend: (item) => {
+        views.onAppend(item);
+        latest.record(item);
+      },
       settleTurns: this.config.wakeSettle,
       sweepBudget: this.storm.sweepBudget,
     });
@@ -176,7 +187,7 @@ export class Gateway {
     this.transport = transport;
     this.transportName = selection.name;
     this.transportReason = selection.reason;
-    this.subscribers.serve(new WireMessages(transport.framer));
+    this.subscribers.serve(new WireMessages(transport.framer), this.latest);
     const address = await transport.listen(config.host, config.port);
     if (this.metrics !== null && config.metricsPort !== null) {
       this.metricsServer = await startMetricsServer(config.host, config.metricsPort, () => this.renderMetrics(), (authorization) =>
@@ -288,6 +299,7 @@ export class Gateway {
     const snapshot = metricsSnapshot(this.subscribers.live, this.counters, this.buffer.newestIndex, {
       transport: this.transportName,
       publishers: this.producers.size,
+      snapshotKeys: this.latest.size,
     });
     if (this.cluster !== null) snapshot.cluster = this.cluster.stats();
     return metrics.render(snapshot).then((body) => ({ status: 200, headers: { 'content-type': metrics.contentType }, body }));

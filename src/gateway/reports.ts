@@ -98,7 +98,7 @@ export function metricsSnapshot(
   subscriptions: ReadonlySet<Subscription>,
   c: GatewayCounters,
   newestIndex: number,
-  extra: { transport: string; publishers: number },
+  extra: { transport: string; publishers: number; snapshotKeys: number },
 ): MetricsSnapshot {
   const live = liveTotals(subscriptions);
   const lags: number[] = [];
@@ -118,6 +118,8 @@ export function metricsSnapshot(
     bytesSent: c.bytesDelivered + live.bytes,
     dropped: c.dropped,
     evicted: { size: c.evictedSize, ttl: c.evictedTtl },
+    snapshotKeys: extra.snapshotKeys,
+    snapshotForgotten: c.snapshotForgotten,
     limitRejections: c.limitRejections,
     upgradesRefused: c.upgradesRefused,
     lag: c.lag,

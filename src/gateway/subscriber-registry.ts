@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import type { Grant } from '../auth/index.js';
 import type { EventBuffer } from '../buffer/index.js';
 import { PolicyViolationError, ShuttingDownError } from '../errors.js';
-import { Cursor, FilterRegistry, type CursorEnd, type FilteredView, type FrameCache, type ViewRegistry } from '../fanout/index.js';
+import { Cursor, FilterRegistry, type CursorEnd, type FilteredView, type FrameCache, type LatestTable, type Prepared, type Snapshots, type ViewRegistry } from '../fanout/index.js';
 import type { GatewayMetrics } from '../metrics/index.js';
 import { closeOf, type CloseFrame, type Event, type SubscribeRequest } from '../protocol/index.js';
 import type { Connection, ConnectionHandlers } from '../transport/index.js';
@@ -21,6 +21,7 @@ import type { GatewayConfig } from './config.js';
 import type { GatewayCounters } from './counters.js';
 import { LagPolicies } from './lag-policies.js';
 import type { ServingState } from './serving-state.js';
+import { deliverSnapshot } from './snapshot-delivery.js';
 import { Subscription, type SubscriptionHost } from './subscription.js';
 import { expireWith } from './token-expiry.js';
 import { ENCODING, type WireMessages } from './wire-messages.js';
@@ -42,6 +43,8 @@ export class SubscriberRegistry implements SubscriptionHost {
   /** The transport's messages and the frame cache over them; set by `serve`. */
   private messages!: WireMessages;
   private frames!: FrameCache<Event>;
+  /** snapshot=1: the latest table's snapshots in this transport's messages; set by `serve`. */
+  private snapshots!: Snapshots<Event>;
   /** Settings for lag=skip and lag=conflate cursors; made with the first such subscriber. */
   private lagPolicies: LagPolicies | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -67,9 +70,18 @@ export class SubscriberRegistry implements SubscriptionHost {
   }
 
   /** Takes the serving transport's messages, and builds the frame cache over them. */
-  serve(messages: WireMessages): void {
+  serve(messages: WireMessages, latest: LatestTable<Event>): void {
     this.messages = messages;
     this.frames = messages.frameCache();
+    this.latest = latest;
+    this.snapshots = messages.snapshots(latest, this.config.batchBytes);
+  }
+
+  private latest!: LatestTable<Event>;
+
+  /** Snapshots built so far (GET /v1/stats): once per filter, format and snapshot point, not per subscriber. */
+  get snapshotsBuilt(): number {
+    return this.snapshots?.builds ?? 0;
   }
 
   startHeartbeats(): void {
@@ -105,6 +117,15 @@ export class SubscriberRegistry implements SubscriptionHost {
     const { format } = request;
     const { config, counters } = this;
     const filter = this.filters.acquire(request.topics);
+    let snapshot: readonly Prepared[] | null = null;
+    if (plan.snapshot) {
+      // The snapshot point is taken now, with the snapshot: every key's
+      // newest event below it is in the snapshot, everything from it on is
+      // in the stream, and nothing runs in between.
+      plan = { ...plan, start: this.buffer.tailItem(), startAt: 0, index: this.buffer.newestIndex + 1 };
+      this.latest.expire(performance.now());
+      snapshot = this.snapshots.messages(filter, ENCODING[format], plan.index);
+    }
     conn.sendPrepared(this.messages.hello(format, this.state.epoch, plan.index, plan.gap, config.heartbeatMs));
     const view: FilteredView<Event> | null = filter.matchesAll ? null : this.views.acquire(filter);
     const cursor = new Cursor<Event>(view === null ? plan.start : view.positionOf(plan.start), filter, ENCODING[format], this.frames, conn, {
@@ -121,7 +142,8 @@ export class SubscriberRegistry implements SubscriptionHost {
     this.subscriptions.add(sub);
     counters.subscriptionOpened();
     this.perAddress.set(conn.remoteAddress, this.countAt(conn.remoteAddress) + 1);
-    cursor.start(sub);
+    if (snapshot === null) cursor.start(sub);
+    else void deliverSnapshot(conn, snapshot, config.highWaterBytes, () => cursor.start(sub));
     return sub;
   }
 

@@ -13,7 +13,7 @@
  * on where that subscriber was), so they are encoded when written, never
  * cached on items.
  */
-import { FrameCache, type Framer, type LagFrames, type Prepared } from '../fanout/index.js';
+import { FrameCache, Snapshots, type Framer, type LagFrames, type LatestEntry, type LatestTable, type Prepared } from '../fanout/index.js';
 import { batchMessage, encode, encodeJson, encodeMsgpack, isBinaryFormat, type Event, type Format } from '../protocol/index.js';
 
 /** A format's encoder number in the frame cache: the order of the encoders `frameCache` builds. */
@@ -51,6 +51,24 @@ export class WireMessages {
         (frames, count) => prepare(batchMessage(frames, count, false, payload), false),
       ],
       join,
+    );
+  }
+
+  /**
+   * The snapshots of `table` (snapshot=1), in messages of about `chunkBytes`,
+   * each built once per filter, format and snapshot point.
+   */
+  snapshots(table: LatestTable<Event>, chunkBytes: number): Snapshots<Event> {
+    const { prepare } = this.framer;
+    const message = (entries: readonly LatestEntry<Event>[], from: number, to: number, complete: boolean, format: Format) => {
+      const events = [];
+      for (let i = from; i < to; i++) events.push({ ...entries[i]!.event, index: entries[i]!.index });
+      return prepare(encode(complete ? { type: 'snapshot', events, complete: true } : { type: 'snapshot', events }, format), isBinaryFormat(format));
+    };
+    return new Snapshots<Event>(
+      table,
+      [(entries, from, to, complete) => message(entries, from, to, complete, 'msgpack'), (entries, from, to, complete) => message(entries, from, to, complete, 'json')],
+      chunkBytes,
     );
   }
 

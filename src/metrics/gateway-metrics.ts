@@ -36,6 +36,9 @@ export interface MetricsSnapshot {
   bytesSent: number;
   dropped: Readonly<Record<string, number>>;
   evicted: Readonly<Record<'size' | 'ttl', number>>;
+  /** snapshot=1: (topic, key) pairs the latest table holds, and those it forgot by cause. */
+  snapshotKeys: number;
+  snapshotForgotten: Readonly<Record<'keys' | 'ttl', number>>;
   /** Refusals by limit (flag name). */
   limitRejections: Readonly<Record<string, number>>;
   /** WebSocket upgrades refused, by error code. */
@@ -106,6 +109,7 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
       oldest: gauge('fanwire_buffer_oldest_index', 'Index of the oldest item held (next index when empty).'),
       newest: gauge('fanwire_buffer_newest_index', 'Index of the newest item appended (0 before the first).'),
       retained: gauge('fanwire_buffer_retained_bytes', 'Bytes of the producer frames whose items the buffer holds.'),
+      snapshotKeys: gauge('fanwire_snapshot_keys', 'snapshot=1: (topic, key) pairs the latest table holds with their newest event.'),
     };
     this.counters = {
       opened: counter('fanwire_subscriptions_opened_total', 'Subscriptions opened.'),
@@ -118,6 +122,7 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
       bytesSent: counter('fanwire_bytes_sent_total', 'Bytes of events messages written to subscriber sockets.'),
       dropped: counter('fanwire_subscribers_dropped_total', 'Subscribers closed by the gateway, by reason (lagged, backpressure: 4001; shutdown: 1001; error: 1011).', ['reason']),
       evictions: counter('fanwire_buffer_evictions_total', 'Items evicted from the buffer, by cause.', ['cause']),
+      snapshotForgotten: counter('fanwire_snapshot_keys_forgotten_total', 'snapshot=1: (topic, key) pairs the latest table forgot, by cause (keys: past --snapshot-keys; ttl: not updated within --snapshot-ttl).', ['cause']),
       limits: counter('fanwire_limit_rejections_total', 'Connections, frames or producers refused or cut by a limit, by limit flag.', ['limit']),
       refused: counter('fanwire_upgrades_refused_total', 'WebSocket upgrades refused, by error code (bad_query, unauthorized, forbidden, limit_exceeded, ...).', ['code']),
       lagOutcomes: counter(
@@ -205,6 +210,7 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
     g.oldest!.set(buffer.oldestIndex);
     g.newest!.set(buffer.newestIndex);
     g.retained!.set(buffer.retainedBytes);
+    g.snapshotKeys!.set(snapshot.snapshotKeys);
 
     setCounter(c.opened!, snapshot.subscriptionsOpened);
     setCounter(c.closed!, snapshot.subscriptionsClosed);
@@ -216,6 +222,7 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
     setLabelled(c.publishErrors!, 'code', snapshot.publishErrors);
     setLabelled(c.dropped!, 'reason', snapshot.dropped);
     setLabelled(c.evictions!, 'cause', snapshot.evicted);
+    setLabelled(c.snapshotForgotten!, 'cause', snapshot.snapshotForgotten);
     setLabelled(c.limits!, 'limit', snapshot.limitRejections);
     setLabelled(c.refused!, 'code', snapshot.upgradesRefused);
     const cm = this.clusterMetrics;

@@ -95,5 +95,21 @@ export interface BatchMessage {
   messages: EventsMessage[];
 }
 
-export type ServerMessage = HelloMessage | EventsMessage | BatchMessage | GapMessage | HeartbeatMessage;
+/** An event in a snapshot, with the index of the item it came in. */
+export interface SnapshotEvent extends Event {
+  index: number;
+}
+
+/**
+ * `snapshot=1`: after hello and before any events message, the newest event
+ * of every (topic, key) the subscription selects with an index below
+ * hello's, in one or more messages; the last has `complete: true`.
+ */
+export interface SnapshotMessage {
+  type: 'snapshot';
+  events: SnapshotEvent[];
+  complete?: true;
+}
+
+export type ServerMessage = HelloMessage | SnapshotMessage | EventsMessage | BatchMessage | GapMessage | HeartbeatMessage;
 export type PublisherReply = AckMessage | ErrorMessage;

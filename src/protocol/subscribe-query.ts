@@ -28,6 +28,8 @@ export interface SubscribeRequest {
   skipTo: SkipTo;
   /** `batch=1`: several events messages may travel as one `batch` message (docs/protocol.md). */
   batch: boolean;
+  /** `snapshot=1`: the newest event per (topic, key) first, then the stream (docs/protocol.md). */
+  snapshot: boolean;
 }
 
 export type LagPolicy = 'drop' | 'skip' | 'conflate';
@@ -35,7 +37,7 @@ export type SkipTo = 'oldest' | 'tail';
 
 export const MAX_TOPICS_PER_SUBSCRIPTION = 64;
 /** `token` is read by the auth layer, not here. */
-const KNOWN = new Set(['topic', 'index', 'epoch', 'format', 'strict', 'lag', 'skip_to', 'batch', 'token']);
+const KNOWN = new Set(['topic', 'index', 'epoch', 'format', 'strict', 'lag', 'skip_to', 'batch', 'snapshot', 'token']);
 
 export function parseSubscribeQuery(params: URLSearchParams, maxTopics = MAX_TOPICS_PER_SUBSCRIPTION): SubscribeRequest {
   for (const name of new Set(params.keys())) {
@@ -99,8 +101,11 @@ export function parseSubscribeQuery(params: URLSearchParams, maxTopics = MAX_TOP
   if (rawSkipTo !== null && lag === 'drop') throw new BadQueryError('skip_to needs lag=skip or lag=conflate');
 
   const batch = flag(params, 'batch');
+  const snapshot = flag(params, 'snapshot');
+  // strict refuses a resume it cannot make exact; a snapshot makes any resume whole instead.
+  if (snapshot && strict) throw new BadQueryError('snapshot=1 and strict=1 exclude each other: a snapshot heals what strict would refuse');
 
-  return { topics, index, epoch, format: rawFormat, strict, lag, skipTo: rawSkipTo ?? 'oldest', batch };
+  return { topics, index, epoch, format: rawFormat, strict, lag, skipTo: rawSkipTo ?? 'oldest', batch, snapshot };
 }
 
 /** A boolean parameter: `1`/`true`, `0`/`false`, absent = false. */

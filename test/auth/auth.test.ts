@@ -97,6 +97,27 @@ for (const transport of TRANSPORTS) {
         expect((await attempt(base)).refused).toMatchObject({ status: 403, body: { code: 'forbidden' } }); // everything needs "*"
       });
 
+      it('sends in a snapshot only what the token may read: pairs outside its claims are neither in it nor askable', async () => {
+        await start();
+        const ops = await token({ topics: '*', publish: '*' });
+        const pub = new WebSocket(`${gw!.ws}/v1/publish`, { headers: { authorization: `Bearer ${ops}` } });
+        await new Promise((resolve) => pub.once('open', resolve));
+        let acks = 0;
+        pub.on('message', () => acks++);
+        for (const [topic, key] of [['orders', 'acme'], ['orders', 'globex'], ['audit', ''], ['secrets', 'k']]) pub.send(JSON.stringify({ topic, key, payload: `${topic}/${key}` }));
+        await until(() => acks === 4 || undefined, 'four acks');
+        pub.close();
+        const jwt = await token({ topics: ['orders:acme', 'audit'] });
+        const base = `${gw!.ws}/v1/subscribe?format=json&snapshot=1&token=${jwt}`;
+        const sub = await attempt(`${base}&topic=orders:acme&topic=audit`);
+        await until(() => sub.messages.some((m) => m.type === 'snapshot' && m.complete) || undefined, 'snapshot');
+        const seen = sub.messages.filter((m) => m.type === 'snapshot').flatMap((m) => m.events.map((e: { payload: string }) => e.payload));
+        expect(seen).toEqual(['orders/acme', 'audit/']);
+        expect((await attempt(base)).refused).toMatchObject({ status: 403, body: { code: 'forbidden' } });
+        expect((await attempt(`${base}&topic=orders`)).refused).toMatchObject({ status: 403, body: { code: 'forbidden' } });
+        sub.ws.close();
+      });
+
       it('closes the stream with 4003 "token expired" when the token expires', async () => {
         await start();
         const jwt = await token({ topics: '*' }, Math.floor(Date.now() / 1000) + 2);

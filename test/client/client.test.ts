@@ -175,6 +175,46 @@ describe('fanwire/client', () => {
       await pub.close();
     });
 
+    it('with snapshot: true, hands over the state (newest per topic and key) once complete, then the events after it, and rebuilds it after a gap', async () => {
+      gw = await startTestGateway({ bufferSize: 3 });
+      proxy = await TcpProxy.start(Number(new URL(gw.http).port));
+      const pub = await connectPublisher({ url: gw.ws });
+      for (const [key, payload] of [['a', 1], ['b', 2], ['a', 3]] as const) await pub.publish({ topic: 't', key, payload });
+      const snapshots: Array<{ events: Array<[string, unknown, number]>; index: number }> = [];
+      const seen: EventsMessage[] = [];
+      const gaps: Gap[] = [];
+      const sub = subscribe({
+        url: proxy.url,
+        snapshot: true,
+        onSnapshot: (events, { index }) => snapshots.push({ events: events.map((e) => [e.key, e.payload, e.index]), index }),
+        onEvents: (m) => seen.push(m),
+        onGap: (g) => gaps.push(g),
+        backoff: { initialMs: 10, maxMs: 50 },
+      });
+      subs.push(sub);
+      await until(() => snapshots.length === 1 || undefined, 'snapshot');
+      expect(snapshots[0]).toEqual({ events: [['b', 2, 2], ['a', 3, 3]], index: 4 });
+      await pub.publish({ topic: 't', key: 'c', payload: 4 });
+      await until(() => sub.lastIndex === 4, 'index 4');
+      // Away while more than the buffer holds is published: the resume finds a gap, and a snapshot heals it.
+      const port = proxy.targetPort;
+      proxy.targetPort = 1; // nothing listens there: reconnects fail until it is restored
+      proxy.drop();
+      for (let i = 5; i <= 9; i++) await pub.publish({ topic: 't', key: i % 2 ? 'a' : 'b', payload: i });
+      proxy.targetPort = port;
+      await until(() => snapshots.length === 2 || undefined, 'second snapshot');
+      expect(gaps).toHaveLength(1);
+      expect(snapshots[1]).toEqual({ events: [['c', 4, 4], ['b', 8, 8], ['a', 9, 9]], index: 10 });
+      await pub.publish({ topic: 't', key: 'd', payload: 10 });
+      await until(() => sub.lastIndex === 10, 'index 10');
+      expect(indexes(seen)).toEqual([4, 10]);
+      await pub.close();
+    });
+
+    it('refuses snapshot together with strict at once (they exclude each other)', () => {
+      expect(() => subscribe({ url: 'ws://127.0.0.1:1', snapshot: true, strict: true, fromIndex: 1 })).toThrow(TypeError);
+    });
+
     it('reports a gap with cause "epoch" when the gateway restarted, then follows the new one', async () => {
       gw = await startTestGateway();
       proxy = await TcpProxy.start(Number(new URL(gw.http).port));

@@ -31,7 +31,7 @@ const topicsQuery = (n: number): string => Array.from({ length: n }, (_, i) => `
 describe('parseSubscribeQuery', () => {
   describe('defaults', () => {
     it('subscribes an empty query to everything, live, in msgpack, not strict, dropped when it lags', () => {
-      expect(parse('')).toEqual({ topics: null, index: null, epoch: null, format: 'msgpack', strict: false, lag: 'drop', skipTo: 'oldest', batch: false });
+      expect(parse('')).toEqual({ topics: null, index: null, epoch: null, format: 'msgpack', strict: false, lag: 'drop', skipTo: 'oldest', batch: false, snapshot: false });
     });
   });
 
@@ -230,6 +230,17 @@ describe('parseSubscribeQuery', () => {
     });
   });
 
+  describe('snapshot', () => {
+    it('reads snapshot=1, with or without a resume index', () => {
+      expect(parse('snapshot=1')).toMatchObject({ snapshot: true, index: null });
+      expect(parse('snapshot=1&index=7')).toMatchObject({ snapshot: true, index: 7, strict: false });
+    });
+
+    it('refuses snapshot=1 with strict=1: one heals a gap the other refuses', () => {
+      expect(() => parse('snapshot=1&strict=1&index=3')).toThrow(BadQueryError);
+    });
+  });
+
   describe('unknown and repeated parameters', () => {
     it.each(['topics', 'Topic', 'since', 'from', 'format2', ''])('refuses the unknown parameter "%s", naming it', (name) => {
       expectRefused(`topic=a&${encodeURIComponent(name)}=1`, `"${name}"`);
@@ -257,6 +268,7 @@ describe('parseSubscribeQuery', () => {
         lag: 'skip',
         skipTo: 'tail',
         batch: false,
+        snapshot: false,
       });
     });
   });
