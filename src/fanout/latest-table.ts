@@ -6,10 +6,12 @@
  * (snapshot.ts); events without a key share their topic's key "".
  *
  * Bounded by `maxKeys`: past it, the key updated longest ago is forgotten
- * first (a Map keeps insertion order and an update re-inserts its key at the
- * end, so the oldest update is always first). With `ttlMs`, a key not
- * updated for that long is forgotten too. Fed once per appended item
- * (O(events)); read once per (filter, snapshot point), never per subscriber.
+ * first (entries are also a list in update order, oldest first: an update
+ * moves its entry to the end). With `ttlMs`, a key not updated for that
+ * long is forgotten too. Fed once per appended item, on the publish path:
+ * an update of a known key is two Map lookups and relinking its entry, with
+ * no allocation (no composed key string, no new entry). Read once per
+ * (filter, snapshot point), never per subscriber.
  */
 import type { BufferItem } from '../buffer/index.js';
 import type { Filter, Routable } from './filter.js';
@@ -33,8 +35,30 @@ export interface LatestTableOptions {
   onForget?: (cause: 'keys' | 'ttl', count: number) => void;
 }
 
+/** An entry, updated in place, and its links in update order. */
+class Entry<E> implements LatestEntry<E> {
+  event: E;
+  index: number;
+  bytes: number;
+  at: number;
+  older: Entry<E> | null = null;
+  newer: Entry<E> | null = null;
+
+  constructor(event: E, index: number, bytes: number, at: number) {
+    this.event = event;
+    this.index = index;
+    this.bytes = bytes;
+    this.at = at;
+  }
+}
+
 export class LatestTable<E extends Routable> {
-  private readonly entries = new Map<string, LatestEntry<E>>();
+  /** topic -> key -> entry: two lookups of strings the decoder made, no composed key. */
+  private readonly topics = new Map<string, Map<string, Entry<E>>>();
+  /** Update order: `oldest` is the next to forget. */
+  private oldest: Entry<E> | null = null;
+  private newest: Entry<E> | null = null;
+  private count = 0;
   private readonly maxKeys: number;
   private readonly ttlMs: number;
   private readonly onForget: ((cause: 'keys' | 'ttl', count: number) => void) | undefined;
@@ -48,30 +72,41 @@ export class LatestTable<E extends Routable> {
 
   /** Keys held now. */
   get size(): number {
-    return this.entries.size;
+    return this.count;
   }
 
   /** Takes the events of an appended item (an error or position-only item has none). */
   record(item: BufferItem<E>): void {
     const events = item.events;
     if (events === null || events.length === 0) return;
-    const entries = this.entries;
     const bytes = Math.ceil(item.bytes / events.length);
+    const index = item.index;
+    const at = item.createdAt;
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
-      // Length-prefixed, so no topic and key can spell another pair's id.
-      const id = `${event.topic.length}:${event.topic}${event.key}`;
-      // Re-inserted, so the Map's order stays "updated longest ago first".
-      entries.delete(id);
-      entries.set(id, { event, index: item.index, bytes, at: item.createdAt });
-    }
-    const over = entries.size - this.maxKeys;
-    if (over > 0) {
-      let left = over;
-      for (const id of entries.keys()) {
-        entries.delete(id);
-        if (--left === 0) break;
+      let keys = this.topics.get(event.topic);
+      if (keys === undefined) {
+        keys = new Map();
+        this.topics.set(event.topic, keys);
       }
+      let entry = keys.get(event.key);
+      if (entry === undefined) {
+        entry = new Entry(event, index, bytes, at);
+        keys.set(event.key, entry);
+        this.count++;
+      } else {
+        entry.event = event;
+        entry.index = index;
+        entry.bytes = bytes;
+        entry.at = at;
+        if (entry === this.newest) continue;
+        this.unlink(entry);
+      }
+      this.append(entry);
+    }
+    const over = this.count - this.maxKeys;
+    if (over > 0) {
+      for (let i = 0; i < over; i++) this.forget(this.oldest!);
       this.onForget?.('keys', over);
     }
   }
@@ -81,9 +116,8 @@ export class LatestTable<E extends Routable> {
     if (this.ttlMs <= 0) return;
     const before = now - this.ttlMs;
     let count = 0;
-    for (const [id, entry] of this.entries) {
-      if (entry.at >= before) break;
-      this.entries.delete(id);
+    while (this.oldest !== null && this.oldest.at < before) {
+      this.forget(this.oldest);
       count++;
     }
     if (count > 0) this.onForget?.('ttl', count);
@@ -92,13 +126,39 @@ export class LatestTable<E extends Routable> {
   /**
    * The newest entry of every key `filter` passes whose item is below
    * `below` (a snapshot point: what a stream starting there will not send
-   * again), oldest update first.
+   * again), oldest update first. A copy of each: the table's own entries
+   * change with the next append.
    */
   select(filter: Filter, below: number): LatestEntry<E>[] {
     const out: LatestEntry<E>[] = [];
-    for (const entry of this.entries.values()) {
-      if (entry.index < below && filter.match(entry.event)) out.push(entry);
+    for (let e = this.oldest; e !== null; e = e.newer) {
+      if (e.index < below && filter.match(e.event)) out.push({ event: e.event, index: e.index, bytes: e.bytes, at: e.at });
     }
     return out;
+  }
+
+  private append(entry: Entry<E>): void {
+    entry.older = this.newest;
+    entry.newer = null;
+    if (this.newest !== null) this.newest.newer = entry;
+    else this.oldest = entry;
+    this.newest = entry;
+  }
+
+  private unlink(entry: Entry<E>): void {
+    if (entry.older !== null) entry.older.newer = entry.newer;
+    else this.oldest = entry.newer;
+    if (entry.newer !== null) entry.newer.older = entry.older;
+    else this.newest = entry.older;
+    entry.older = entry.newer = null;
+  }
+
+  private forget(entry: Entry<E>): void {
+    this.unlink(entry);
+    const topic = (entry.event as Routable).topic;
+    const keys = this.topics.get(topic)!;
+    keys.delete((entry.event as Routable).key);
+    if (keys.size === 0) this.topics.delete(topic);
+    this.count--;
   }
 }
