@@ -170,6 +170,26 @@ for (const transport of TRANSPORTS) {
       expect(String(fatal)).toMatch(/was recreated/);
     });
 
+    it('answers snapshot=1 identically on every node for the same hello.index, a node started after the keys were published included', async () => {
+      const stream = freshStream();
+      const a = await gateway(stream);
+      const b = await gateway(stream);
+      const pub = track(await Pub.open(a.ws));
+      for (let i = 0; i < 30; i++) expect((await pub.send({ topic: `t${i % 2}`, key: `k${i % 5}`, payload: i })).type).toBe('ack');
+      const c = await gateway(stream); // joins after every key was published
+      for (const gw of [a, b, c]) await until(() => gw.gateway.buffer.newestIndex === 30 || undefined, 'caught up');
+      const answers = [];
+      for (const gw of [a, b, c]) {
+        const sub = track(await Sub.open(gw.ws, 'snapshot=1&topic=t0&topic=t1'));
+        await until(() => sub.messages.some((m) => m.type === 'snapshot' && m.complete === true) || undefined, 'snapshot');
+        answers.push({ hello: sub.messages[0]!.index, snapshot: sub.messages.filter((m) => m.type === 'snapshot') });
+      }
+      expect(answers[0]!.hello).toBe(31);
+      expect((answers[0]!.snapshot[0]!.events as unknown[]).length).toBe(10);
+      expect(answers[1]).toEqual(answers[0]);
+      expect(answers[2]).toEqual(answers[0]);
+    });
+
     it('refuses to start when NATS cannot be reached, naming the servers', async () => {
       await expect(startTestGateway({ transport, cluster: ['nats://127.0.0.1:1'], clusterStartTimeoutMs: 1_500 })).rejects.toThrow(/cluster mode: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/);
     });
