@@ -4,7 +4,10 @@
  * Bundled with esbuild into one self-contained HTML file (no CDN, works
  * offline). `?gateway=ws://host:port` streams from another address (tests put
  * a proxy there); `?topic=T` starts with a topic filter; `?topics=a,b`
- * subscribes to those topics only (a token may not allow everything).
+ * subscribes to those topics only (a token may not allow everything). Next
+ * to the live list, a state table: the newest event per topic and key, from
+ * the gateway's snapshot (snapshot=1) when the page joins or heals a gap,
+ * then kept current by the stream.
  *
  * With auth on, the token comes from the URL fragment, `/#token=<jwt>`: a
  * fragment is never sent in a request line, so it never reaches a server or
@@ -29,6 +32,10 @@ filterInput.value = params.get('topic') ?? '';
 $('source').textContent = gateway;
 
 const rows: Array<{ index: number; event: Event }> = [];
+/** The newest event per (topic, key): the snapshot, then every event after it. */
+const state = new Map<string, { index: number; event: Event }>();
+const MAX_STATE_ROWS = 500;
+const stateKey = (event: Event) => JSON.stringify([event.topic, event.key]);
 let received = 0;
 
 function render(): void {
@@ -50,6 +57,28 @@ function render(): void {
         tr.lastElementChild!.className = 'payload';
         return tr;
       }),
+  );
+}
+
+function renderState(): void {
+  const wanted = filterInput.value.trim();
+  const entries = [...state.values()]
+    .filter((e) => wanted === '' || e.event.topic === wanted)
+    .sort((a, b) => (a.event.topic === b.event.topic ? (a.event.key < b.event.key ? -1 : a.event.key > b.event.key ? 1 : 0) : a.event.topic < b.event.topic ? -1 : 1))
+    .slice(0, MAX_STATE_ROWS);
+  $('state-table').replaceChildren(
+    ...entries.map(({ index, event }) => {
+      const tr = document.createElement('tr');
+      tr.dataset.topic = event.topic;
+      tr.dataset.key = event.key;
+      for (const text of [event.topic, event.key, String(index), JSON.stringify(event.payload)]) {
+        const td = document.createElement('td');
+        td.textContent = text;
+        tr.append(td);
+      }
+      tr.lastElementChild!.className = 'payload';
+      return tr;
+    }),
   );
 }
 
@@ -99,6 +128,13 @@ const subscription = subscribe({
   },
   // Served by the gateway it talks to, so it always understands batch messages: a busy stream costs the page fewer message events.
   batch: true,
+  snapshot: true,
+  onSnapshot: (events) => {
+    // The whole state as of the snapshot point: what the table showed before is replaced, not patched.
+    state.clear();
+    for (const { index, ...event } of events) state.set(stateKey(event), { index, event });
+    renderState();
+  },
   onState: (state, reason) => {
     const badge = $('state');
     badge.textContent = state;
@@ -109,7 +145,11 @@ const subscription = subscribe({
   },
   onGap: (gap) => notice(describeGap(gap)),
   onEvents: (message) => {
-    for (const event of message.events) rows.push({ index: message.index, event });
+    for (const event of message.events) {
+      rows.push({ index: message.index, event });
+      state.set(stateKey(event), { index: message.index, event });
+    }
+    renderState();
     if (rows.length > MAX_ROWS * 5) rows.splice(0, rows.length - MAX_ROWS * 5);
     received += message.events.length;
     $('index').textContent = String(message.index);
@@ -118,7 +158,10 @@ const subscription = subscribe({
   },
 });
 $('epoch').textContent = subscription.epoch ?? '-';
-filterInput.addEventListener('input', render);
+filterInput.addEventListener('input', () => {
+  render();
+  renderState();
+});
 
 setInterval(() => {
   $('rate').textContent = String(received);

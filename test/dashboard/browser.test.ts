@@ -88,6 +88,29 @@ describe.skipIf(!hasChromium)('dashboard page in Chromium', () => {
     mkdirSync(RESULTS, { recursive: true });
     await page.screenshot({ path: `${RESULTS}dashboard.png`, fullPage: true });
   });
+
+  it('shows the newest event per topic and key: a page opened later has it from the snapshot, and both keep it current', async () => {
+    await pub.publish({ topic: 'prices', key: 'a', payload: 1 });
+    await pub.publish({ topic: 'prices', key: 'b', payload: 2 });
+    await pub.publish({ topic: 'prices', key: 'a', payload: 3 });
+    const prices = (p: Page) =>
+      p.locator('[data-testid=state-table] tr[data-topic=prices]').evaluateAll((trs) => trs.map((tr) => Array.from((tr as unknown as { children: ArrayLike<{ textContent: string | null }> }).children, (td) => td.textContent)));
+    const later = await browser.newPage();
+    try {
+      await later.goto(`${gw.http}/`);
+      for (const p of [page, later]) {
+        await until(async () => JSON.stringify((await prices(p)).map((r) => [r[1], r[3]])) === '[["a","3"],["b","2"]]' || undefined, 'the state table', 15_000);
+      }
+      // The later page joined after these were published: it has them from the snapshot alone, none in its event list.
+      expect(await later.locator('[data-testid=events] tr').count()).toBe(0);
+      await pub.publish({ topic: 'prices', key: 'b', payload: 4 });
+      for (const p of [page, later]) {
+        await until(async () => JSON.stringify((await prices(p)).map((r) => [r[1], r[3]])) === '[["a","3"],["b","4"]]' || undefined, 'the updated state', 15_000);
+      }
+    } finally {
+      await later.close();
+    }
+  });
 });
 
 const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
