@@ -291,6 +291,8 @@ export class Gateway {
       publishers: this.producers.size,
       filters: this.subscribers.filters.size,
       encodes: this.subscribers.encodes,
+      snapshotKeys: this.latest.size,
+      snapshotsBuilt: this.subscribers.snapshotsBuilt,
     });
   }
 

@@ -52,6 +52,9 @@ export interface StatsSources {
   publishers: number;
   filters: number;
   encodes: number;
+  /** snapshot=1: pairs the latest table holds, snapshots built (once per filter, format and point). */
+  snapshotKeys: number;
+  snapshotsBuilt: number;
 }
 
 /** Everything GET /v1/stats reports. */
@@ -77,6 +80,7 @@ export function statsReport(s: StatsSources): Record<string, unknown> {
     publishers: s.publishers,
     filters: s.filters,
     encodes: s.encodes,
+    snapshot: { keys: s.snapshotKeys, built: s.snapshotsBuilt, forgotten: { ...c.snapshotForgotten } },
     totals: {
       eventsPublished: c.eventsPublished,
       framesPublished: c.framesPublished,

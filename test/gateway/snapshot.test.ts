@@ -125,6 +125,17 @@ for (const transport of TRANSPORTS) {
       expect(healed.events).toEqual([]);
     });
 
+    it('builds a snapshot once per filter, format and snapshot point, not once per subscriber', async () => {
+      const { pub } = await start();
+      for (let i = 0; i < 5; i++) await pub.send({ topic: 't', key: `k${i}`, payload: i });
+      const built = () => (gw!.gateway.stats().snapshot as { built: number }).built;
+      const before = built();
+      const joined = await Promise.all(Array.from({ length: 20 }, (_, i) => open('snapshot=1&topic=t', i % 2 ? 'json' : 'msgpack')));
+      for (const sub of joined) await complete(sub);
+      expect(built() - before).toBe(2);
+      expect(new Set(joined.map((sub) => JSON.stringify(snapshotEvents(sub)))).size).toBe(1);
+    });
+
     it('refuses strict=1 with snapshot=1 (400 bad_query)', async () => {
       await start();
       await expect(Sub.open(gw!.ws, 'snapshot=1&strict=1&index=1')).rejects.toThrow(/bad_query/);
