@@ -124,6 +124,9 @@ describe.skipIf(!hasPrometheus)('against a real Prometheus', () => {
     // Quiet now: Prometheus must converge on exactly what the gateway counted.
     const { totals } = (await getJson(`${gw.http}/v1/stats`)).body;
     expect(totals.eventsDelivered).toBeGreaterThanOrEqual(2 * sent);
+    // The refused frame is the last thing counted and delivers nothing, so a scrape that already
+    // shows every delivery may predate it: wait for a scrape that shows it, then read the rest.
+    await until(async () => (await scalar('fanwire_publish_errors_total{code="invalid_frame"}')) === 1 || undefined, 'the refused frame in Prometheus', 20_000);
     await until(async () => (await scalar('fanwire_events_delivered_total')) === totals.eventsDelivered, `delivered = ${totals.eventsDelivered} in Prometheus`, 20_000);
     expect(await scalar('fanwire_events_published_total')).toBe(sent);
     expect(await scalar('fanwire_subscribers_dropped_total{reason="lagged"}')).toBe(1);
