@@ -134,6 +134,11 @@ export class Cursor<E extends Routable> implements LagCursor<E> {
     return chain !== null && chain.newestIndex > item.index ? chain.newestIndex : item.index;
   }
 
+  /** Whether the buffer already evicted the item this cursor reads next: it fell behind before reading it. */
+  get behind(): boolean {
+    return this.item.link.next?.link.dropped === true;
+  }
+
   /** conflate: collapsing ranges into conflated messages instead of delivering every item, until caught up. */
   get conflating(): boolean {
     return this.lag !== null && this.lag.conflating;

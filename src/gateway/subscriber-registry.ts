@@ -11,7 +11,7 @@
 import type { Logger } from 'pino';
 import type { Grant } from '../auth/index.js';
 import type { EventBuffer } from '../buffer/index.js';
-import { PolicyViolationError, ShuttingDownError } from '../errors.js';
+import { DroppedError, PolicyViolationError, ShuttingDownError } from '../errors.js';
 import { Cursor, FilterRegistry, type CursorEnd, type FilteredView, type FrameCache, type LatestTable, type Prepared, type Snapshots, type ViewRegistry } from '../fanout/index.js';
 import type { GatewayMetrics } from '../metrics/index.js';
 import { closeOf, type CloseFrame, type Event, type SubscribeRequest } from '../protocol/index.js';
@@ -143,7 +143,23 @@ export class SubscriberRegistry implements SubscriptionHost {
     counters.subscriptionOpened();
     this.perAddress.set(conn.remoteAddress, this.countAt(conn.remoteAddress) + 1);
     if (snapshot === null) cursor.start(sub);
-    else void deliverSnapshot(conn, snapshot, config.highWaterBytes, () => cursor.start(sub));
+    else {
+      const resume = plan.index;
+      void deliverSnapshot({
+        conn,
+        messages: snapshot,
+        highWaterBytes: config.highWaterBytes,
+        behind: () => cursor.behind,
+        done: () => cursor.start(sub),
+        dropped: () => {
+          counters.subscriberDropped('lagged');
+          this.logger.info({ remote: conn.remoteAddress, lastIndex: resume - 1 }, 'subscriber dropped before taking its snapshot');
+          const reason = `dropped: did not take its snapshot before the buffer moved on; resume index=${resume} epoch=${this.state.epoch}`;
+          const { code, reason: fitted } = closeOf(new DroppedError('lagged', resume - 1), reason);
+          conn.close(code, fitted);
+        },
+      });
+    }
     return sub;
   }
 

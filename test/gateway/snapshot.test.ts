@@ -154,6 +154,26 @@ for (const transport of TRANSPORTS) {
       expect(snapshotEvents(sub).map((e) => e.key)).toEqual(frame.events.map((e) => e.key));
     });
 
+    it('drops (4001, resume at the snapshot point) a subscriber that does not take its snapshot before the buffer evicts what follows it', async () => {
+      const { pub } = await start({ bufferSize: 5, highWaterBytes: 4096, batchBytes: 4096 });
+      const payload = 'x'.repeat(16 * 1024);
+      for (let f = 0; f < 24; f++) {
+        const events = Array.from({ length: 50 }, (_, i) => ({ topic: 't', key: `k${f * 50 + i}`, payload }));
+        expect((await pub.send({ events })).type).toBe('ack');
+      }
+      const sub = await open('snapshot=1');
+      sub.ws.pause(); // reads nothing more: 19 MB of snapshot, more than the sockets hold
+      const hello = sub.messages[0]!;
+      for (let i = 0; i < 10; i++) expect((await pub.send({ topic: 't', key: 'late', payload: i })).type).toBe('ack');
+      await until(() => ((gw!.gateway.stats().totals as { dropped: { lagged: number } }).dropped.lagged === 1) || undefined, 'the drop', 10_000);
+      sub.ws.resume();
+      const closed = await sub.waitForClose(20_000);
+      expect(closed.code).toBe(4001);
+      expect(closed.reason).toContain(`resume index=${hello.index as number}`);
+      expect(sub.events).toEqual([]);
+      expect(snapshots(sub).some((m) => m.complete === true)).toBe(false);
+    });
+
     it('forgets the key updated longest ago past --snapshot-keys', async () => {
       const { pub } = await start({ snapshotKeys: 2 });
       await pub.send({ topic: 't', key: 'a', payload: 1 });
