@@ -136,6 +136,20 @@ for (const transport of TRANSPORTS) {
       expect(new Set(joined.map((sub) => JSON.stringify(snapshotEvents(sub)))).size).toBe(1);
     });
 
+    it('works with every lag policy and with batch=1: the snapshot first, then the stream from hello.index', async () => {
+      const { pub } = await start();
+      await pub.send({ topic: 't', key: 'a', payload: 1 });
+      const joined = await Promise.all(['lag=skip', 'lag=conflate', 'lag=drop&batch=1', 'lag=skip&batch=1'].map((q) => open(`snapshot=1&${q}`)));
+      for (const sub of joined) await complete(sub);
+      for (let i = 2; i <= 4; i++) await pub.send({ topic: 't', key: 'b', payload: i });
+      for (const sub of joined) {
+        await sub.waitForIndex(4);
+        expect(snapshotEvents(sub).map((e) => [e.key, e.payload])).toEqual([['a', 1]]);
+        expect(sub.messages.slice(0, 2).map((m) => m.type)).toEqual(['hello', 'snapshot']);
+        expect(sub.indexes).toEqual([2, 3, 4]);
+      }
+    });
+
     it('refuses strict=1 with snapshot=1 (400 bad_query)', async () => {
       await start();
       await expect(Sub.open(gw!.ws, 'snapshot=1&strict=1&index=1')).rejects.toThrow(/bad_query/);
