@@ -79,9 +79,17 @@ export class LatestTable<E extends Routable> {
   record(item: BufferItem<E>): void {
     const events = item.events;
     if (events === null || events.length === 0) return;
-    const bytes = Math.ceil(item.bytes / events.length);
-    const index = item.index;
-    const at = item.createdAt;
+    this.recordEvents(item.index, events, item.bytes, item.createdAt);
+  }
+
+  /**
+   * Takes the events of item `index` (`bytes` long in all, recorded at
+   * `at`) that never reach the buffer: cluster mode's backfill of stream
+   * messages older than the buffer's window.
+   */
+  recordEvents(index: number, events: readonly E[], totalBytes: number, at: number): void {
+    if (events.length === 0) return;
+    const bytes = Math.ceil(totalBytes / events.length);
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
       let keys = this.topics.get(event.topic);

@@ -19,10 +19,16 @@
  * On start it backfills: it anchors the empty buffer just below the oldest
  * sequence it will hold (the last `--buffer-size` messages, or the stream's
  * first if fewer) and reads up to the stream's end before the gateway
- * listens, so resume works for indexes this node never saw live.
+ * listens, so resume works for indexes this node never saw live. With the
+ * latest table (snapshot=1) it reads from the stream's first message: the
+ * messages before the buffer's window go to the table alone, so a node
+ * started later answers the same snapshot as the others for every key the
+ * stream still holds (the stream's own limits bound that: a key only in
+ * messages the stream evicted is known only to nodes that read it live).
  */
 import type { EventBuffer } from '../buffer/index.js';
 import { Follower, JetStreamLog, type ClusterLogger } from '../cluster/index.js';
+import type { LatestTable } from '../fanout/index.js';
 import { InvalidFrameError, isFanwireError, UnavailableError } from '../errors.js';
 import { decodeFrame, encodeMsgpack, parsePublishFrame, type Event } from '../protocol/index.js';
 import type { GatewayConfig } from './config.js';
@@ -74,6 +80,7 @@ export class ClusterNode {
     buffer: EventBuffer<Event>,
     logger: ClusterLogger,
     onReplaced: (detail: string) => void,
+    latest: LatestTable<Event> | null = null,
   ): Promise<ClusterNode> {
     const log = await JetStreamLog.open({
       servers: config.cluster ?? [],
@@ -98,7 +105,13 @@ export class ClusterNode {
       const { state } = await log.info();
       const from = state.messages === 0 ? state.last_seq + 1 : Math.max(state.first_seq, state.last_seq - config.bufferSize + 1, 1);
       buffer.rebase(from - 1);
-      node.follower = new Follower(log, { fromSeq: from, targetSeq: state.last_seq, onEntry: (seq, data) => node.append(seq, data), onReplaced });
+      // The latest table (snapshot=1) is the same on every node only if each
+      // has read every message the stream holds: messages before the
+      // buffer's window go to the table alone.
+      const tableFrom = latest === null || state.messages === 0 ? from : Math.max(state.first_seq, 1);
+      node.bufferFrom = from;
+      node.latest = latest;
+      node.follower = new Follower(log, { fromSeq: tableFrom, targetSeq: state.last_seq, onEntry: (seq, data) => node.append(seq, data), onReplaced });
       const backfilled = await Promise.race([
         node.follower.caughtUp.then(() => true),
         new Promise<boolean>((resolve) => setTimeout(resolve, config.clusterStartTimeoutMs, false).unref()),
@@ -189,6 +202,10 @@ export class ClusterNode {
   }
 
   /** One stream message -> one buffer item under its sequence. */
+  /** The first sequence the buffer takes; earlier ones (the backfill) feed only the latest table. */
+  private bufferFrom = 0;
+  private latest: LatestTable<Event> | null = null;
+
   private append(seq: number, data: Uint8Array): void {
     let events: Event[];
     try {
@@ -198,6 +215,7 @@ export class ClusterNode {
       this.logger.warn({ seq, err: (err as Error).message }, 'cluster: skipping a stream message that is not a valid fanwire frame');
       return;
     }
-    this.buffer.append(events, data.byteLength, seq);
+    if (seq < this.bufferFrom) this.latest?.recordEvents(seq, events, data.byteLength, performance.now());
+    else this.buffer.append(events, data.byteLength, seq);
   }
 }

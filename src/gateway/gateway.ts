@@ -157,7 +157,7 @@ export class Gateway {
     const selection = await selectTransport(config.transport);
     if (config.cluster !== null) {
       try {
-        this.clusterNode = await ClusterNode.start(config, this.buffer, this.logger, (detail) => this.fail(new Error(`cluster: ${detail}`)));
+        this.clusterNode = await ClusterNode.start(config, this.buffer, this.logger, (detail) => this.fail(new Error(`cluster: ${detail}`)), this.latest);
       } catch (err) {
         throw new Error(`cluster mode: ${(err as Error).message}`, { cause: err });
       }

@@ -190,6 +190,26 @@ for (const transport of TRANSPORTS) {
       expect(answers[2]).toEqual(answers[0]);
     });
 
+    it('answers the same snapshot from a node started later whose buffer window holds none of the keys', async () => {
+      const stream = freshStream();
+      const a = await gateway(stream, { bufferSize: 5 });
+      const pub = track(await Pub.open(a.ws));
+      for (let i = 0; i < 30; i++) expect((await pub.send({ topic: 't', key: `k${i % 10}`, payload: i })).type).toBe('ack');
+      for (let i = 0; i < 10; i++) expect((await pub.send({ topic: 'u', key: 'only', payload: i })).type).toBe('ack');
+      const c = await gateway(stream, { bufferSize: 5 }); // its backfill window: the last 5 messages, all of topic u
+      await until(() => c.gateway.buffer.newestIndex === 40 || undefined, 'caught up');
+      expect(c.gateway.buffer.oldestIndex).toBe(36);
+      const answers = [];
+      for (const gw of [a, c]) {
+        const sub = track(await Sub.open(gw.ws, 'snapshot=1'));
+        await until(() => sub.messages.some((m) => m.type === 'snapshot' && m.complete === true) || undefined, 'snapshot');
+        answers.push({ hello: sub.messages[0]!.index, snapshot: sub.messages.filter((m) => m.type === 'snapshot') });
+      }
+      expect(answers[0]!.hello).toBe(41);
+      expect((answers[0]!.snapshot[0]!.events as unknown[]).length).toBe(11);
+      expect(answers[1]).toEqual(answers[0]);
+    });
+
     it('refuses to start when NATS cannot be reached, naming the servers', async () => {
       await expect(startTestGateway({ transport, cluster: ['nats://127.0.0.1:1'], clusterStartTimeoutMs: 1_500 })).rejects.toThrow(/cluster mode: cannot connect to NATS at nats:\/\/127\.0\.0\.1:1/);
     });
