@@ -163,9 +163,9 @@ export class LatestTable<E extends Routable> {
 
   private forget(entry: Entry<E>): void {
     this.unlink(entry);
-    const topic = (entry.event as Routable).topic;
+    const topic = entry.event.topic;
     const keys = this.topics.get(topic)!;
-    keys.delete((entry.event as Routable).key);
+    keys.delete(entry.event.key);
     if (keys.size === 0) this.topics.delete(topic);
     this.count--;
   }

@@ -45,11 +45,6 @@ export const ERROR_TABLE: Readonly<Record<ErrorCode, WireAnswer>> = {
   policy_violation: { http: null, close: CloseCode.POLICY_VIOLATION },
 };
 
-/** The close code that answers a refused upgrade offering fanwire.v1, or null for an HTTP answer. */
-export function refusalCloseCodeOf(code: ErrorCode): CloseCode | null {
-  return ERROR_TABLE[code].refusal ?? null;
-}
-
 export function httpStatusOf(code: ErrorCode): number {
   return ERROR_TABLE[code].http ?? 500;
 }

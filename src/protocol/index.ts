@@ -12,5 +12,5 @@ export { isTopic, TOPIC_MAX_BYTES } from './topic.js';
 export type { LagPolicy, SkipTo, SubscribeRequest, TopicSelector } from './subscribe-query.js';
 export { CloseCode } from './close-codes.js';
 export { fitCloseReason, MAX_CLOSE_REASON_BYTES } from './close-reason.js';
-export { ERROR_TABLE, closeOf, httpStatusOf, refusalCloseCodeOf, refusalOf } from './error-table.js';
+export { ERROR_TABLE, closeOf, httpStatusOf, refusalOf } from './error-table.js';
 export type { CloseFrame, WireAnswer } from './error-table.js';
