@@ -32,10 +32,11 @@ export interface FollowOptions {
   fromSeq: number;
   /**
    * Called once per stream sequence, in increasing order (sequences may skip
-   * where messages were deleted). Runs synchronously inside the NATS
-   * callback: keep it quick.
+   * where messages were deleted), with the time JetStream stored it (ms
+   * since the epoch, the server's clock: the same on every node). Runs
+   * synchronously inside the NATS callback: keep it quick.
    */
-  onEntry(seq: number, data: Uint8Array): void;
+  onEntry(seq: number, data: Uint8Array, storedAt: number): void;
   /** The stream was deleted and recreated (or replaced) under the node; the follower has stopped. */
   onReplaced?(detail: string): void;
   /** `caughtUp` resolves once a sequence at or past this one was delivered (or nothing is pending). */
@@ -207,7 +208,7 @@ export class Follower {
     if (seq <= this.lastSeq) return; // already delivered before a consumer restart
     this.lastSeq = seq;
     try {
-      this.options.onEntry(seq, msg.data);
+      this.options.onEntry(seq, msg.data, Math.floor(msg.info.timestampNanos / 1e6));
     } catch (err) {
       this.log.logger.error({ err, seq }, 'cluster: appending a log entry failed');
     }

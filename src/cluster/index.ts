@@ -8,6 +8,8 @@
 export { JetStreamLog, streamDefaults, subjectMatches, isStreamNotFound } from './jetstream-log.js';
 export type { ClusterLogger, ConnectionState, JetStreamLogOptions } from './jetstream-log.js';
 export { Follower } from './follower.js';
+export { LatestLog } from './latest-log.js';
+export type { LatestLogOptions, LatestRecord } from './latest-log.js';
 export type { FollowOptions } from './follower.js';
 export { epochOf, sameStream } from './epoch.js';
 export type { StreamIdentity } from './epoch.js';

@@ -20,18 +20,22 @@
  * sequence it will hold (the last `--buffer-size` messages, or the stream's
  * first if fewer) and reads up to the stream's end before the gateway
  * listens, so resume works for indexes this node never saw live. With the
- * latest table (snapshot=1) it reads from the stream's first message: the
- * messages before the buffer's window go to the table alone, so a node
- * started later answers the same snapshot as the others for every key the
- * stream still holds (the stream's own limits bound that: a key only in
- * messages the stream evicted is known only to nodes that read it live).
+ * latest table (snapshot=1) it first loads the records of the latest-table
+ * stream (latest-sync.ts: the newest event of every key, kept beyond the
+ * main stream's limits) older than the main stream's first message, then
+ * reads from that first message: the messages before the buffer's window go
+ * to the table alone. So a node started later answers the same snapshot as
+ * the others, keys the main stream evicted included. Table entries are
+ * stamped with the time JetStream stored their message, so --snapshot-ttl
+ * means the same on every node.
  */
 import type { EventBuffer } from '../buffer/index.js';
-import { Follower, JetStreamLog, type ClusterLogger } from '../cluster/index.js';
+import { Follower, JetStreamLog, LatestLog, type ClusterLogger, type LatestRecord } from '../cluster/index.js';
 import type { LatestTable } from '../fanout/index.js';
 import { InvalidFrameError, isFanwireError, UnavailableError } from '../errors.js';
 import { decodeFrame, encodeMsgpack, parsePublishFrame, type Event } from '../protocol/index.js';
 import type { GatewayConfig } from './config.js';
+import { LatestSync, loadLatest, localTime, rangeSizeFor, type LatestSyncStats } from './latest-sync.js';
 
 /** Room left for headers (the expected-stream header) under the server's max_payload. */
 const HEADER_ROOM = 1024;
@@ -53,6 +57,8 @@ export interface ClusterStats {
   consumerRestarts: number;
   /** Stream messages that were not valid frames and were skipped. */
   skipped: number;
+  /** The latest-table stream (snapshot=1): its name and this node's writes to it. */
+  latest: ({ stream: string } & LatestSyncStats) | null;
 }
 
 export class ClusterNode {
@@ -102,7 +108,18 @@ export class ClusterNode {
           'cluster: --max-frame-bytes is above what the NATS server accepts per message; frames that large will be refused (invalid_frame). Lower --max-frame-bytes or raise max_payload',
         );
       }
-      const { state } = await log.info();
+      // Records first: any of them stands for a sequence at or below the
+      // main stream's last one read after them, so the backfill covers it.
+      let records: LatestRecord[] = [];
+      if (latest !== null) {
+        node.latestLog = await LatestLog.open(log, {
+          stream: `${config.clusterStream}_LATEST`,
+          subjectPrefix: `fanwire_latest.${config.clusterStream}`,
+          maxMsgs: 2 * config.snapshotKeys,
+        });
+        records = await node.latestLog.readAll(config.clusterStartTimeoutMs);
+      }
+      const { config: streamConfig, state } = await log.info();
       const from = state.messages === 0 ? state.last_seq + 1 : Math.max(state.first_seq, state.last_seq - config.bufferSize + 1, 1);
       buffer.rebase(from - 1);
       // The latest table (snapshot=1) is the same on every node only if each
@@ -110,8 +127,13 @@ export class ClusterNode {
       // buffer's window go to the table alone.
       const tableFrom = latest === null || state.messages === 0 ? from : Math.max(state.first_seq, 1);
       node.bufferFrom = from;
-      node.latest = latest;
-      node.follower = new Follower(log, { fromSeq: tableFrom, targetSeq: state.last_seq, onEntry: (seq, data) => node.append(seq, data), onReplaced });
+      if (latest !== null) {
+        const loaded = loadLatest(records, tableFrom, latest, logger);
+        if (records.length > 0) logger.info({ stream: node.latestLog!.stream, records: records.length, loaded }, 'cluster: latest table loaded');
+        node.latest = latest;
+        node.sync = new LatestSync(node.latestLog!, rangeSizeFor(streamConfig.max_msgs), logger);
+      }
+      node.follower = new Follower(log, { fromSeq: tableFrom, targetSeq: state.last_seq, onEntry: (seq, data, storedAt) => node.append(seq, data, storedAt), onReplaced });
       const backfilled = await Promise.race([
         node.follower.caughtUp.then(() => true),
         new Promise<boolean>((resolve) => setTimeout(resolve, config.clusterStartTimeoutMs, false).unref()),
@@ -177,6 +199,7 @@ export class ClusterNode {
   async stopFollowing(): Promise<void> {
     this.stopped = true;
     await this.follower?.stop();
+    this.sync?.stop();
   }
 
   /** Stops reading and drains the NATS connection. */
@@ -198,15 +221,18 @@ export class ClusterNode {
       reconnects: this.log.reconnects,
       consumerRestarts: this.follower?.restarts ?? 0,
       skipped: this.skipped,
+      latest: this.latestLog === null ? null : { stream: this.latestLog.stream, ...(this.sync?.stats ?? { written: 0, duplicates: 0, skippedRanges: 0, failures: 0 }) },
     };
   }
 
-  /** One stream message -> one buffer item under its sequence. */
   /** The first sequence the buffer takes; earlier ones (the backfill) feed only the latest table. */
   private bufferFrom = 0;
   private latest: LatestTable<Event> | null = null;
+  private latestLog: LatestLog | null = null;
+  private sync: LatestSync | null = null;
 
-  private append(seq: number, data: Uint8Array): void {
+  /** One stream message -> the latest table, and one buffer item under its sequence. */
+  private append(seq: number, data: Uint8Array, storedAt: number): void {
     let events: Event[];
     try {
       events = parsePublishFrame(decodeFrame(data, true)).events;
@@ -215,7 +241,11 @@ export class ClusterNode {
       this.logger.warn({ seq, err: (err as Error).message }, 'cluster: skipping a stream message that is not a valid fanwire frame');
       return;
     }
-    if (seq < this.bufferFrom) this.latest?.recordEvents(seq, events, data.byteLength, performance.now());
-    else this.buffer.append(events, data.byteLength, seq);
+    if (this.latest !== null) {
+      // Before the buffer append, like the gateway's own recording in embedded mode.
+      this.latest.recordEvents(seq, events, data.byteLength, localTime(storedAt));
+      this.sync!.observe(seq, events, storedAt);
+    }
+    if (seq >= this.bufferFrom) this.buffer.append(events, data.byteLength, seq);
   }
 }

@@ -98,16 +98,19 @@ export class Gateway {
       onForget: (cause, count) => this.counters.snapshotKeysForgotten(cause, count),
     });
     this.latest = latest;
+    const clustered = this.config.cluster !== null;
     this.buffer = new EventBuffer<Event>({
       maxSize: this.config.bufferSize,
       maxItemTtlMs: this.config.bufferTtlMs,
       // Sub-millisecond stamps: delivery latency is measured from them.
       now: () => performance.now(),
       onEvict: (cause, count) => this.counters.evicted(cause, count),
-      onAppend: (item) => {
-        views.onAppend(item);
-        latest.record(item);
-      },
+      onAppend: clustered
+        ? (item) => views.onAppend(item) // ClusterNode feeds the table, with JetStream's timestamps
+        : (item) => {
+            views.onAppend(item);
+            latest.record(item);
+          },
       settleTurns: this.config.wakeSettle,
       sweepBudget: this.storm.sweepBudget,
     });

@@ -4,6 +4,7 @@
  * multi-process scenarios of issue 8 are in cluster-mode.test.ts.
  */
 import { spawnSync } from 'node:child_process';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { Pub, Sub, TRANSPORTS, getJson, startTestGateway, until, type Message, type TestGateway } from '../helpers.js';
@@ -207,6 +208,47 @@ for (const transport of TRANSPORTS) {
       }
       expect(answers[0]!.hello).toBe(41);
       expect((answers[0]!.snapshot[0]!.events as unknown[]).length).toBe(11);
+      expect(answers[1]).toEqual(answers[0]);
+    });
+
+    async function snapshotOf(gw: TestGateway, query = 'snapshot=1') {
+      const sub = track(await Sub.open(gw.ws, query));
+      await until(() => sub.messages.some((m) => m.type === 'snapshot' && m.complete === true) || undefined, 'snapshot');
+      return { hello: sub.messages[0]!.index, snapshot: sub.messages.filter((m) => m.type === 'snapshot') };
+    }
+
+    it('answers the same snapshot from a node started alone after the stream evicted every message of most keys', async () => {
+      const stream = freshStream();
+      const nc = await connect({ servers: nats.url });
+      await (await jetstreamManager(nc)).streams.add({ name: stream, subjects: [`${stream}.events`], storage: 'file', max_msgs: 10 });
+      await nc.close();
+      const a = await gateway(stream);
+      const pub = track(await Pub.open(a.ws));
+      for (let i = 0; i < 20; i++) expect((await pub.send({ topic: 't', key: `k${i}`, payload: i })).type).toBe('ack');
+      for (let i = 0; i < 20; i++) expect((await pub.send({ topic: 'u', key: 'hot', payload: i })).type).toBe('ack');
+      const node = a.gateway.cluster!;
+      expect((await node.log.info()).state.first_seq).toBe(31); // k0..k19 are gone from the main stream
+      // max_msgs 10: ranges of one sequence, each written once the next is read.
+      await until(() => (node.stats().latest!.written >= 39 ? true : undefined), 'latest-table records written');
+      const before = await snapshotOf(a);
+      expect(before.hello).toBe(41);
+      expect((before.snapshot[0]!.events as Message[]).map((e) => e.key)).toEqual([...Array.from({ length: 20 }, (_, i) => `k${i}`), 'hot']);
+      await a.stop();
+      gateways.splice(gateways.indexOf(a), 1);
+      const c = await gateway(stream); // nobody running knows k0..k19
+      expect(await snapshotOf(c)).toEqual(before);
+    });
+
+    it('forgets by --snapshot-ttl on JetStream time, so a node started later forgets what the others forgot', async () => {
+      const stream = freshStream();
+      const a = await gateway(stream, { snapshotTtlMs: 1_000 });
+      const pub = track(await Pub.open(a.ws));
+      expect((await pub.send({ topic: 't', key: 'old', payload: 1 })).type).toBe('ack');
+      await new Promise((resolve) => setTimeout(resolve, 1_200)); // 'old' is now older than the TTL on any clock
+      expect((await pub.send({ topic: 't', key: 'new', payload: 2 })).type).toBe('ack');
+      const c = await gateway(stream, { snapshotTtlMs: 1_000 }); // read 'old' just now; its age is JetStream's
+      const answers = [await snapshotOf(a), await snapshotOf(c)];
+      expect((answers[0]!.snapshot[0]!.events as Message[]).map((e) => e.key)).toEqual(['new']);
       expect(answers[1]).toEqual(answers[0]);
     });
 
