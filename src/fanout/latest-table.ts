@@ -145,6 +145,20 @@ export class LatestTable<E extends Routable> {
     return out;
   }
 
+  /**
+   * The entries whose newest event came in an item with `after < index <=
+   * upTo`: the keys not updated since `upTo`. Walks from the entry updated
+   * longest ago and stops at the first one past `upTo`, which is exact when
+   * items are recorded in index order, as the buffer and cluster mode do.
+   */
+  quietBetween(after: number, upTo: number): LatestEntry<E>[] {
+    const out: LatestEntry<E>[] = [];
+    for (let e = this.oldest; e !== null && e.index <= upTo; e = e.newer) {
+      if (e.index > after) out.push({ event: e.event, index: e.index, bytes: e.bytes, at: e.at });
+    }
+    return out;
+  }
+
   private append(entry: Entry<E>): void {
     entry.older = this.newest;
     entry.newer = null;

@@ -35,7 +35,7 @@ import type { LatestTable } from '../fanout/index.js';
 import { InvalidFrameError, isFanwireError, UnavailableError } from '../errors.js';
 import { decodeFrame, encodeMsgpack, parsePublishFrame, type Event } from '../protocol/index.js';
 import type { GatewayConfig } from './config.js';
-import { LatestSync, loadLatest, localTime, rangeSizeFor, type LatestSyncStats } from './latest-sync.js';
+import { LatestSync, delayFor, loadLatest, localTime, rangeSizeFor, type LatestSyncStats } from './latest-sync.js';
 
 /** Room left for headers (the expected-stream header) under the server's max_payload. */
 const HEADER_ROOM = 1024;
@@ -131,7 +131,8 @@ export class ClusterNode {
         const loaded = loadLatest(records, tableFrom, latest, logger);
         if (records.length > 0) logger.info({ stream: node.latestLog!.stream, records: records.length, loaded }, 'cluster: latest table loaded');
         node.latest = latest;
-        node.sync = new LatestSync(node.latestLog!, rangeSizeFor(streamConfig.max_msgs), logger);
+        const rangeSize = rangeSizeFor(streamConfig.max_msgs);
+        node.sync = new LatestSync(node.latestLog!, latest, rangeSize, delayFor(streamConfig.max_msgs, rangeSize), logger);
       }
       node.follower = new Follower(log, { fromSeq: tableFrom, targetSeq: state.last_seq, onEntry: (seq, data, storedAt) => node.append(seq, data, storedAt), onReplaced });
       const backfilled = await Promise.race([
@@ -244,7 +245,7 @@ export class ClusterNode {
     if (this.latest !== null) {
       // Before the buffer append, like the gateway's own recording in embedded mode.
       this.latest.recordEvents(seq, events, data.byteLength, localTime(storedAt));
-      this.sync!.observe(seq, events, storedAt);
+      this.sync!.observe(seq, storedAt);
     }
     if (seq >= this.bufferFrom) this.buffer.append(events, data.byteLength, seq);
   }

@@ -1,42 +1,55 @@
 /**
  * LatestSync: keeps cluster mode's latest table (snapshot=1) alive beyond
- * the main stream's limits by writing, for every (topic, key), its newest
- * event to the latest-table stream (cluster/latest-log.ts, one message per
- * subject), and loads those records when a node starts.
+ * the main stream's limits. A key's newest event is always either in the
+ * main stream or, once it may leave it, in the latest-table stream
+ * (cluster/latest-log.ts, one message per key). Loads those records when a
+ * node starts.
  *
- * Every node writes what it reads from the shared log, so the records do not
- * depend on any one node staying up; the duplicate window stores each once.
- * What makes the stream's last record of a key its newest event, although
- * nodes write concurrently: records are grouped by fixed ranges of main-log
- * sequences (`rangeSize`, the same on every node: it comes from the
- * stream's settings), each node writes a range's records (only the newest
- * event per key of the range) in range order, and a record's id is its
- * (sequence, key). So the first write of a key's record for range j comes
- * before the first write of its record for any later range (whoever wrote
- * that one wrote range j first); later writes of the same id are dropped
- * as duplicates. A range is written only within half the duplicate window
- * after JetStream stored its newest message: a node lagging more skips it
- * (the nodes ahead of it wrote it), and since that age only grows, no node
- * writes it later. Never skip a range for any other reason (a full queue,
- * say): a node that wrote range j+1 without range j could let another
- * node's late first write of j land over it. The queue is bounded by that
- * age instead: ranges older than it are dropped unwritten.
+ * What gets written: main-log sequences are grouped in fixed ranges
+ * (`rangeSize`, 1/16 of the main stream's `max_msgs`, the same on every
+ * node). When a node reads the first sequence of range R, it writes a
+ * record for every key whose newest event is in range R - 1 - `delay` (half
+ * the ranges the main stream holds): keys that went quiet and whose event
+ * will be evicted some ranges later. A key updated all the time is never
+ * written; a key costs one record each time it goes quiet.
  *
- * A range is written once a sequence of the next range is read, so the
- * newest, unfinished range is only in the main stream, which never evicts
- * its newest messages by count (the range is at most 1/16 of `max_msgs`).
+ * Why the stream's record of a key is its newest event although every node
+ * writes concurrently: every node makes the same choice at the same range
+ * (the table and the log are the same everywhere), writes ranges in order,
+ * and names each record by (sequence, key). A key's later record comes from
+ * a later range, and whoever wrote it wrote the earlier one first; JetStream
+ * stores an id once within its duplicate window, so a late write of the
+ * earlier one is dropped. A node writes a range only within half the
+ * duplicate window after JetStream stored the sequence that closed it, and
+ * since that age only grows, no node writes it later than that. Never skip
+ * a range for any other reason (a full queue, say): a node that wrote a
+ * later range without an earlier one could let another node's late first
+ * write of the earlier one land over it.
  */
 import type { LatestLog, LatestRecord } from '../cluster/latest-log.js';
 import type { ClusterLogger } from '../cluster/index.js';
-import type { LatestTable } from '../fanout/index.js';
+import type { LatestEntry, LatestTable } from '../fanout/index.js';
 import { decodeFrame, encodeMsgpack, parsePublishFrame, type Event } from '../protocol/index.js';
 
-const RANGE_MAX = 256;
+/** The range of a main stream without a message limit. */
+const UNLIMITED_RANGE = 65_536;
+/** Ranges assumed held by a main stream without a message limit. */
+const UNLIMITED_RANGES_HELD = 16;
 
-/** The range size every node derives from the main stream's `max_msgs` (<= 0: unlimited). */
+/**
+ * The range size every node derives from the main stream's `max_msgs`
+ * (<= 0: unlimited): 1/16 of it, at least 1. Large ranges are cheap: a key
+ * is written only after it has been quiet for `delayFor` ranges.
+ */
 export function rangeSizeFor(maxMsgs: number): number {
-  if (!(maxMsgs > 0)) return RANGE_MAX;
-  return Math.max(1, Math.min(RANGE_MAX, Math.floor(maxMsgs / 16)));
+  if (!(maxMsgs > 0)) return UNLIMITED_RANGE;
+  return Math.max(1, Math.floor(maxMsgs / 16));
+}
+
+/** Ranges a key stays quiet before it is written: half the ranges the main stream holds. */
+export function delayFor(maxMsgs: number, rangeSize: number): number {
+  const held = maxMsgs > 0 ? Math.floor(maxMsgs / rangeSize) : UNLIMITED_RANGES_HELD;
+  return Math.floor(held / 2);
 }
 
 /** The subject token of (topic, key): hex of each, so any string is a valid token; "_" for the empty key. */
@@ -49,15 +62,15 @@ export function localTime(storedAt: number): number {
   return performance.now() - Math.max(0, Date.now() - storedAt);
 }
 
-interface Pending {
-  event: Event;
-  seq: number;
-  storedAt: number;
+/** The inverse of `localTime`. */
+function epochTime(at: number): number {
+  return Math.round(Date.now() - (performance.now() - at));
 }
 
 interface Range {
-  records: Pending[];
-  newestStoredAt: number;
+  records: LatestEntry<Event>[];
+  /** When JetStream stored the sequence that closed it: the same on every node. */
+  closedAt: number;
 }
 
 export interface LatestSyncStats {
@@ -74,47 +87,45 @@ export interface LatestSyncStats {
 export class LatestSync {
   readonly stats: LatestSyncStats = { written: 0, duplicates: 0, skippedRanges: 0, failures: 0 };
   private readonly log: LatestLog;
+  private readonly table: LatestTable<Event>;
   private readonly rangeSize: number;
+  private readonly delay: number;
   private readonly logger: ClusterLogger;
-  /** The range being filled: topic -> key -> newest event of it. */
-  private current = new Map<string, Map<string, Pending>>();
   private currentRange = -1;
-  private currentNewest = 0;
+  /** Keys with their newest event at or below this sequence were chosen already. */
+  private chosenThrough = 0;
   private readonly queue: Range[] = [];
   private writing = false;
   private stopped = false;
 
-  constructor(log: LatestLog, rangeSize: number, logger: ClusterLogger) {
+  /**
+   * `delay`: ranges a key stays quiet before it is written; keep it well
+   * under the ranges the main stream holds (`delayFor`).
+   */
+  constructor(log: LatestLog, table: LatestTable<Event>, rangeSize: number, delay: number, logger: ClusterLogger) {
     this.log = log;
+    this.table = table;
     this.rangeSize = rangeSize;
+    this.delay = delay;
     this.logger = logger;
   }
 
-  /** Takes main-log sequence `seq`, read in order. */
-  observe(seq: number, events: readonly Event[], storedAt: number): void {
+  /** Takes main-log sequence `seq`, read in order, once the table has recorded it. */
+  observe(seq: number, storedAt: number): void {
     const range = Math.floor((seq - 1) / this.rangeSize);
-    if (range !== this.currentRange) {
-      this.closeRange();
-      this.currentRange = range;
-    }
-    if (storedAt > this.currentNewest) this.currentNewest = storedAt;
-    for (const event of events) {
-      let keys = this.current.get(event.topic);
-      if (keys === undefined) {
-        keys = new Map();
-        this.current.set(event.topic, keys);
-      }
-      const pending = keys.get(event.key);
-      if (pending === undefined) keys.set(event.key, { event, seq, storedAt });
-      else {
-        pending.event = event;
-        pending.seq = seq;
-        pending.storedAt = storedAt;
-      }
-    }
+    if (range === this.currentRange) return;
+    this.currentRange = range;
+    // Keys whose newest event is in a range ending at or before this one went quiet.
+    const upTo = (range - this.delay) * this.rangeSize;
+    if (upTo <= this.chosenThrough) return;
+    const records = this.table.quietBetween(this.chosenThrough, upTo);
+    this.chosenThrough = upTo;
+    if (records.length === 0) return;
+    this.queue.push({ records, closedAt: storedAt });
+    if (!this.writing) void this.drain();
   }
 
-  /** Closed ranges not yet written (0: everything observed up to the current range is stored). */
+  /** Ranges chosen and not yet written (0: every record chosen so far is stored). */
   get backlog(): number {
     return this.queue.length;
   }
@@ -125,23 +136,13 @@ export class LatestSync {
     this.queue.length = 0;
   }
 
-  private closeRange(): void {
-    if (this.current.size === 0) return;
-    const records: Pending[] = [];
-    for (const keys of this.current.values()) for (const pending of keys.values()) records.push(pending);
-    this.queue.push({ records, newestStoredAt: this.currentNewest });
-    this.current = new Map();
-    this.currentNewest = 0;
-    if (!this.writing) void this.drain();
-  }
-
   private async drain(): Promise<void> {
     this.writing = true;
     let attempt = 0;
     while (!this.stopped && this.queue.length > 0) {
       const range = this.queue[0]!;
       // Too old: a write now could land after the duplicate window and put an older record over a newer one.
-      if (Date.now() - range.newestStoredAt > this.log.duplicateWindowMs / 2) {
+      if (Date.now() - range.closedAt > this.log.duplicateWindowMs / 2) {
         this.queue.shift();
         this.stats.skippedRanges++;
         attempt = 0;
@@ -152,7 +153,7 @@ export class LatestSync {
         const stored = await Promise.all(
           range.records.map((r) => {
             const token = latestToken(r.event.topic, r.event.key);
-            return this.log.put(token, encodeMsgpack({ events: [r.event] }), r.seq, r.storedAt, `${r.seq}.${token}`);
+            return this.log.put(token, encodeMsgpack({ events: [r.event] }), r.index, epochTime(r.at), `${r.index}.${token}`);
           }),
         );
         for (const s of stored) {
