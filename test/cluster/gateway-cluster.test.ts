@@ -4,6 +4,9 @@
  * multi-process scenarios of issue 8 are in cluster-mode.test.ts.
  */
 import { spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { SignJWT } from 'jose';
+import WebSocket from 'ws';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
@@ -237,6 +240,29 @@ for (const transport of TRANSPORTS) {
       gateways.splice(gateways.indexOf(a), 1);
       const c = await gateway(stream); // nobody running knows k0..k19
       expect(await snapshotOf(c)).toEqual(before);
+    });
+
+    it('sends in a snapshot only what the token may read, on a node started later as on the one published to', async () => {
+      const secret = 'a-test-secret-that-is-at-least-32-bytes-long';
+      const sign = (claims: Record<string, unknown>) =>
+        new SignJWT(claims).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime('1h').sign(new TextEncoder().encode(secret));
+      const stream = freshStream();
+      const a = await gateway(stream, { authSecret: secret });
+      const producer = new WebSocket(`${a.ws}/v1/publish`, { headers: { authorization: `Bearer ${await sign({ topics: '*', publish: '*' })}` } });
+      await once(producer, 'open');
+      let acks = 0;
+      producer.on('message', () => acks++);
+      for (const [topic, key] of [['orders', 'acme'], ['orders', 'globex'], ['audit', ''], ['secrets', 'k']]) producer.send(JSON.stringify({ topic, key, payload: `${topic}/${key}` }));
+      await until(() => acks === 4 || undefined, 'four acks');
+      producer.close();
+      const c = await gateway(stream, { authSecret: secret });
+      const jwt = await sign({ topics: ['orders:acme', 'audit'] });
+      for (const gw of [a, c]) {
+        await until(() => gw.gateway.buffer.newestIndex === 4 || undefined, 'caught up');
+        const { snapshot } = await snapshotOf(gw, `snapshot=1&format=json&token=${jwt}&topic=orders:acme&topic=audit`);
+        expect(snapshot.flatMap((m) => (m.events as Message[]).map((e) => e.payload))).toEqual(['orders/acme', 'audit/']);
+        await expect(Sub.open(gw.ws, `snapshot=1&token=${jwt}`)).rejects.toThrow(/403|forbidden/);
+      }
     });
 
     it('forgets by --snapshot-ttl on JetStream time, so a node started later forgets what the others forgot', async () => {

@@ -2,10 +2,13 @@
  * snapshot=1 (docs/protocol.md, "Snapshots"): after hello and before any
  * events, the newest event of every (topic, key) the subscription selects
  * with an index below hello's; then the stream from hello's index, nothing
- * sent twice, nothing missing. On both transports.
+ * sent twice, nothing missing. On both transports, embedded and in cluster
+ * mode (a real nats-server; the cluster-only cases, nodes started later and
+ * keys the stream evicted, are in test/cluster/gateway-cluster.test.ts).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Pub, Sub, startTestGateway, TRANSPORTS, until, type TestGateway } from '../helpers.js';
+import { NatsServer, describeWithNats } from '../cluster/nats-server.js';
 
 type Message = Record<string, unknown>;
 interface SnapEvent {
@@ -27,14 +30,46 @@ function fold(sub: Sub): Map<string, unknown> {
   return state;
 }
 
-for (const transport of TRANSPORTS) {
-  describe(`snapshot=1 (${transport})`, () => {
+const MODES = [
+  { name: 'embedded', describe: describe },
+  { name: 'cluster', describe: describeWithNats },
+] as const;
+
+for (const mode of MODES) for (const transport of TRANSPORTS) {
+  mode.describe(`snapshot=1 (${transport}, ${mode.name})`, () => {
     let gw: TestGateway | null = null;
     const subs: Sub[] = [];
     let pub: Pub | null = null;
+    let nats: NatsServer | null = null;
+    let streamNo = 0;
+    if (mode.name === 'cluster') {
+      beforeAll(async () => {
+        nats = await NatsServer.start();
+      });
+      afterAll(async () => {
+        await nats?.dispose();
+      });
+    }
+    const clusterOptions = () => {
+      if (nats === null) return {};
+      const stream = `SNAP${transport.toUpperCase()}${++streamNo}`;
+      return { cluster: [nats.url], clusterStream: stream, clusterSubject: `${stream}.events` };
+    };
     const start = async (options: Parameters<typeof startTestGateway>[0] = {}) => {
-      gw = await startTestGateway({ transport, ...options });
+      gw = await startTestGateway({ transport, ...clusterOptions(), ...options });
       pub = await Pub.open(gw.ws);
+      if (nats !== null) {
+        // In cluster mode an ack means stored in JetStream; the node appends
+        // (and records in its table) once it reads it back. These cases open
+        // subscribers right after acks, so wait for that.
+        const node = gw.gateway;
+        const send = pub.send.bind(pub);
+        pub.send = async (frame: unknown, json?: boolean) => {
+          const reply = await send(frame, json);
+          if (reply.type === 'ack') await until(() => node.buffer.newestIndex >= (reply.index as number) || undefined, 'the node to read its ack back');
+          return reply;
+        };
+      }
       return { gw, pub };
     };
     const open = async (query: string, format: 'msgpack' | 'json' = 'msgpack') => {
