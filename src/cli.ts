@@ -1,118 +1,23 @@
-#!/usr/bin/env -S node --max-semi-space-size=4
+#!/usr/bin/env node
 /**
- * `fanwire`: starts a gateway from flags and FANWIRE_* variables, logs JSON
- * lines (pino) to stdout, and stops gracefully on SIGTERM/SIGINT.
- * Exit codes: 0 after a clean stop, 1 for bad configuration or a failed start.
+ * `fanwire`: the command's entry. The shebang is plain `node` (the
+ * `env -S` form, for passing Node flags, fails on BusyBox and Alpine), so
+ * the one Node flag fanwire wants is applied here instead: the process
+ * re-executes itself in place with it (same PID, so signals and
+ * supervisors are unaffected) before loading anything else.
  *
- * The command line above caps V8's young generation at 4 MB per semi-space
- * (Node's default lets it grow to 16 MB, and a connection storm grows it:
- * every new subscriber's objects survive their first scavenges). For a
- * gateway holding many idle connections that growth was most of its memory
- * per subscriber (about 1.5 KB each at 10k on uWS) and is not given back;
- * capped, burst throughput measured the same (README, Operations). Started
- * as `node dist/cli.js`, Node's defaults apply.
+ * The flag caps V8's young generation at 4 MB per semi-space (Node's default
+ * lets it grow to 16 MB, and a connection storm grows it: every new
+ * subscriber's objects survive their first scavenges). For a gateway holding
+ * many idle connections that growth was most of its memory per subscriber
+ * and is not given back; capped, burst throughput measured the same (README,
+ * Operations). Any `--max-semi-space-size` already given on Node's command
+ * line or in NODE_OPTIONS wins, and a Node without `process.execve` (before
+ * 22.15) runs with its defaults.
  */
-import { readFileSync } from 'node:fs';
-import pino from 'pino';
-import { CliError, parseCli, usage } from './cli/options.js';
-import { Gateway } from './gateway/gateway.js';
+import { youngGenerationExec } from './cli/young-generation.js';
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
-async function main(): Promise<void> {
-  let options;
-  try {
-    options = parseCli(process.argv.slice(2), process.env);
-  } catch (err) {
-    if (err instanceof CliError) {
-      process.stderr.write(`fanwire: ${err.message} (see fanwire --help)\n`);
-      process.exit(1);
-    }
-    throw err;
-  }
-  if (options.help) {
-    process.stdout.write(`${usage()}\n`);
-    return;
-  }
-  if (options.version) {
-    process.stdout.write(`${version()}\n`);
-    return;
-  }
-
-  // Log through process.stdout rather than pino's default direct fd writer:
-  // when the reader of our stdout goes away (a log shipper crash, `| head`),
-  // that writer's exit-time flush retries EPIPE forever and SIGTERM never
-  // finishes. Here EPIPE just turns logging off.
-  const logger = pino({ level: options.logLevel, base: { service: 'fanwire' } }, process.stdout);
-  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') logger.level = 'silent';
-    else throw err;
-  });
-  // Cluster mode: a node whose stream was replaced under it stops (subscribers
-  // get 1001 and resume elsewhere) and exits 1, for its supervisor to restart.
-  const onFatal = (): void => {
-    gateway.stop().finally(() => process.exit(1));
-  };
-  const gateway = new Gateway({ ...options.config, logger, onFatal });
-  // Handlers go in before the port is bound: whoever reads "fanwire listening"
-  // may signal at once, and the default action would skip the graceful stop.
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (++signals > 1) {
-      logger.warn({ signal }, 'second signal, exiting now');
-      process.exit(1);
-    }
-    logger.info({ signal }, 'shutting down');
-    gateway.stop().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
-      },
-      (err: unknown) => {
-        logger.error({ err }, 'shutdown failed');
-        process.exit(1);
-      },
-    );
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
-  let address;
-  try {
-    address = await gateway.start();
-  } catch (err) {
-    // Configuration problems explain themselves; socket errors get the address they were about.
-    const socketError = (err as NodeJS.ErrnoException).code !== undefined || /could not listen/.test((err as Error).message);
-    if (socketError) process.stderr.write(`fanwire: cannot listen on ${options.config.host}:${options.config.port}: ${(err as Error).message}\n`);
-    else process.stderr.write(`fanwire: ${(err as Error).message}\n`);
-    process.exit(1);
-  }
-  const { config } = gateway;
-  const host = address.host.includes(':') ? `[${address.host}]` : address.host;
-  const scheme = config.tlsCertFile !== null ? 'https' : 'http';
-  const metricsUrl = !config.metrics ? null : gateway.metricsPort !== null ? `http://${host}:${gateway.metricsPort}/metrics` : `${scheme}://${host}:${address.port}/metrics`;
-  logger.info(
-    {
-      url: `${scheme}://${host}:${address.port}`,
-      metrics: metricsUrl,
-      transport: gateway.transportName,
-      transportReason: gateway.transportReason,
-      compression: config.compression,
-      auth: config.authSecret ? 'hs256 secret' : config.authPublicKeyFile ? `public key ${config.authPublicKeyFile}` : config.authJwksFile ? `jwks ${config.authJwksFile}` : 'off',
-      epoch: gateway.epoch,
-      cluster: config.cluster === null ? 'off' : { servers: config.cluster, stream: config.clusterStream, subject: config.clusterSubject, lastSequence: gateway.cluster?.lastSequence },
-      bufferSize: config.bufferSize,
-      bufferTtlMs: config.bufferTtlMs,
-      heartbeatMs: config.heartbeatMs,
-      maxFrameBytes: config.maxFrameBytes,
-      highWaterBytes: config.highWaterBytes,
-      dropAfterBytes: config.dropAfterBytes,
-      version: version(),
-    },
-    'fanwire listening',
-  );
-}
-
-void main();
+const exec = youngGenerationExec(process);
+if (exec !== null) exec();
+const { main } = await import('./cli/run.js');
+await main();

@@ -1,8 +1,12 @@
 /** The `fanwire` command as users run it: flags, environment, exit codes, signals. */
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { FLAGS, parseCli } from '../src/cli/options.js';
+import { DEFAULT_CONFIG } from '../src/gateway/config.js';
+import { YOUNG_GENERATION_FLAG, youngGenerationExec } from '../src/cli/young-generation.js';
 import { CLI, Pub, Sub, TRANSPORTS, getJson, spawnGateway, until } from './helpers.js';
 
 function run(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -70,6 +74,83 @@ describe('fanwire CLI', () => {
       expect(parseCli([], { FANWIRE_CLUSTER: 'nats://n:4222', FANWIRE_CLUSTER_TOKEN: 't' }).config).toMatchObject({ cluster: ['nats://n:4222'], clusterToken: 't' });
     });
 
+    describe('config file and secret files', () => {
+      const dir = mkdtempSync(path.join(tmpdir(), 'fanwire-config-'));
+      const write = (name: string, content: string) => {
+        const file = path.join(dir, name);
+        writeFileSync(file, content);
+        return file;
+      };
+      const json = (name: string, value: unknown) => write(name, JSON.stringify(value));
+
+      it('reads a JSON file keyed by flag name: numbers, strings, booleans and lists, as the flags take them', () => {
+        const file = json('all.json', {
+          port: 9000,
+          'buffer-ttl': '5m',
+          heartbeat: 2,
+          'max-frame-bytes': '2MiB',
+          compression: true,
+          insecure: true,
+          'allowed-origins': ['https://a.example', 'https://b.example'],
+          'log-level': 'warn',
+        });
+        const { config, logLevel } = parseCli(['--config', file], {});
+        expect(config).toMatchObject({ port: 9000, bufferTtlMs: 300_000, heartbeatMs: 2000, maxFrameBytes: 2 * 1024 * 1024, compression: true, insecure: true, allowedOrigins: ['https://a.example', 'https://b.example'] });
+        expect(logLevel).toBe('warn');
+        expect(parseCli([], { FANWIRE_CONFIG: file }).config.port).toBe(9000);
+      });
+
+      it('takes a flag over its variable over the file over the default', () => {
+        const file = json('layers.json', { 'buffer-size': 3, heartbeat: '3s', 'max-topics': 3 });
+        const env = { FANWIRE_BUFFER_SIZE: '2', FANWIRE_HEARTBEAT: '2s' };
+        const { config } = parseCli(['--config', file, '--buffer-size', '1'], env);
+        expect([config.bufferSize, config.heartbeatMs, config.maxTopics, config.maxSubscribers]).toEqual([1, 2000, 3, DEFAULT_CONFIG.maxSubscribers]);
+      });
+
+      it('exits 1 naming an unknown key, a bad value and its file, a file that is not JSON or cannot be read', () => {
+        const cases: Array<[string, RegExp]> = [
+          [json('unknown.json', { 'bufer-size': 10 }), /unknown key "bufer-size"/],
+          [json('env-name.json', { FANWIRE_PORT: 1 }), /unknown key "FANWIRE_PORT" \(did you mean "port"\?\)/],
+          [json('bad.json', { port: 'eighty' }), /invalid "port" in config file .*bad\.json "eighty"/],
+          [json('bad-type.json', { port: [80] }), /invalid "port" in config file .*: must be a string or a number/],
+          [json('array.json', [1]), /must hold a JSON object/],
+          [write('broken.json', '{"port": '), /is not valid JSON/],
+          [path.join(dir, 'missing.json'), /cannot read config file .*missing\.json: ENOENT/],
+        ];
+        for (const [file, message] of cases) {
+          const result = run(['--config', file]);
+          expect(result.status, file).toBe(1);
+          expect(result.stderr.trim().split('\n')).toHaveLength(1);
+          expect(result.stderr).toMatch(message);
+        }
+      });
+
+      it('reads a secret from the file its <VARIABLE>_FILE names, dropping one trailing newline, for every secret', () => {
+        const secret = write('secret', 'a-secret-that-is-at-least-32-bytes-long!\n');
+        expect(parseCli([], { FANWIRE_AUTH_SECRET_FILE: secret }).config.authSecret).toBe('a-secret-that-is-at-least-32-bytes-long!');
+        const password = write('password', 'pw\r\n');
+        const token = write('token', 'tok');
+        expect(parseCli(['--cluster', 'nats://n:4222', '--cluster-user', 'gw'], { FANWIRE_CLUSTER_PASSWORD_FILE: password }).config.clusterPassword).toBe('pw');
+        expect(parseCli(['--cluster', 'nats://n:4222'], { FANWIRE_CLUSTER_TOKEN_FILE: token }).config.clusterToken).toBe('tok');
+        expect(FLAGS.filter((f) => f.secret).map((f) => f.env)).toEqual(['FANWIRE_AUTH_SECRET', 'FANWIRE_CLUSTER_PASSWORD', 'FANWIRE_CLUSTER_TOKEN']);
+      });
+
+      it('refuses a secret given both ways, and a secret file that is missing or empty, without printing the secret', () => {
+        const secret = write('secret2', 'another-secret-that-is-32-bytes-long!!');
+        const cases: Array<[NodeJS.ProcessEnv, RegExp]> = [
+          [{ FANWIRE_AUTH_SECRET: 'x'.repeat(32), FANWIRE_AUTH_SECRET_FILE: secret }, /set FANWIRE_AUTH_SECRET or FANWIRE_AUTH_SECRET_FILE, not both/],
+          [{ FANWIRE_AUTH_SECRET_FILE: path.join(dir, 'nope') }, /FANWIRE_AUTH_SECRET_FILE: cannot read .*nope: ENOENT/],
+          [{ FANWIRE_AUTH_SECRET_FILE: write('empty', '\n') }, /FANWIRE_AUTH_SECRET_FILE: .*empty is empty/],
+        ];
+        for (const [env, message] of cases) {
+          const result = run([], env);
+          expect(result.status).toBe(1);
+          expect(result.stderr).toMatch(message);
+          expect(result.stderr).not.toContain('another-secret');
+        }
+      });
+    });
+
     it('documents every flag and its variable in the README configuration table', () => {
       const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
       const table = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('\n## ', readme.indexOf('## Configuration') + 5));
@@ -77,6 +158,9 @@ describe('fanwire CLI', () => {
         expect(table, `--${spec.flag}`).toContain(`\`--${spec.flag}\``);
         expect(table, spec.env).toContain(`\`${spec.env}\``);
       }
+      // And no row for a flag that does not exist.
+      const documented = [...table.matchAll(/^\| `--([a-z-]+)`/gm)].map((m) => m[1]);
+      expect(documented.filter((flag) => flag !== 'config' && !FLAGS.some((f) => f.flag === flag))).toEqual([]);
     });
 
     it('prints help with every flag and exits 0', () => {
@@ -85,6 +169,31 @@ describe('fanwire CLI', () => {
       for (const flag of ['--host', '--port', '--buffer-size', '--buffer-ttl', '--heartbeat', '--max-frame-bytes', '--high-water-bytes', '--drop-after-bytes']) {
         expect(result.stdout).toContain(flag);
       }
+    });
+  });
+
+  describe('the command', () => {
+    it('starts from a plain `#!/usr/bin/env node` line (no `env -S`, which BusyBox and Alpine lack)', () => {
+      expect(readFileSync(CLI, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
+    });
+
+    it('keeps a --max-semi-space-size given to Node, on its command line or in NODE_OPTIONS', () => {
+      const call: unknown[] = [];
+      const proc = (execArgv: string[], env: NodeJS.ProcessEnv = {}) => ({
+        execArgv,
+        argv: ['/usr/bin/node', '/opt/fanwire/dist/cli.js', '--port', '80'],
+        env,
+        execPath: '/usr/bin/node',
+        execve: (...args: unknown[]): never => {
+          call.push(args);
+          return undefined as never;
+        },
+      });
+      expect(youngGenerationExec(proc(['--max-semi-space-size=16']))).toBeNull();
+      expect(youngGenerationExec(proc([], { NODE_OPTIONS: '--enable-source-maps --max-semi-space-size=2' }))).toBeNull();
+      expect(youngGenerationExec({ ...proc([]), execve: undefined })).toBeNull();
+      youngGenerationExec(proc(['--enable-source-maps']))!();
+      expect(call).toEqual([['/usr/bin/node', ['/usr/bin/node', YOUNG_GENERATION_FLAG, '--enable-source-maps', '/opt/fanwire/dist/cli.js', '--port', '80'], {}]]);
     });
   });
 
@@ -119,7 +228,7 @@ describe('fanwire CLI', () => {
       expect(await gw.stop()).toBe(0);
     });
 
-    it('runs as its own command, with Node\'s young generation capped (--max-semi-space-size=4)', async () => {
+    it('runs as its own command, with Node\'s young generation capped (--max-semi-space-size=4) where Node can re-execute in place (22.15+)', async () => {
       const { spawn } = await import('node:child_process');
       const child = spawn(CLI, ['--port', '0', '--transport', 'ws'], { stdio: ['ignore', 'pipe', 'pipe'] });
       onTestFinished(() => {
@@ -128,8 +237,12 @@ describe('fanwire CLI', () => {
       let out = '';
       child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
       await until(() => (out.includes('"listening"') || out.includes('listening') ? true : undefined), 'listening');
+      // The same process (PID) as started: re-executed in place, not a wrapper around a child.
       const argv = readFileSync(`/proc/${child.pid}/cmdline`, 'utf8').split('\0');
-      expect(argv).toContain('--max-semi-space-size=4');
+      const canExec = typeof (process as { execve?: unknown }).execve === 'function';
+      if (canExec) expect(argv).toContain(YOUNG_GENERATION_FLAG);
+      else expect(argv.some((a) => a.startsWith('--max-semi-space-size'))).toBe(false);
+      expect(JSON.parse(out.split('\n').find((l) => l.includes('fanwire listening'))!)).toMatchObject({ nodeFlags: canExec ? [YOUNG_GENERATION_FLAG] : [] });
       child.kill('SIGTERM');
       const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)));
       expect(code).toBe(0);

@@ -1,9 +1,13 @@
 /**
- * Command-line flags and their FANWIRE_* environment fallbacks, parsed into
- * a GatewayConfig. Precedence: flag, then environment, then default. Every
- * bad value becomes a CliError naming the flag, which the CLI prints on one
- * line before exiting 1.
+ * Command-line flags, their FANWIRE_* environment variables and a JSON
+ * config file (`--config`, keys named as the flags), parsed into a
+ * GatewayConfig. Precedence: flag, then variable, then file, then default.
+ * A secret's variable may instead name a file holding it (`<VARIABLE>_FILE`,
+ * as Docker and Kubernetes mount secrets). Every bad value or unknown key
+ * becomes a CliError naming it, which the CLI prints on one line before
+ * exiting 1.
  */
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { configProblem, DEFAULT_CONFIG, type GatewayConfig } from '../gateway/config.js';
 import { isTopic } from '../protocol/index.js';
@@ -23,6 +27,8 @@ interface FlagSpec {
   help: string;
   /** Smallest accepted value for numeric kinds. */
   min?: number;
+  /** A secret: its variable may name a file instead (`<env>_FILE`); keep it out of flags. */
+  secret?: true;
 }
 
 export const FLAGS: readonly FlagSpec[] = [
@@ -46,7 +52,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'metrics', env: 'FANWIRE_METRICS', kind: 'switch', key: 'metrics', help: 'Prometheus metrics at GET /metrics: on or off' },
   { flag: 'metrics-port', env: 'FANWIRE_METRICS_PORT', kind: 'port', key: 'metricsPort', help: 'serve /metrics on this port instead of the main one' },
   { flag: 'metrics-topics', env: 'FANWIRE_METRICS_TOPICS', kind: 'topics', key: 'metricsTopics', help: 'comma-separated topics labelled on the delivery latency histogram (at most 20)' },
-  { flag: 'auth-secret', env: 'FANWIRE_AUTH_SECRET', kind: 'string', key: 'authSecret', help: 'HS256 secret (32+ bytes) that signs client tokens; turns auth on' },
+  { flag: 'auth-secret', env: 'FANWIRE_AUTH_SECRET', kind: 'string', key: 'authSecret', secret: true, help: 'HS256 secret (32+ bytes) that signs client tokens; turns auth on' },
   { flag: 'auth-public-key', env: 'FANWIRE_AUTH_PUBLIC_KEY', kind: 'string', key: 'authPublicKeyFile', help: 'PEM public key file for RS/PS/ES/EdDSA tokens; turns auth on' },
   { flag: 'auth-jwks', env: 'FANWIRE_AUTH_JWKS', kind: 'string', key: 'authJwksFile', help: 'JWKS file for asymmetric tokens with kid; turns auth on' },
   { flag: 'insecure', env: 'FANWIRE_INSECURE', kind: 'flag', key: 'insecure', help: 'allow listening beyond loopback with auth off' },
@@ -65,8 +71,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'cluster-subject', env: 'FANWIRE_CLUSTER_SUBJECT', kind: 'string', key: 'clusterSubject', help: 'subject frames are published to (default fanwire.events)' },
   { flag: 'cluster-creds', env: 'FANWIRE_CLUSTER_CREDS', kind: 'string', key: 'clusterCredsFile', help: 'NATS credentials file (JWT and NKey seed)' },
   { flag: 'cluster-user', env: 'FANWIRE_CLUSTER_USER', kind: 'string', key: 'clusterUser', help: 'NATS user (with --cluster-password)' },
-  { flag: 'cluster-password', env: 'FANWIRE_CLUSTER_PASSWORD', kind: 'string', key: 'clusterPassword', help: 'NATS password (with --cluster-user)' },
-  { flag: 'cluster-token', env: 'FANWIRE_CLUSTER_TOKEN', kind: 'string', key: 'clusterToken', help: 'NATS authentication token' },
+  { flag: 'cluster-password', env: 'FANWIRE_CLUSTER_PASSWORD', kind: 'string', key: 'clusterPassword', secret: true, help: 'NATS password (with --cluster-user)' },
+  { flag: 'cluster-token', env: 'FANWIRE_CLUSTER_TOKEN', kind: 'string', key: 'clusterToken', secret: true, help: 'NATS authentication token' },
   { flag: 'log-level', env: 'FANWIRE_LOG_LEVEL', kind: 'level', help: 'fatal, error, warn, info, debug, trace or silent' },
 ];
 
@@ -152,10 +158,70 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
   }
 }
 
+/** Kinds whose value is a comma-separated list: a config file may give a JSON array of strings. */
+const LIST_KINDS: ReadonlySet<Kind> = new Set(['topics', 'origins', 'servers']);
+
+/**
+ * The raw (string) value of every key of the JSON config file at `file`, by
+ * flag name, as a flag would give it. Numbers and booleans are accepted where
+ * the flag takes them, arrays of strings for the list flags.
+ */
+function readConfigFile(file: string): Map<string, string> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new CliError(`config file ${file} is not valid JSON: ${(err as Error).message}`);
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CliError(`config file ${file} must hold a JSON object of flag names to values`);
+  const out = new Map<string, string>();
+  for (const [key, v] of Object.entries(value)) {
+    const spec = FLAGS.find((f) => f.flag === key);
+    if (spec === undefined) {
+      const hint = FLAGS.find((f) => f.flag === key.replace(/^--/, '') || f.env === key);
+      throw new CliError(`config file ${file}: unknown key "${key}"${hint ? ` (did you mean "${hint.flag}"?)` : ''}`);
+    }
+    const bad = (want: string): never => {
+      throw new CliError(`invalid "${key}" in config file ${file}: ${want}`);
+    };
+    if (typeof v === 'string') out.set(key, v);
+    else if (typeof v === 'number' && Number.isFinite(v) && spec.kind !== 'flag') out.set(key, String(v));
+    else if (typeof v === 'boolean' && spec.kind === 'flag') out.set(key, v ? 'true' : 'false');
+    else if (typeof v === 'boolean' && spec.kind === 'switch') out.set(key, v ? 'on' : 'off');
+    else if (Array.isArray(v) && LIST_KINDS.has(spec.kind) && v.every((x) => typeof x === 'string')) out.set(key, v.join(','));
+    else bad(spec.kind === 'flag' ? 'must be true or false' : LIST_KINDS.has(spec.kind) ? 'must be a string or an array of strings' : 'must be a string or a number');
+  }
+  return out;
+}
+
+/** The secret in `<env>_FILE`'s file (one trailing newline dropped), or undefined when it is not set. */
+function secretFromFile(spec: FlagSpec, env: NodeJS.ProcessEnv): string | undefined {
+  const name = `${spec.env}_FILE`;
+  const file = env[name];
+  if (file === undefined || file === '') return undefined;
+  if (env[spec.env] !== undefined) throw new CliError(`set ${spec.env} or ${name}, not both`);
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new CliError(`${name}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  const value = text.replace(/\r?\n$/, '');
+  if (value === '') throw new CliError(`${name}: ${file} is empty`);
+  return value;
+}
+
 export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOptions {
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {
     help: { type: 'boolean', short: 'h' },
     version: { type: 'boolean', short: 'v' },
+    config: { type: 'string' },
   };
   for (const spec of FLAGS) options[spec.flag] = { type: spec.kind === 'flag' ? 'boolean' : 'string' };
   let values: Record<string, string | boolean | undefined>;
@@ -165,18 +231,26 @@ export function parseCli(argv: readonly string[], env: NodeJS.ProcessEnv): CliOp
     throw new CliError((err as Error).message.split('\n')[0]!);
   }
 
+  const configFile = typeof values.config === 'string' ? values.config : env.FANWIRE_CONFIG || null;
+  const fromFile = configFile === null ? new Map<string, string>() : readConfigFile(configFile);
+
   const config: GatewayConfig = { ...DEFAULT_CONFIG };
   let logLevel = 'info';
   for (const spec of FLAGS) {
     const fromFlag = values[spec.flag];
+    const fromEnv = spec.secret ? (secretFromFile(spec, env) ?? env[spec.env]) : env[spec.env];
     if (spec.kind === 'flag') {
-      const on = fromFlag === true || ['1', 'true', 'on'].includes(env[spec.env] ?? '');
+      const truthy = (v: string | undefined): boolean => ['1', 'true', 'on'].includes(v ?? '');
+      const on = fromFlag === true || (fromEnv !== undefined && fromEnv !== '' ? truthy(fromEnv) : truthy(fromFile.get(spec.flag)));
       if (spec.key !== undefined) (config as unknown as Record<string, unknown>)[spec.key] = on;
       continue;
     }
-    const raw = typeof fromFlag === 'string' ? fromFlag : env[spec.env];
+    let raw: string | undefined;
+    let source: string;
+    if (typeof fromFlag === 'string') [raw, source] = [fromFlag, `--${spec.flag}`];
+    else if (fromEnv !== undefined) [raw, source] = [fromEnv, env[spec.env] === undefined ? `${spec.env}_FILE` : spec.env];
+    else [raw, source] = [fromFile.get(spec.flag), `"${spec.flag}" in config file ${configFile}`];
     if (raw === undefined) continue;
-    const source = typeof fromFlag === 'string' ? `--${spec.flag}` : `${spec.env}`;
     const value = parseValue(spec, raw, source);
     if (spec.key !== undefined) (config as unknown as Record<string, unknown>)[spec.key] = spec.kind === 'switch' ? value === 1 : value;
     else logLevel = value as string;
@@ -193,8 +267,10 @@ export function usage(): string {
     '',
     'WebSocket fan-out gateway. Producers publish at /v1/publish, subscribers read /v1/subscribe.',
     '',
-    'Options (each also read from the environment variable in brackets):',
+    'Options (each also read from the environment variable in brackets, then from the config file):',
     ...rows,
+    '  --config             JSON file of settings keyed by flag name, e.g. {"port": 8080, "buffer-ttl": "5m"}; flags and variables win over it [FANWIRE_CONFIG]',
+    `  secrets (${FLAGS.filter((f) => f.secret).map((f) => f.env).join(', ')}) may be read from a file named by <VARIABLE>_FILE`,
     '  -h, --help             show this help',
     '  -v, --version          print the version',
   ].join('\n');

@@ -190,6 +190,7 @@ export class Gateway {
     this.transport = transport;
     this.transportName = selection.name;
     this.transportReason = selection.reason;
+    this.metrics?.setBuildInfo(selection.name);
     this.subscribers.serve(new WireMessages(transport.framer), this.latest);
     const address = await transport.listen(config.host, config.port);
     if (this.metrics !== null && config.metricsPort !== null) {

@@ -16,6 +16,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+import { VERSION } from '../version.js';
 import type { BufferItem, EventBuffer } from '../buffer/index.js';
 import type { DrainObserver, LagCounters } from '../fanout/index.js';
 import { BucketHistogram } from './bucket-histogram.js';
@@ -110,6 +111,7 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
       newest: gauge('fanwire_buffer_newest_index', 'Index of the newest item appended (0 before the first).'),
       retained: gauge('fanwire_buffer_retained_bytes', 'Bytes of the producer frames whose items the buffer holds.'),
       snapshotKeys: gauge('fanwire_snapshot_keys', 'snapshot=1: (topic, key) pairs the latest table holds with their newest event.'),
+      buildInfo: gauge('fanwire_build_info', 'Always 1; the labels say what runs: fanwire version, transport serving, Node version.', ['version', 'transport', 'node']),
     };
     this.counters = {
       opened: counter('fanwire_subscriptions_opened_total', 'Subscriptions opened.'),
@@ -160,6 +162,12 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
     r.registerMetric(this.lag as never);
     r.registerMetric(this.latency as never);
   }
+  /** Names what runs in `fanwire_build_info`; called once the transport is chosen. */
+  setBuildInfo(transport: string): void {
+    this.gauges.buildInfo!.reset();
+    this.gauges.buildInfo!.set({ version: VERSION, transport, node: process.version }, 1);
+  }
+
 
   /** Once per cursor drain that wrote something. */
   drained(first: BufferItem<{ topic: string }>): void {

@@ -3,6 +3,7 @@
  * read back the way Prometheus and an operator would read them.
  */
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Pub, Sub, TRANSPORTS, startTestGateway, until, type TestGateway } from '../helpers.js';
 
@@ -138,6 +139,14 @@ for (const transport of TRANSPORTS) {
       const off = await fetch(`${gw.http}/metrics`);
       expect(off.status).toBe(404);
       expect(await off.json()).toMatchObject({ code: 'not_found' });
+    });
+
+    it('names what runs in fanwire_build_info: version, transport, Node', async () => {
+      gw = await startTestGateway({ transport });
+      const { values } = await scrape(`${gw.http}/metrics`);
+      const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+      const info = [...values].filter(([name]) => name.startsWith('fanwire_build_info{'));
+      expect(info).toEqual([[`fanwire_build_info{version="${version}",transport="${transport}",node="${process.version}"}`, 1]]);
     });
 
     it.skipIf(!hasPromtool)('passes promtool check metrics on a live body', async () => {
