@@ -4,10 +4,10 @@
  * the process whose memory and CPU we read.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sleep } from './clock.mjs';
 import { exited, stop, track } from './children.mjs';
 
@@ -16,17 +16,17 @@ export const ROOT = path.dirname(LOAD_DIR);
 const CLI = path.join(ROOT, 'dist', 'cli.js');
 
 /**
- * The node flags on dist/cli.js's `#!/usr/bin/env -S node ...` line: fanwire
- * is measured as its `fanwire` command runs (the servers are started with
- * `node FLAGS dist/cli.js` so the pid stays theirs).
+ * The Node flag the `fanwire` command runs with (dist/cli.js re-executes
+ * itself with it where Node can): fanwire is measured as that command runs,
+ * on every Node, started as `node FLAG dist/cli.js` so the pid stays theirs.
  */
-function launcherFlags() {
-  if (!existsSync(CLI)) return [];
-  const first = readFileSync(CLI, 'utf8').split('\n', 1)[0];
-  const m = /^#!\S*env\s+(?:-S\s+)?node((?:\s+--\S+)*)\s*$/.exec(first);
-  return m ? m[1].split(/\s+/).filter(Boolean) : [];
+async function launcherFlags() {
+  const file = path.join(ROOT, 'dist', 'cli', 'young-generation.js');
+  if (!existsSync(file)) return [];
+  const { YOUNG_GENERATION_FLAG } = await import(pathToFileURL(file).href);
+  return [YOUNG_GENERATION_FLAG];
 }
-const FANWIRE_NODE_FLAGS = launcherFlags();
+const FANWIRE_NODE_FLAGS = await launcherFlags();
 
 /** bench-transports' run order for one pass; `--runs 2` runs it forwards then backwards (A B C D D C B A). */
 export const SERVER_NAMES = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop'];
