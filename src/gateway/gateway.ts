@@ -240,6 +240,19 @@ export class Gateway {
     while ((this.subscribers.size > 0 || this.producers.size > 0) && Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+    if (this.subscribers.size > 0 || this.producers.size > 0) {
+      // Owed: what sits unsent in their sockets, and the items their cursors had not written yet.
+      let bufferedBytes = 0;
+      let itemsBehind = 0;
+      for (const sub of this.subscribers.live) {
+        bufferedBytes += sub.conn.bufferedAmount();
+        itemsBehind += Math.max(0, this.buffer.newestIndex - sub.cursor.lastIndex);
+      }
+      this.logger.warn(
+        { subscribers: this.subscribers.size, producers: this.producers.size, bufferedBytes, itemsBehind, shutdownTimeoutMs: this.config.shutdownTimeoutMs },
+        'shutdown timeout: cutting the connections still open',
+      );
+    }
     await this.transport?.close();
     await this.metricsServer?.close();
     this.buffer.close();

@@ -68,6 +68,7 @@ let corkedCount = 0;
 function writeCorked(): void {
   corked!.sendAll(corkedFrames, corkedCount);
 }
+function flushCork(): void {}
 
 class UwsConnection implements Connection {
   readonly remoteAddress: string;
@@ -77,6 +78,8 @@ class UwsConnection implements Connection {
   private drain: DrainWaiter | null = null;
   /** Set if uWS ever dropped a message (past maxBackpressure): the stream has a hole and must end. */
   lostMessage = false;
+  /** close() was called: the close frame goes once uWS's buffer is flushed; nothing else is sent. */
+  private ending = false;
 
   constructor(ws: uWS.WebSocket<unknown>, remoteAddress: string) {
     this.ws = ws;
@@ -94,18 +97,18 @@ class UwsConnection implements Connection {
   }
 
   send(data: Uint8Array, binary: boolean): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     this.sendOne(data, binary);
   }
 
   sendPrepared(prepared: Prepared): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     const message = prepared as UwsMessage;
     this.sendOne(message.bytes, message.binary);
   }
 
   writeBatch(prepared: readonly Prepared[], count: number): void {
-    if (this.closed) return;
+    if (this.closed || this.ending) return;
     const messages = prepared as readonly UwsMessage[];
     if (count === 1) {
       // One message is one syscall corked or not; skip the extra native call.
@@ -149,9 +152,32 @@ class UwsConnection implements Connection {
 
   resume(): void {}
 
+  /**
+   * Ends the connection with a close frame after every byte written to it.
+   * uWS's end() fires the close handler at once, with bytes possibly still
+   * in its own buffer, and whoever waits for the close (a graceful stop)
+   * then closes the app under them: so end() waits until uWS's buffer is
+   * empty. Until then the connection stays open (and counted); what is left
+   * is in the kernel, which delivers it after the close.
+   */
   close(code: number, reason: string): void {
-    if (this.closed) return;
-    this.ws.end(code, reason);
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    if (this.ws.getBufferedAmount() === 0) this.ws.end(code, reason);
+    else void this.endWhenFlushed(code, reason);
+  }
+
+  private async endWhenFlushed(code: number, reason: string): Promise<void> {
+    // The drain event is the wake-up; the timer is in case one never comes
+    // (uWS#1047). The empty cork flushes what a send from outside a uWS
+    // callback can leave in the loop's cork buffer (seen: a snapshot's last
+    // 7 KB, counted in getBufferedAmount, waited there until something else
+    // touched the socket).
+    while (!this.closed && !this.lostMessage && this.ws.getBufferedAmount() > 0) {
+      await Promise.race([this.waitDrain(), new Promise((resolve) => setTimeout(resolve, 100))]);
+      if (!this.closed) this.ws.cork(flushCork);
+    }
+    if (!this.closed) this.ws.end(code, reason);
   }
 
   terminate(): void {
