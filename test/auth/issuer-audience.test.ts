@@ -28,6 +28,13 @@ async function subscribeWith(base: string, jwt: string): Promise<{ hello: Messag
   return 'type' in first ? { hello: first } : (first as { status: number; body: Message });
 }
 
+/** How a WebSocket ended up: its close code and reason, or the first message it got (an accepted connection). */
+const closeOrMessage = (ws: WebSocket): Promise<[number, string] | string> =>
+  new Promise((resolve) => {
+    ws.once('close', (code: number, reason: Buffer) => resolve([code, reason.toString()]));
+    ws.once('message', (data: Buffer) => (resolve(data.toString()), ws.terminate()));
+  });
+
 const refusal = (message: string) => ({ status: 401, body: { code: 'unauthorized', message } });
 
 for (const transport of TRANSPORTS) {
@@ -69,8 +76,7 @@ for (const transport of TRANSPORTS) {
       expect([post.status, await post.json()]).toEqual([401, { code: 'unauthorized', message: 'token "aud" claim mismatch: expected fanwire or fanwire-admin' }]);
       const ws = new WebSocket(`${gw!.ws}/v1/publish`, ['fanwire.v1', jwt]);
       ws.on('error', () => {});
-      const [code, reason] = (await new Promise((resolve) => ws.once('close', (c: number, r: Buffer) => resolve([c, r.toString()])))) as [number, string];
-      expect([code, reason]).toEqual([4401, 'unauthorized: token "aud" claim mismatch: expected fanwire or fanwire-admin']);
+      expect(await closeOrMessage(ws)).toEqual([4401, 'unauthorized: token "aud" claim mismatch: expected fanwire or fanwire-admin']);
       expect(gw!.gateway.buffer.newestIndex).toBe(0);
     });
   });

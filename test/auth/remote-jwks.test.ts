@@ -28,6 +28,13 @@ async function subscribeWith(base: string, token: string): Promise<Outcome> {
   return 'type' in first ? { hello: first } : (first as { status: number; body: Message });
 }
 
+/** How a WebSocket ended up: its close code and reason, or the first message it got (an accepted connection). */
+const closeOrMessage = (ws: WebSocket): Promise<[number, string] | string> =>
+  new Promise((resolve) => {
+    ws.once('close', (code: number, reason: Buffer) => resolve([code, reason.toString()]));
+    ws.once('message', (data: Buffer) => (resolve(data.toString()), ws.terminate()));
+  });
+
 /** A pino logger writing JSON lines into `lines`. */
 function capturedLogger(lines: Message[]) {
   const out = new Writable({
@@ -129,8 +136,7 @@ describe('--auth-jwks-url', () => {
         const jwt = await idp!.sign(key, { ...claims, aud: 'another-app' });
         const ws = new WebSocket(`${gw!.ws}/v1/subscribe?format=json`, ['fanwire.v1', jwt]);
         ws.on('error', () => {});
-        const [code, reason] = (await new Promise((resolve) => ws.once('close', (c: number, r: Buffer) => resolve([c, r.toString()])))) as [number, string];
-        expect([code, reason]).toEqual([4401, 'unauthorized: token "aud" claim mismatch: expected fanwire']);
+        expect(await closeOrMessage(ws)).toEqual([4401, 'unauthorized: token "aud" claim mismatch: expected fanwire']);
       });
     });
   }
