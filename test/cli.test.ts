@@ -35,6 +35,12 @@ describe('fanwire CLI', () => {
       [['--cluster-token', 's3cret'], '--cluster'],
       [['--wake-settle', '-1'], '--wake-settle'],
       [['--wake-settle', '65'], '--wake-settle'],
+      [['--auth-jwks-url', 'ftp://idp.example.com/jwks.json'], '--auth-jwks-url'],
+      [['--auth-jwks-url', 'idp.example.com/jwks.json'], '--auth-jwks-url'],
+      [['--auth-secret', 'a-test-secret-that-is-at-least-32-bytes-long', '--auth-jwks-url', 'https://idp.example.com/jwks.json'], '--auth-jwks-url'],
+      [['--auth-public-key', 'key.pem', '--auth-jwks', 'jwks.json'], '--auth-public-key'],
+      [['--auth-issuer', 'https://idp.example.com/'], '--auth-issuer'],
+      [['--auth-audience', ' , '], '--auth-audience'],
     ];
     for (const [args, named] of bad) {
       it(`exits 1 with a one-line error naming ${named} for ${args.join(' ')}`, () => {
@@ -149,6 +155,25 @@ describe('fanwire CLI', () => {
           expect(result.stderr).not.toContain('another-secret');
         }
       });
+    });
+
+    it('reads --auth-audience as a comma-separated list and --auth-issuer as is, from flags or the environment', () => {
+      const jwks = { FANWIRE_AUTH_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json' };
+      expect(parseCli(['--auth-audience', 'fanwire, fanwire-admin', '--auth-issuer', 'https://idp.example.com/'], jwks).config).toMatchObject({
+        authJwksUrl: 'https://idp.example.com/.well-known/jwks.json',
+        authAudience: ['fanwire', 'fanwire-admin'],
+        authIssuer: 'https://idp.example.com/',
+      });
+      expect(parseCli([], { ...jwks, FANWIRE_AUTH_AUDIENCE: 'fanwire', FANWIRE_AUTH_ISSUER: 'https://idp' }).config).toMatchObject({ authAudience: ['fanwire'], authIssuer: 'https://idp' });
+      expect(parseCli([], {}).config).toMatchObject({ authJwksUrl: null, authAudience: null, authIssuer: null });
+    });
+
+    it('exits 1 naming the JWKS URL and why when the identity provider cannot be reached at start', async () => {
+      const { closedPort } = await import('./auth/jwks-server.js');
+      const url = `http://127.0.0.1:${await closedPort()}/.well-known/jwks.json`;
+      const result = run(['--port', '0', '--auth-jwks-url', url]);
+      expect(result.status).toBe(1);
+      expect(result.stderr.trim()).toBe(`fanwire: cannot fetch the JWKS at ${url}: ECONNREFUSED`);
     });
 
     it('documents every flag and its variable in the README configuration table', () => {

@@ -4,5 +4,6 @@
  */
 export { TokenVerifier, tokenOf, SUBPROTOCOL } from './verifier.js';
 export type { AuthSettings, Grant } from './verifier.js';
+export type { AuthLog } from './remote-jwks.js';
 export { Permission } from './permissions.js';
 export type { Publishable } from './permissions.js';

@@ -17,7 +17,7 @@ export class CliError extends Error {
   override name = 'CliError';
 }
 
-type Kind = 'string' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics' | 'flag' | 'origins' | 'servers' | 'fallback';
+type Kind = 'string' | 'url' | 'list' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics' | 'flag' | 'origins' | 'servers' | 'fallback';
 
 interface FlagSpec {
   flag: string;
@@ -55,6 +55,9 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'auth-secret', env: 'FANWIRE_AUTH_SECRET', kind: 'string', key: 'authSecret', secret: true, help: 'HS256 secret (32+ bytes) that signs client tokens; turns auth on' },
   { flag: 'auth-public-key', env: 'FANWIRE_AUTH_PUBLIC_KEY', kind: 'string', key: 'authPublicKeyFile', help: 'PEM public key file for RS/PS/ES/EdDSA tokens; turns auth on' },
   { flag: 'auth-jwks', env: 'FANWIRE_AUTH_JWKS', kind: 'string', key: 'authJwksFile', help: 'JWKS file for asymmetric tokens with kid; turns auth on' },
+  { flag: 'auth-jwks-url', env: 'FANWIRE_AUTH_JWKS_URL', kind: 'url', key: 'authJwksUrl', help: 'JWKS URL of an identity provider (https, or http), fetched before listening and on new kids; turns auth on' },
+  { flag: 'auth-issuer', env: 'FANWIRE_AUTH_ISSUER', kind: 'string', key: 'authIssuer', help: 'refuse tokens whose "iss" claim is not this (any key source)' },
+  { flag: 'auth-audience', env: 'FANWIRE_AUTH_AUDIENCE', kind: 'list', key: 'authAudience', help: 'comma-separated audiences: refuse tokens whose "aud" claim holds none of them (any key source)' },
   { flag: 'insecure', env: 'FANWIRE_INSECURE', kind: 'flag', key: 'insecure', help: 'allow listening beyond loopback with auth off' },
   { flag: 'allowed-origins', env: 'FANWIRE_ALLOWED_ORIGINS', kind: 'origins', key: 'allowedOrigins', help: 'comma-separated browser Origins allowed to connect (default: any)' },
   { flag: 'max-subscribers', env: 'FANWIRE_MAX_SUBSCRIBERS', kind: 'count', key: 'maxSubscribers', min: 1, help: 'subscribers connected at once (more: HTTP 429)' },
@@ -96,6 +99,21 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
     case 'string':
       if (raw.length === 0) bad('must not be empty');
       return raw;
+    case 'url': {
+      let url: URL | null = null;
+      try {
+        url = new URL(raw);
+      } catch {
+        // answered below
+      }
+      if (url === null || (url.protocol !== 'https:' && url.protocol !== 'http:')) bad('must be an http:// or https:// URL');
+      return raw;
+    }
+    case 'list': {
+      const items = raw.split(',').map((i) => i.trim()).filter((i) => i !== '');
+      if (items.length === 0) bad('must be one or more comma-separated values');
+      return items as never;
+    }
     case 'level':
       if (!LEVELS.has(raw)) bad(`must be one of ${[...LEVELS].join(', ')}`);
       return raw;
@@ -159,7 +177,7 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
 }
 
 /** Kinds whose value is a comma-separated list: a config file may give a JSON array of strings. */
-const LIST_KINDS: ReadonlySet<Kind> = new Set(['topics', 'origins', 'servers']);
+const LIST_KINDS: ReadonlySet<Kind> = new Set(['topics', 'origins', 'servers', 'list']);
 
 /**
  * The raw (string) value of every key of the JSON config file at `file`, by

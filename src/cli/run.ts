@@ -6,6 +6,7 @@
  */
 import pino from 'pino';
 import { CliError, parseCli, usage } from './options.js';
+import type { GatewayConfig } from '../gateway/config.js';
 import { Gateway } from '../gateway/gateway.js';
 import { VERSION } from '../version.js';
 
@@ -87,7 +88,7 @@ export async function main(): Promise<void> {
       transport: gateway.transportName,
       transportReason: gateway.transportReason,
       compression: config.compression,
-      auth: config.authSecret ? 'hs256 secret' : config.authPublicKeyFile ? `public key ${config.authPublicKeyFile}` : config.authJwksFile ? `jwks ${config.authJwksFile}` : 'off',
+      auth: authSummary(config),
       epoch: gateway.epoch,
       cluster: config.cluster === null ? 'off' : { servers: config.cluster, stream: config.clusterStream, subject: config.clusterSubject, lastSequence: gateway.cluster?.lastSequence },
       bufferSize: config.bufferSize,
@@ -104,3 +105,22 @@ export async function main(): Promise<void> {
   );
 }
 
+/** The key source, issuer and audience, for the start line (no secret, no URL credentials). */
+function authSummary(config: GatewayConfig): string | Record<string, unknown> {
+  const keys = config.authSecret
+    ? 'hs256 secret'
+    : config.authPublicKeyFile
+      ? `public key ${config.authPublicKeyFile}`
+      : config.authJwksFile
+        ? `jwks ${config.authJwksFile}`
+        : config.authJwksUrl
+          ? `jwks url ${jwksWhere(config.authJwksUrl)}`
+          : 'off';
+  if (config.authIssuer === null && config.authAudience === null) return keys;
+  return { keys, issuer: config.authIssuer, audience: config.authAudience };
+}
+
+function jwksWhere(url: string): string {
+  const u = new URL(url);
+  return `${u.origin}${u.pathname}`;
+}

@@ -15,7 +15,7 @@
  * page that should not be talking to us at all) stay HTTP answers: accepting
  * a flood to close it would cost more than refusing it.
  */
-import { SUBPROTOCOL, TokenVerifier, tokenOf, type Grant } from '../auth/index.js';
+import { SUBPROTOCOL, TokenVerifier, tokenOf, type AuthLog, type Grant } from '../auth/index.js';
 import { BufferItem, type EventBuffer } from '../buffer/index.js';
 import {
   BadQueryError,
@@ -76,10 +76,25 @@ export class Admission {
     this.subscribers = subscribers;
   }
 
-  /** Loads the configured keys (secret, public key or JWKS); resolves with whether auth is on. */
-  async loadKeys(): Promise<boolean> {
+  /**
+   * Loads the configured keys (secret, public key, JWKS file, or a JWKS URL
+   * fetched now); resolves with whether auth is on. `log` gets JWKS fetch
+   * failures and recoveries.
+   */
+  async loadKeys(log: AuthLog): Promise<boolean> {
     const { config } = this;
-    this.verifier = await TokenVerifier.create({ secret: config.authSecret, publicKeyFile: config.authPublicKeyFile, jwksFile: config.authJwksFile });
+    this.verifier = await TokenVerifier.create({
+      secret: config.authSecret,
+      publicKeyFile: config.authPublicKeyFile,
+      jwksFile: config.authJwksFile,
+      jwksUrl: config.authJwksUrl,
+      jwksCooldownMs: config.authJwksCooldownMs,
+      jwksCacheMaxAgeMs: config.authJwksCacheMaxAgeMs,
+      jwksTimeoutMs: config.authJwksTimeoutMs,
+      issuer: config.authIssuer,
+      audience: config.authAudience,
+      log,
+    });
     return this.verifier !== null;
   }
 

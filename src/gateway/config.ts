@@ -51,6 +51,22 @@ export interface GatewayConfig {
   authPublicKeyFile: string | null;
   /** JWKS file for asymmetric tokens with `kid`. */
   authJwksFile: string | null;
+  /**
+   * JWKS URL (http: or https:) of an identity provider: fetched once before
+   * listening (start fails when it cannot be), then refreshed by jose when a
+   * token's kid is unknown or the keys are older than authJwksCacheMaxAgeMs.
+   */
+  authJwksUrl: string | null;
+  /** JWKS URL: at most one fetch per this for an unknown kid, or after a failed fetch. */
+  authJwksCooldownMs: number;
+  /** JWKS URL: keys older than this are fetched again before they verify a token. */
+  authJwksCacheMaxAgeMs: number;
+  /** JWKS URL: a fetch taking longer fails. */
+  authJwksTimeoutMs: number;
+  /** Required `iss` claim, with any key source; null: not checked. */
+  authIssuer: string | null;
+  /** Accepted `aud` values (a token's `aud` must hold one of them), with any key source; null: not checked. */
+  authAudience: string[] | null;
   /** Allow listening beyond loopback with auth off. */
   insecure: boolean;
   /** Browser Origins allowed to open WebSockets; empty: any (non-browser clients send none). */
@@ -113,6 +129,13 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   authSecret: null,
   authPublicKeyFile: null,
   authJwksFile: null,
+  authJwksUrl: null,
+  // jose's own defaults for createRemoteJWKSet.
+  authJwksCooldownMs: 30_000,
+  authJwksCacheMaxAgeMs: 600_000,
+  authJwksTimeoutMs: 5_000,
+  authIssuer: null,
+  authAudience: null,
   insecure: false,
   allowedOrigins: [],
   maxSubscribers: 100_000,
@@ -141,6 +164,11 @@ export const SUBSCRIBER_MAX_PAYLOAD = 64 * 1024;
 export function configProblem(config: GatewayConfig): string | null {
   if ((config.tlsCertFile === null) !== (config.tlsKeyFile === null)) {
     return '--tls-cert and --tls-key go together';
+  }
+  const keySources = [config.authSecret, config.authPublicKeyFile, config.authJwksFile, config.authJwksUrl].filter((k) => k !== null).length;
+  if (keySources > 1) return 'use one of --auth-secret, --auth-public-key, --auth-jwks and --auth-jwks-url';
+  if (keySources === 0 && (config.authIssuer !== null || config.authAudience !== null)) {
+    return '--auth-issuer and --auth-audience need a key source: --auth-secret, --auth-public-key, --auth-jwks or --auth-jwks-url';
   }
   if ((config.clusterUser === null) !== (config.clusterPassword === null)) {
     return '--cluster-user and --cluster-password go together';

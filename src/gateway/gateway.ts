@@ -151,10 +151,11 @@ export class Gateway {
    */
   async start(): Promise<{ host: string; port: number }> {
     const { config } = this;
-    const authOn = await this.admission.loadKeys();
+    // A JWKS URL is fetched here, before the port is bound: a node that cannot get its keys fails to start rather than come up ready and refuse every token.
+    const authOn = await this.admission.loadKeys(this.logger);
     if (!authOn && !isLoopback(config.host) && !config.insecure) {
       throw new InsecureBindError(
-        `refusing to listen on ${config.host} without authentication: configure --auth-secret, --auth-public-key or --auth-jwks, or pass --insecure`,
+        `refusing to listen on ${config.host} without authentication: configure --auth-secret, --auth-public-key, --auth-jwks or --auth-jwks-url, or pass --insecure`,
       );
     }
     const selection = await selectTransport(config.transport);
