@@ -37,8 +37,10 @@ export interface GatewayConfig {
   snapshotKeys: number;
   /** Forget a (topic, key) of the latest table not updated for this long; 0: never. */
   snapshotTtlMs: number;
-  /** On shutdown, how long connections get to finish the close handshake. */
+  /** On shutdown, how long connections get to finish the close handshake (counted after the drain window). */
   shutdownTimeoutMs: number;
+  /** On shutdown, subscribers are closed spread evenly over this long instead of all at once; 0: all at once. */
+  drainWindowMs: number;
   /** Prometheus metrics at GET /metrics. */
   metrics: boolean;
   /** Serve /metrics on this port (same host) instead of the main one; null: the main port. */
@@ -123,6 +125,7 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   snapshotKeys: 100_000,
   snapshotTtlMs: 0,
   shutdownTimeoutMs: 5_000,
+  drainWindowMs: 0,
   metrics: true,
   metricsPort: null,
   metricsTopics: [],

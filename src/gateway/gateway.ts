@@ -225,6 +225,8 @@ export class Gateway {
     this.state.drain();
     this.transport?.stopAccepting();
     this.subscribers.stopHeartbeats();
+    // Readiness already says 503; subscribers leave gradually, producers stay until the end.
+    if (this.config.drainWindowMs > 0) await this.subscribers.closeSpread(this.config.drainWindowMs);
     const deadline = Date.now() + this.config.shutdownTimeoutMs;
     if (this.cluster !== null) {
       // Producers get the replies they are owed, and subscribers here every

@@ -180,6 +180,28 @@ export class SubscriberRegistry implements SubscriptionHost {
     if (frame !== null) sub.conn.close(frame.code, frame.reason);
   }
 
+  /**
+   * Closes every live subscriber with 1001 ("shutting down"), spread evenly
+   * over `windowMs` (the i-th of n at (i + 1) * windowMs / n), so they
+   * reconnect to the other nodes gradually instead of all at once. Each is
+   * closed after what was written to it; it resumes by index elsewhere.
+   */
+  async closeSpread(windowMs: number): Promise<void> {
+    const subs = [...this.subscriptions];
+    const start = performance.now();
+    const { code, reason } = closeOf(new ShuttingDownError());
+    for (let i = 0; i < subs.length; i++) {
+      const at = start + ((i + 1) * windowMs) / subs.length;
+      const wait = at - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+      const sub = subs[i]!;
+      if (!this.subscriptions.has(sub) || sub.conn.closed) continue;
+      this.counters.subscriberDropped('shutdown');
+      sub.cursor.stop();
+      sub.conn.close(code, reason);
+    }
+  }
+
   spoke(sub: Subscription): void {
     const { code, reason } = closeOf(new PolicyViolationError('subscribers may not send messages'));
     sub.conn.close(code, reason);

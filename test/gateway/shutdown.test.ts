@@ -63,6 +63,35 @@ for (const transport of TRANSPORTS) {
       expect(exit).toBe(0);
     }, 150_000);
 
+    it('with --drain-window, stops accepting at once and closes subscribers with 1001 spread over the window, each with everything before its close', async () => {
+      gw = await startTestGateway({ transport, drainWindowMs: 2_000 });
+      const many: Sub[] = [];
+      for (let i = 0; i < 20; i++) many.push(await Sub.open(gw.ws));
+      subs.push(...many);
+      const closedAt = new Map<Sub, number>();
+      for (const sub of many) sub.ws.once('close', () => closedAt.set(sub, performance.now()));
+      const pub = await Pub.open(gw.ws);
+      for (let i = 0; i < 5; i++) expect((await pub.send({ topic: 't', payload: i })).type).toBe('ack');
+      await Promise.all(many.map((s) => s.waitForIndex(5)));
+      const began = performance.now();
+      const stopped = gw.gateway.stop();
+      // At once: the port stops accepting (a balancer's health check and a reconnecting client go elsewhere).
+      await expect(fetch(`${gw.http}/readyz`)).rejects.toThrow(/fetch failed/);
+      expect(gw.gateway.readyStatus).toBe('shutting_down');
+      await stopped;
+      gw = null;
+      for (const sub of many) {
+        expect((await sub.waitForClose()).code).toBe(1001);
+        expect(sub.indexes).toEqual([1, 2, 3, 4, 5]);
+      }
+      const times = [...closedAt.values()].sort((a, b) => a - b);
+      // The i-th of 20 is closed at (i + 1) * 100 ms: never earlier (timers do not fire early).
+      expect(times[0]! - began).toBeGreaterThanOrEqual(90);
+      expect(times.at(-1)! - times[0]!).toBeGreaterThanOrEqual(1_000);
+      expect(times.at(-1)! - times[0]!).toBeLessThanOrEqual(3_000);
+      await pub.close().catch(() => {});
+    }, 30_000);
+
     it('cuts, at --shutdown-timeout, only the connections still open, and logs how many and what they were owed', async () => {
       const lines: Array<Record<string, unknown>> = [];
       const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) });
