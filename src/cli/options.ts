@@ -45,6 +45,8 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'conflate-grace', env: 'FANWIRE_CONFLATE_GRACE', kind: 'duration', key: 'conflateGraceMs', min: 0, help: 'lag=conflate: conflate a subscriber behind with its socket over the high-water mark this long' },
   { flag: 'conflate-lag', env: 'FANWIRE_CONFLATE_LAG', kind: 'count', key: 'conflateLag', min: 1, help: 'lag=conflate: conflate a subscriber this many items behind (at most half of --buffer-size)' },
   { flag: 'conflate-fallback', env: 'FANWIRE_CONFLATE_FALLBACK', kind: 'fallback', key: 'conflateFallback', help: 'lag=conflate: skip (gap message) or drop (4001) when even conflated delivery cannot keep up' },
+  { flag: 'dedupe-window', env: 'FANWIRE_DEDUPE_WINDOW', kind: 'duration', key: 'dedupeWindowMs', min: 1000, help: 'a frame whose idempotencyKey was appended within this long is acked as a duplicate, not appended again' },
+  { flag: 'dedupe-keys', env: 'FANWIRE_DEDUPE_KEYS', kind: 'count', key: 'dedupeKeys', min: 1, help: 'idempotency keys remembered at most (embedded mode); past it the oldest is forgotten early' },
   { flag: 'snapshot-keys', env: 'FANWIRE_SNAPSHOT_KEYS', kind: 'count', key: 'snapshotKeys', min: 1, help: 'snapshot=1: (topic, key) pairs kept with their newest event; the one updated longest ago is forgotten first' },
   { flag: 'snapshot-ttl', env: 'FANWIRE_SNAPSHOT_TTL', kind: 'duration', key: 'snapshotTtlMs', min: 0, help: 'snapshot=1: forget a (topic, key) not updated for this long (0 = never)' },
   { flag: 'shutdown-timeout', env: 'FANWIRE_SHUTDOWN_TIMEOUT', kind: 'duration', key: 'shutdownTimeoutMs', min: 0, help: 'on SIGTERM, time given to connections to close (after the drain window)' },

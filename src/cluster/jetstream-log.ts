@@ -48,6 +48,8 @@ export interface JetStreamLogOptions {
   token?: string | null;
   /** `max_msgs` of a stream this node creates. */
   maxMsgs?: number;
+  /** `duplicate_window` of a stream this node creates: how long a message id is remembered. */
+  duplicateWindowMs?: number;
   /** A publish not acked within this fails with UnavailableError. */
   publishTimeoutMs?: number;
   /** `open` keeps trying to connect for this long before it gives up. */
@@ -60,8 +62,9 @@ export interface JetStreamLogOptions {
 export type ConnectionState = 'connected' | 'disconnected' | 'closed';
 
 /** Settings of a stream this node creates: durable, bounded by count, one replica (see docs/cluster.md for production). */
-export function streamDefaults(stream: string, subject: string, maxMsgs: number) {
+export function streamDefaults(stream: string, subject: string, maxMsgs: number, duplicateWindowMs = 120_000) {
   return {
+    duplicate_window: duplicateWindowMs * 1_000_000,
     name: stream,
     subjects: [subject],
     storage: 'file' as const,
@@ -177,17 +180,20 @@ export class JetStreamLog {
 
   /**
    * Appends `data` to the stream and resolves with its stream sequence once
-   * JetStream has stored it. Rejects with UnavailableError when not connected
+   * JetStream has stored it (with `msgId`: or with the sequence of the
+   * message stored earlier under that id, `duplicate` true). Rejects with UnavailableError when not connected
    * (at once) or when JetStream does not ack in time or refuses.
    */
-  async publish(data: Uint8Array): Promise<number> {
+  async publish(data: Uint8Array, msgId?: string): Promise<{ seq: number; duplicate: boolean }> {
     if (this.state !== 'connected') {
       this.publishErrors++;
       throw new UnavailableError('the cluster log (NATS JetStream) is not reachable; nothing was stored, retry later');
     }
     try {
-      const ack = await this.js.publish(this.subject, data, { timeout: this.publishTimeoutMs, expect: { streamName: this.stream } });
-      return ack.seq;
+      const options = { timeout: this.publishTimeoutMs, expect: { streamName: this.stream } };
+      // With a message id, JetStream stores it once within the stream's duplicate window and answers a repeat with the original sequence.
+      const ack = await this.js.publish(this.subject, data, msgId === undefined ? options : { ...options, msgID: msgId });
+      return { seq: ack.seq, duplicate: ack.duplicate };
     } catch (err) {
       this.publishErrors++;
       throw new UnavailableError(`the cluster log (NATS JetStream) did not ack the frame: ${(err as Error).message}`, { cause: err });
@@ -278,7 +284,7 @@ async function ensureStream(jsm: JetStreamManager, options: JetStreamLogOptions)
     if (!isStreamNotFound(err)) throw err;
   }
   try {
-    const info = await jsm.streams.add(streamDefaults(options.stream, options.subject, options.maxMsgs ?? 1_000_000));
+    const info = await jsm.streams.add(streamDefaults(options.stream, options.subject, options.maxMsgs ?? 1_000_000, options.duplicateWindowMs));
     return { info, created: true };
   } catch (err) {
     // Another node created it in the meantime: use theirs.

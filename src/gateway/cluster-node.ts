@@ -97,6 +97,7 @@ export class ClusterNode {
       password: config.clusterPassword,
       token: config.clusterToken,
       maxMsgs: Math.max(DEFAULT_STREAM_MAX_MSGS, config.bufferSize),
+      duplicateWindowMs: config.dedupeWindowMs,
       connectTimeoutMs: config.clusterStartTimeoutMs,
       logger,
     });
@@ -120,6 +121,12 @@ export class ClusterNode {
         records = await node.latestLog.readAll(config.clusterStartTimeoutMs);
       }
       const { config: streamConfig, state } = await log.info();
+      if (streamConfig.duplicate_window / 1e6 !== config.dedupeWindowMs) {
+        logger.warn(
+          { stream: config.clusterStream, streamDuplicateWindowMs: streamConfig.duplicate_window / 1e6, dedupeWindowMs: config.dedupeWindowMs },
+          "cluster: the stream's duplicate_window, not --dedupe-window, decides how long an idempotencyKey is remembered",
+        );
+      }
       const from = state.messages === 0 ? state.last_seq + 1 : Math.max(state.first_seq, state.last_seq - config.bufferSize + 1, 1);
       buffer.rebase(from - 1);
       // The latest table (snapshot=1) is the same on every node only if each
@@ -172,16 +179,16 @@ export class ClusterNode {
    * stored, or, after a timeout, not known to be) or InvalidFrameError (over
    * the server's max_payload).
    */
-  async publish(events: readonly Event[]): Promise<number> {
+  async publish(events: readonly Event[], msgId?: string): Promise<{ seq: number; duplicate: boolean }> {
     const data = encodeMsgpack({ events });
     const limit = this.log.maxPayload - HEADER_ROOM;
     if (data.byteLength > limit) {
       throw new InvalidFrameError(`events: ${data.byteLength} bytes as stored, over the ${limit} bytes a cluster message may hold (NATS max_payload); split the batch`);
     }
     try {
-      const seq = await this.log.publish(data);
-      if (seq > this.highestAcked) this.highestAcked = seq;
-      return seq;
+      const stored = await this.log.publish(data, msgId);
+      if (stored.seq > this.highestAcked) this.highestAcked = stored.seq;
+      return stored;
     } catch (err) {
       throw isFanwireError(err) ? err : new UnavailableError(`the cluster log failed: ${(err as Error).message}`, { cause: err });
     }

@@ -41,6 +41,10 @@ export interface GatewayConfig {
   shutdownTimeoutMs: number;
   /** On shutdown, subscribers are closed spread evenly over this long instead of all at once; 0: all at once. */
   drainWindowMs: number;
+  /** A frame whose idempotencyKey was appended within this long is not appended again (cluster mode: JetStream's duplicate window of a stream fanwire creates). */
+  dedupeWindowMs: number;
+  /** Embedded mode: idempotency keys remembered at most; past it the oldest is forgotten early. */
+  dedupeKeys: number;
   /** Prometheus metrics at GET /metrics. */
   metrics: boolean;
   /** Serve /metrics on this port (same host) instead of the main one; null: the main port. */
@@ -126,6 +130,8 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   snapshotTtlMs: 0,
   shutdownTimeoutMs: 5_000,
   drainWindowMs: 0,
+  dedupeWindowMs: 120_000,
+  dedupeKeys: 100_000,
   metrics: true,
   metricsPort: null,
   metricsTopics: [],

@@ -34,6 +34,10 @@ export class GatewayCounters {
   bytesDelivered = 0;
   subscriptionsOpened = 0;
   subscriptionsClosed = 0;
+  /** Frames whose idempotencyKey was already appended: answered with the original index, not appended. */
+  duplicates = 0;
+  /** Idempotency keys forgotten before their window ended (past --dedupe-keys). */
+  dedupeEvicted = 0;
   /** (topic, key) pairs the latest table forgot, by cause. */
   readonly snapshotForgotten = { keys: 0, ttl: 0 };
   evictedSize = 0;
@@ -56,6 +60,11 @@ export class GatewayCounters {
   published(events: number): void {
     this.framesPublished++;
     this.eventsPublished += events;
+  }
+
+  /** A frame's idempotencyKey was already appended: acked as a duplicate. */
+  duplicate(): void {
+    this.duplicates++;
   }
 
   /** A producer frame was answered with the error `code`. */

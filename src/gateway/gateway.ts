@@ -19,6 +19,7 @@ import type { Event, PublisherReply } from '../protocol/index.js';
 import { selectTransport, type HttpReply, type HttpRequest, type Transport, type TransportHandlers } from '../transport/index.js';
 import { Admission, type UpgradeContext } from './admission.js';
 import { ClusterNode } from './cluster-node.js';
+import { DedupeTable } from './dedupe-table.js';
 import { configProblem, DEFAULT_CONFIG, SUBSCRIBER_MAX_PAYLOAD, type GatewayConfig } from './config.js';
 import { GatewayCounters } from './counters.js';
 import { errorReply, operatorRefusal, routeHttp } from './http-routes.js';
@@ -120,7 +121,8 @@ export class Gateway {
       : null;
     this.subscribers = new SubscriberRegistry(this.config, this.buffer, views, this.counters, this.state, this.metrics, this.logger);
     this.admission = new Admission(this.config, this.state, this.counters, this.buffer, this.subscribers);
-    this.publishPath = new PublishPath(this.buffer, this.counters, this.state, this.config.maxBatchEvents);
+    const dedupe = new DedupeTable({ windowMs: this.config.dedupeWindowMs, maxKeys: this.config.dedupeKeys, onEvict: (n) => (this.counters.dedupeEvicted += n) });
+    this.publishPath = new PublishPath(this.buffer, this.counters, this.state, this.config.maxBatchEvents, dedupe);
     this.producers = new ProducerRegistry(this.config, this.counters, this.publishPath, this.logger);
   }
 
@@ -313,6 +315,7 @@ export class Gateway {
       encodes: this.subscribers.encodes,
       snapshotKeys: this.latest.size,
       snapshotsBuilt: this.subscribers.snapshotsBuilt,
+      dedupeKeys: this.publishPath.dedupeKeys,
     });
   }
 
@@ -322,6 +325,7 @@ export class Gateway {
       transport: this.transportName,
       publishers: this.producers.size,
       snapshotKeys: this.latest.size,
+      dedupeKeys: this.publishPath.dedupeKeys,
     });
     if (this.cluster !== null) snapshot.cluster = this.cluster.stats();
     return metrics.render(snapshot).then((body) => ({ status: 200, headers: { 'content-type': metrics.contentType }, body }));

@@ -155,5 +155,6 @@ async function httpPublish(api: HttpApi, req: HttpRequest): Promise<HttpReply> {
     const { type: _type, ...rest } = reply;
     return jsonReply(httpStatusOf(reply.code), rest);
   }
-  return jsonReply(200, reply.id === undefined ? { index: reply.index } : { index: reply.index, id: reply.id });
+  const { type: _ack, ...ack } = reply;
+  return jsonReply(200, ack);
 }

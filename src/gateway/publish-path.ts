@@ -16,14 +16,17 @@ import type { EventBuffer } from '../buffer/index.js';
 import type { Grant, Permission } from '../auth/index.js';
 import { ForbiddenError, isFanwireError, ShuttingDownError, UnavailableError, type FanwireError } from '../errors.js';
 import { decodeFrame, frameIdOf, parsePublishFrame, type Event, type FrameId, type PublisherReply } from '../protocol/index.js';
+import { createHash } from 'node:crypto';
 import type { ClusterNode } from './cluster-node.js';
 import type { GatewayCounters } from './counters.js';
+import type { DedupeTable } from './dedupe-table.js';
 import type { ServingState } from './serving-state.js';
 
-/** A frame that passed every check: what to append, and the id to echo. */
+/** A frame that passed every check: what to append, the id to echo, and its deduplication key (scoped to the token's subject). */
 interface AcceptedFrame {
   events: Event[];
   id: FrameId | undefined;
+  dedupeKey: string | undefined;
 }
 
 export class PublishPath {
@@ -36,11 +39,19 @@ export class PublishPath {
   /** Cluster publishes not answered yet (WebSocket and HTTP). */
   private publishesInFlight = 0;
 
-  constructor(buffer: EventBuffer<Event>, counters: GatewayCounters, state: ServingState, maxBatchEvents: number) {
+  private readonly dedupe: DedupeTable;
+
+  constructor(buffer: EventBuffer<Event>, counters: GatewayCounters, state: ServingState, maxBatchEvents: number, dedupe: DedupeTable) {
     this.buffer = buffer;
     this.counters = counters;
     this.state = state;
     this.maxBatchEvents = maxBatchEvents;
+    this.dedupe = dedupe;
+  }
+
+  /** Idempotency keys remembered now (embedded mode). */
+  get dedupeKeys(): number {
+    return this.dedupe.size;
   }
 
   /** Cluster mode: accepted frames go to the shared log from now on, not straight into the buffer. */
@@ -61,15 +72,17 @@ export class PublishPath {
    */
   publish(data: Uint8Array, binary: boolean, grant: Grant | null): PublisherReply | Promise<PublisherReply> {
     const { counters, cluster } = this;
-    if (cluster === null) return publishFrame(this.buffer, counters, data, binary, grant?.publish ?? null, this.maxBatchEvents);
-    const frame = validateFrame(counters, data, binary, grant?.publish ?? null, this.maxBatchEvents);
+    if (cluster === null) return publishFrame(this.buffer, counters, data, binary, grant, this.maxBatchEvents, this.dedupe);
+    const frame = validateFrame(counters, data, binary, grant, this.maxBatchEvents);
     if (isReply(frame)) return frame;
     if (!this.state.accepting) return rejectFrame(counters, new ShuttingDownError(), frame.id);
     this.publishesInFlight++;
-    return cluster.publish(frame.events).then(
-      (seq) => {
+    // JetStream's own deduplication (Nats-Msg-Id): the same on every node, answered with the original sequence.
+    const msgId = frame.dedupeKey === undefined ? undefined : createHash('sha256').update(frame.dedupeKey).digest('base64url');
+    return cluster.publish(frame.events, msgId).then(
+      ({ seq, duplicate }) => {
         this.publishesInFlight--;
-        return acceptFrame(counters, frame, seq);
+        return duplicate ? duplicateFrame(counters, frame, seq) : acceptFrame(counters, frame, seq);
       },
       (err: unknown) => {
         this.publishesInFlight--;
@@ -88,10 +101,11 @@ function validateFrame(
   counters: GatewayCounters,
   data: Uint8Array,
   binary: boolean,
-  /** What the producer's token may write; null when auth is off. */
-  permission: Permission | null = null,
+  /** The producer's token: what it may write, and whose idempotency keys these are; null when auth is off. */
+  grant: Grant | null = null,
   maxEvents = Number.MAX_SAFE_INTEGER,
 ): AcceptedFrame | PublisherReply {
+  const permission: Permission | null = grant?.publish ?? null;
   let id: FrameId | undefined;
   try {
     const value = decodeFrame(data, binary);
@@ -104,7 +118,9 @@ function validateFrame(
         }
       }
     }
-    return { events: frame.events, id };
+    // Keys are per token subject: one producer cannot claim (or learn the index of) another's key.
+    const dedupeKey = frame.idempotencyKey === undefined ? undefined : grant === null ? frame.idempotencyKey : `${grant.sub}\u0000${frame.idempotencyKey}`;
+    return { events: frame.events, id, dedupeKey };
   } catch (err) {
     if (!isFanwireError(err)) throw err;
     return rejectFrame(counters, err, id);
@@ -122,6 +138,12 @@ function acceptFrame(counters: GatewayCounters, frame: AcceptedFrame, index: num
   return frame.id === undefined ? { type: 'ack', index } : { type: 'ack', index, id: frame.id };
 }
 
+/** The ack for a frame whose idempotencyKey was already appended at `index`: nothing appended now. */
+function duplicateFrame(counters: GatewayCounters, frame: AcceptedFrame, index: number): PublisherReply {
+  counters.duplicate();
+  return frame.id === undefined ? { type: 'ack', index, duplicate: true } : { type: 'ack', index, id: frame.id, duplicate: true };
+}
+
 /** The error reply for a rejected frame, counted by code. */
 function rejectFrame(counters: GatewayCounters, err: FanwireError, id: FrameId | undefined): PublisherReply {
   counters.publishRefused(err.code);
@@ -134,11 +156,16 @@ export function publishFrame(
   counters: GatewayCounters,
   data: Uint8Array,
   binary: boolean,
-  permission: Permission | null = null,
+  grant: Grant | null = null,
   maxEvents = Number.MAX_SAFE_INTEGER,
+  dedupe: DedupeTable | null = null,
 ): PublisherReply {
-  const frame = validateFrame(counters, data, binary, permission, maxEvents);
+  const frame = validateFrame(counters, data, binary, grant, maxEvents);
   if (isReply(frame)) return frame;
+  if (frame.dedupeKey !== undefined && dedupe !== null) {
+    const original = dedupe.get(frame.dedupeKey);
+    if (original !== undefined) return duplicateFrame(counters, frame, original);
+  }
   let index: number;
   try {
     index = buffer.append(frame.events, data.byteLength).index;
@@ -146,5 +173,6 @@ export function publishFrame(
     if (!isFanwireError(err)) throw err;
     return rejectFrame(counters, err, frame.id);
   }
+  if (frame.dedupeKey !== undefined) dedupe?.set(frame.dedupeKey, index);
   return acceptFrame(counters, frame, index);
 }

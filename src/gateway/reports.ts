@@ -55,6 +55,8 @@ export interface StatsSources {
   /** snapshot=1: pairs the latest table holds, snapshots built (once per filter, format and point). */
   snapshotKeys: number;
   snapshotsBuilt: number;
+  /** Idempotency keys remembered now (embedded mode). */
+  dedupeKeys: number;
 }
 
 /** Everything GET /v1/stats reports. */
@@ -81,6 +83,7 @@ export function statsReport(s: StatsSources): Record<string, unknown> {
     filters: s.filters,
     encodes: s.encodes,
     snapshot: { keys: s.snapshotKeys, built: s.snapshotsBuilt, forgotten: { ...c.snapshotForgotten } },
+    dedupe: { keys: s.dedupeKeys, duplicates: c.duplicates, evicted: c.dedupeEvicted },
     totals: {
       eventsPublished: c.eventsPublished,
       framesPublished: c.framesPublished,
@@ -102,7 +105,7 @@ export function metricsSnapshot(
   subscriptions: ReadonlySet<Subscription>,
   c: GatewayCounters,
   newestIndex: number,
-  extra: { transport: string; publishers: number; snapshotKeys: number },
+  extra: { transport: string; publishers: number; snapshotKeys: number; dedupeKeys: number },
 ): MetricsSnapshot {
   const live = liveTotals(subscriptions);
   const lags: number[] = [];
@@ -124,6 +127,9 @@ export function metricsSnapshot(
     evicted: { size: c.evictedSize, ttl: c.evictedTtl },
     snapshotKeys: extra.snapshotKeys,
     snapshotForgotten: c.snapshotForgotten,
+    duplicates: c.duplicates,
+    dedupeKeys: extra.dedupeKeys,
+    dedupeEvicted: c.dedupeEvicted,
     limitRejections: c.limitRejections,
     upgradesRefused: c.upgradesRefused,
     lag: c.lag,

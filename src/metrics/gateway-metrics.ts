@@ -40,6 +40,10 @@ export interface MetricsSnapshot {
   /** snapshot=1: (topic, key) pairs the latest table holds, and those it forgot by cause. */
   snapshotKeys: number;
   snapshotForgotten: Readonly<Record<'keys' | 'ttl', number>>;
+  /** Frames acked as duplicates of an idempotencyKey; keys remembered; keys forgotten early. */
+  duplicates: number;
+  dedupeKeys: number;
+  dedupeEvicted: number;
   /** Refusals by limit (flag name). */
   limitRejections: Readonly<Record<string, number>>;
   /** WebSocket upgrades refused, by error code. */
@@ -111,6 +115,7 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
       newest: gauge('fanwire_buffer_newest_index', 'Index of the newest item appended (0 before the first).'),
       retained: gauge('fanwire_buffer_retained_bytes', 'Bytes of the producer frames whose items the buffer holds.'),
       snapshotKeys: gauge('fanwire_snapshot_keys', 'snapshot=1: (topic, key) pairs the latest table holds with their newest event.'),
+      dedupeKeys: gauge('fanwire_dedupe_keys', 'Idempotency keys remembered (embedded mode; cluster mode: JetStream remembers them).'),
       buildInfo: gauge('fanwire_build_info', 'Always 1; the labels say what runs: fanwire version, transport serving, Node version.', ['version', 'transport', 'node']),
     };
     this.counters = {
@@ -124,6 +129,8 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
       bytesSent: counter('fanwire_bytes_sent_total', 'Bytes of events messages written to subscriber sockets.'),
       dropped: counter('fanwire_subscribers_dropped_total', 'Subscribers closed by the gateway, by reason (lagged, backpressure: 4001; shutdown: 1001; error: 1011).', ['reason']),
       evictions: counter('fanwire_buffer_evictions_total', 'Items evicted from the buffer, by cause.', ['cause']),
+      duplicates: counter('fanwire_publish_duplicates_total', 'Producer frames whose idempotencyKey was already appended: acked with the original index, not appended again.'),
+      dedupeEvicted: counter('fanwire_dedupe_keys_evicted_total', 'Idempotency keys forgotten before --dedupe-window ended, past --dedupe-keys (a re-send of one would be appended again).'),
       snapshotForgotten: counter('fanwire_snapshot_keys_forgotten_total', 'snapshot=1: (topic, key) pairs the latest table forgot, by cause (keys: past --snapshot-keys; ttl: not updated within --snapshot-ttl).', ['cause']),
       limits: counter('fanwire_limit_rejections_total', 'Connections, frames or producers refused or cut by a limit, by limit flag.', ['limit']),
       refused: counter('fanwire_upgrades_refused_total', 'WebSocket upgrades refused, by error code (bad_query, unauthorized, forbidden, limit_exceeded, ...).', ['code']),
@@ -219,6 +226,9 @@ export class GatewayMetrics implements DrainObserver<{ topic: string }> {
     g.newest!.set(buffer.newestIndex);
     g.retained!.set(buffer.retainedBytes);
     g.snapshotKeys!.set(snapshot.snapshotKeys);
+    g.dedupeKeys!.set(snapshot.dedupeKeys);
+    setCounter(c.duplicates!, snapshot.duplicates);
+    setCounter(c.dedupeEvicted!, snapshot.dedupeEvicted);
 
     setCounter(c.opened!, snapshot.subscriptionsOpened);
     setCounter(c.closed!, snapshot.subscriptionsClosed);

@@ -30,12 +30,16 @@ export type FrameId = string | number;
 export interface PublishFrame {
   id: FrameId | undefined;
   events: Event[];
+  /** Names the frame for deduplication: a frame whose key was already appended (within the window) is not appended again. */
+  idempotencyKey?: string;
 }
 
 export interface AckMessage {
   type: 'ack';
   index: number;
   id?: FrameId;
+  /** The frame's idempotencyKey was already appended: nothing was appended now, `index` is the original one. */
+  duplicate?: true;
 }
 
 export interface ErrorMessage {

@@ -19,12 +19,13 @@ export const LIMITS = {
   keyBytes: 256,
   filterKeys: 64,
   idBytes: 128,
+  idempotencyKeyBytes: 128,
   payloadDepth: 64,
 } as const;
 
 const EVENT_FIELDS = new Set(['topic', 'type', 'key', 'filterKeys', 'payload']);
-const SINGLE_FIELDS = new Set([...EVENT_FIELDS, 'id']);
-const BATCH_FIELDS = new Set(['id', 'events']);
+const SINGLE_FIELDS = new Set([...EVENT_FIELDS, 'id', 'idempotencyKey']);
+const BATCH_FIELDS = new Set(['id', 'events', 'idempotencyKey']);
 const INT64_MIN = -(2n ** 63n);
 const UINT64_MAX = 2n ** 64n - 1n;
 
@@ -62,7 +63,15 @@ export function parsePublishFrame(value: unknown, maxEvents = Number.MAX_SAFE_IN
     id = frameIdOf(value);
     if (id === undefined) fail('id', `must be a string of at most ${LIMITS.idBytes} bytes or an integer`);
   }
-  if (!batch) return { id, events: [parseEvent(value, -1)] };
+  let idempotencyKey: string | undefined;
+  if (Object.hasOwn(value, 'idempotencyKey')) {
+    const k = value.idempotencyKey;
+    if (typeof k !== 'string' || k.length === 0 || utf8Bytes(k, LIMITS.idempotencyKeyBytes) > LIMITS.idempotencyKeyBytes) {
+      fail('idempotencyKey', `must be a string of 1-${LIMITS.idempotencyKeyBytes} bytes`);
+    }
+    idempotencyKey = k;
+  }
+  if (!batch) return idempotencyKey === undefined ? { id, events: [parseEvent(value, -1)] } : { id, events: [parseEvent(value, -1)], idempotencyKey };
 
   const list = value.events;
   if (!Array.isArray(list)) fail('events', 'must be an array');
@@ -76,7 +85,7 @@ export function parsePublishFrame(value: unknown, maxEvents = Number.MAX_SAFE_IN
     for (const name in raw) if (!EVENT_FIELDS.has(name)) fail(field(i, name), 'unknown field');
     events[i] = parseEvent(raw, i);
   }
-  return { id, events };
+  return idempotencyKey === undefined ? { id, events } : { id, events, idempotencyKey };
 }
 
 /** The path of event `at` of a batch ('' for a single-event frame, at = -1); built only for an error. */

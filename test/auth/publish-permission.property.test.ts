@@ -11,6 +11,7 @@
  * The oracle below is written from the rule in docs/security.md, sharing no
  * code with src/. fast-check prints the failing case and its seed.
  */
+import type { Grant } from '../../src/auth/index.js';
 import { once } from 'node:events';
 import fc from 'fast-check';
 import { SignJWT } from 'jose';
@@ -24,6 +25,9 @@ import { GatewayCounters } from '../../src/gateway/counters.js';
 import { publishFrame } from '../../src/gateway/publish-path.js';
 import { parseSubscribeQuery, type Event } from '../../src/protocol/index.js';
 import { Sub, TRANSPORTS, startTestGateway, until, type Message, type TestGateway } from '../helpers.js';
+
+/** A producer's token that may publish `claims` (and read nothing). */
+const publisherGrant = (claims: ConstructorParameters<typeof Permission>[0]): Grant => ({ sub: 'producer', expiresAt: null, read: new Permission([]), publish: new Permission(claims), ops: false });
 
 // ---- The oracle: the rule, stated on plain strings ----
 
@@ -169,7 +173,7 @@ describe('publish permission (property)', () => {
           .map((s) => ({ asks: s.asks, filter: filters.acquire(parseSubscribeQuery(queryOf(s.asks)).topics) }));
         const frame = frameOf(c);
         const bytes = c.binary ? pack(frame) : Buffer.from(JSON.stringify(frame));
-        const reply = publishFrame(buffer, new GatewayCounters(), bytes, c.binary, new Permission(c.publish));
+        const reply = publishFrame(buffer, new GatewayCounters(), bytes, c.binary, publisherGrant(c.publish));
         if (reply.type !== 'ack') return;
         const appended = buffer.tailItem().events!;
         for (const { asks, filter } of subscribers) {
@@ -188,7 +192,7 @@ describe('publish permission (property)', () => {
         const buffer = new EventBuffer<Event>({ maxSize: 4 });
         const frame = { events };
         const bytes = binary ? pack(frame) : Buffer.from(JSON.stringify(frame));
-        const reply = publishFrame(buffer, new GatewayCounters(), bytes, binary, new Permission(publish));
+        const reply = publishFrame(buffer, new GatewayCounters(), bytes, binary, publisherGrant(publish));
         const refused = events.find((e) => !publishable(publish, e));
         if (refused === undefined) {
           expect(reply).toEqual({ type: 'ack', index: 1 });

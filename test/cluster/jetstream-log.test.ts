@@ -73,7 +73,7 @@ describeWithNats('JetStreamLog (real nats-server)', () => {
 
   it('acks each publish with its stream sequence', async () => {
     const log = await openLog(fresh());
-    const seqs = await Promise.all([1, 2, 3].map((i) => log.publish(new Uint8Array([i]))));
+    const seqs = await Promise.all([1, 2, 3].map((i) => log.publish(new Uint8Array([i])).then((a) => a.seq)));
     expect(seqs).toEqual([1, 2, 3]);
   });
 
@@ -98,7 +98,7 @@ describeWithNats('JetStreamLog (real nats-server)', () => {
 
   it('refuses a publish with UnavailableError while NATS is down, stores nothing of it, and publishes again once reconnected', async () => {
     const log = await openLog(fresh());
-    expect(await log.publish(new Uint8Array([1]))).toBe(1);
+    expect((await log.publish(new Uint8Array([1]))).seq).toBe(1);
     const states: string[] = [];
     log.onState((state) => states.push(state));
     await nats.stop();
@@ -107,7 +107,7 @@ describeWithNats('JetStreamLog (real nats-server)', () => {
     await nats.start();
     await until(() => log.connected, 'the log to reconnect', 30_000);
     expect(states).toEqual(['disconnected', 'connected']);
-    expect(await log.publish(new Uint8Array([3]))).toBe(2); // the refused frame never reached the stream
+    expect((await log.publish(new Uint8Array([3]))).seq).toBe(2); // the refused frame never reached the stream
     expect((await log.info()).state.messages).toBe(2);
   });
 
