@@ -50,6 +50,7 @@ async function main() {
     procs: o.procs,
     laggards: o.laggards,
     smallSockets: SMALL_SOCKETS,
+    userAgent: o.userAgent,
     serverPid: Number.isNaN(o.serverPid) ? undefined : o.serverPid,
     log,
   });

@@ -3,7 +3,7 @@
  * each one makes sense for, the options, and the time budget.
  */
 import { parseArgs } from 'node:util';
-import { ALL_SERVERS, BATCH_SERVERS, SERVER_NAMES } from './servers.mjs';
+import { ALL_SERVERS, BATCH_SERVERS, NATIVE_SERVERS, SERVER_NAMES } from './servers.mjs';
 
 export const SCENARIOS = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle'];
 /**
@@ -30,9 +30,12 @@ export const TARGETS_PRESET = {
 export const TRIO = ['fanwire-uws', 'uws-publish', 'fanwire-ws'];
 
 /** Run order of the servers; the stall scenario runs it backwards (A B C D E, then E D C B A). */
-export const ORDER = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio', ...BATCH_SERVERS];
-/** `npm run bench` without --servers: the batch=1 variants run only when named (or with the targets preset). */
-export const DEFAULT_SERVERS = [...SERVER_NAMES, 'socketio'];
+export const ORDER = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio', ...NATIVE_SERVERS, ...BATCH_SERVERS];
+/**
+ * `npm run bench` without --servers: the batch=1 variants run only when named (or with the targets preset).
+ * nats-ws, nchan and nchan-auto are in it, each skipped with the reason when its binary is not installed.
+ */
+export const DEFAULT_SERVERS = [...SERVER_NAMES, 'socketio', ...NATIVE_SERVERS];
 
 /** The full plan; `--quick` divides subscriber counts by 10 and shortens the waits (a check that everything runs, not a measurement). */
 export function plan(quick) {
@@ -107,10 +110,10 @@ export function serversFor(scenario) {
  */
 export function fanoutGroups(scenarios, servers, preset = null) {
   const groups = scenarios.includes('scale')
-    ? [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio'], ...BATCH_SERVERS.map((n) => [n])]
+    ? [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio'], ...NATIVE_SERVERS.map((n) => [n]), ...BATCH_SERVERS.map((n) => [n])]
     : preset === 'targets'
       ? [[...TRIO, ...BATCH_SERVERS]]
-      : [[...TRIO, ...BATCH_SERVERS], ['ws-loop'], ['socketio']];
+      : [[...TRIO, ...BATCH_SERVERS], ['ws-loop'], ['socketio'], ...NATIVE_SERVERS.map((n) => [n])];
   return groups.map((g) => g.filter((n) => servers.includes(n))).filter((g) => g.length);
 }
 

@@ -9,6 +9,17 @@
  * at rate / B per second; each event is stamped with its frame's tick.
  * Event k goes to stream k % (topics x keys): a topic, or a topic:key pair (see payload.mjs).
  *
+ * How each server takes a frame (one WebSocket message per event for every
+ * peer, as a producer forwarding events one by one would send them):
+ * - 'fanwire': a MessagePack frame (payload.mjs), acked;
+ * - 'raw' (uws-publish, ws-loop, socketio, nchan): the payload itself; Nchan
+ *   answers each publish with a text message (`queued messages: ...`),
+ *   counted as a reply and otherwise ignored;
+ * - 'nats': `PUB <subject> <#bytes>\r\n<payload>\r\n` over nats-server's
+ *   WebSocket listener, after CONNECT and a PING/PONG round trip (so the
+ *   connection is accepted before the first event); the server's PINGs are
+ *   answered, its -ERR lines counted as errors.
+ *
  * Parent -> child: {type: 'connect', url, mode, size, topics?, keys?, batch?}
  *                  {type: 'start', startAt, durationMs, rate, tickMs}     fixed rate
  *                  {type: 'burst', startAt, events}                        all at once, stamped startAt
@@ -20,7 +31,8 @@ import { Unpackr } from 'msgpackr';
 import WebSocket from 'ws';
 import { nowMs } from './clock.mjs';
 import { Histogram } from './histogram.mjs';
-import { frameEncoder } from './payload.mjs';
+import { NATS_CONNECT, NatsParser, natsSubject } from './nats-parser.mjs';
+import { frameEncoder, TOPIC_OFFSET } from './payload.mjs';
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 /** @type {WebSocket | null} */
@@ -43,15 +55,18 @@ function connect(msg) {
   mode = msg.mode;
   batch = msg.batch ?? 1;
   if (mode !== 'fanwire' && batch !== 1) fatal('batches (--batch > 1) are fanwire only');
-  encode = frameEncoder(mode, msg.size, msg.topics ?? 1, batch > 1, msg.keys ?? 1);
+  encode = frameEncoder(mode === 'fanwire' ? 'fanwire' : 'raw', msg.size, msg.topics ?? 1, batch > 1, msg.keys ?? 1);
+  if (mode === 'nats') encode = natsEncoder(encode, msg.size, msg.topics ?? 1);
   ws = new WebSocket(msg.url, { perMessageDeflate: false, handshakeTimeout: 10_000 });
-  ws.on('open', () => process.send?.({ type: 'open' }));
+  if (mode === 'nats') natsHandshake(ws);
+  else ws.on('open', () => process.send?.({ type: 'open' }));
   ws.on('error', (err) => fatal(`publisher: ${err.message}`));
   ws.on('close', (code, reason) => {
     if (!stopping) fatal(`publisher connection closed: ${code} ${reason}`);
   });
   ws.on('message', (data) => {
     s.replies++;
+    if (mode === 'nats') return void nats.feed(data, 0, data.length);
     if (mode !== 'fanwire') return;
     const reply = unpackr.unpack(data);
     if (reply?.type === 'ack') s.acks++;
@@ -59,6 +74,38 @@ function connect(msg) {
       s.errors++;
       if (s.errorExamples.length < 5) s.errorExamples.push(JSON.stringify(reply).slice(0, 300));
     }
+  });
+}
+
+/** nats: the raw payload inside `PUB <subject of its topic> <size>\r\n...\r\n`. */
+function natsEncoder(raw, size, topics) {
+  const heads = Array.from({ length: topics }, (_, i) => Buffer.from(`PUB ${natsSubject(i, topics)} ${size}\r\n`));
+  const tail = Buffer.from('\r\n');
+  return (first, count, scheduledMs) => {
+    const payload = raw(first, count, scheduledMs);
+    return Buffer.concat([heads[payload.readUInt32LE(TOPIC_OFFSET)], payload, tail]);
+  };
+}
+
+/** nats: what the server sends the publisher (INFO, PING, PONG, -ERR); 'open' once CONNECT has been answered. */
+let nats = null;
+function natsHandshake(socket) {
+  let opened = false;
+  nats = new NatsParser({
+    onInfo: () => socket.send(Buffer.from(`${NATS_CONNECT}PING\r\n`)),
+    onPong: () => {
+      if (opened) return;
+      opened = true;
+      process.send?.({ type: 'open' });
+    },
+    onPing: () => socket.send(Buffer.from('PONG\r\n')),
+    onErr: (text) => {
+      s.errors++;
+      if (s.errorExamples.length < 5) s.errorExamples.push(`-ERR '${text}'`);
+      if (!opened) fatal(`publisher: nats-server refused the connection: -ERR '${text}'`);
+    },
+    onMsg: () => {},
+    onError: (why) => fatal(`publisher: NATS protocol error: ${why}`),
   });
 }
 

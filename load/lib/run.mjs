@@ -78,13 +78,18 @@ export async function runLoad(session, o, log) {
 
     publisher = track(fork(PUBLISHER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     const opened = nextMessage(publisher, 'open', 10_000, 'the publisher connection');
-    publisher.send({ type: 'connect', url: `ws://${session.target.host}:${session.target.port}/v1/publish`, mode: session.mode === 'fanwire' ? 'fanwire' : 'raw', size: session.target.size, topics, keys, batch: o.batch });
+    // Every server takes its producer on /v1/publish, but nats-server (any path; the subject is in each PUB).
+    const publishPath = session.mode === 'nats' ? '/' : '/v1/publish';
+    const publishMode = session.mode === 'fanwire' || session.mode === 'nats' ? session.mode : 'raw';
+    publisher.send({ type: 'connect', url: `ws://${session.target.host}:${session.target.port}${publishPath}`, mode: publishMode, size: session.target.size, topics, keys, batch: o.batch });
     await opened;
 
     // Processes that are part of the server under test besides its main one (cluster: other nodes, nats-server): not "other".
     const extraPids = session.extraPids?.() ?? [];
-    const pids = [session.pid, publisher.pid, ...group.pids, ...extraPids];
-    result.pids = { server: session.pid, publisher: publisher.pid, subscribers: group.pids };
+    // A server with workers (nginx) is measured as its processes together: their CPU is the server's.
+    const workers = session.server?.workers ?? [];
+    const pids = [workers.length ? [session.pid, ...workers] : session.pid, publisher.pid, ...group.pids, ...extraPids];
+    result.pids = { server: session.pid, publisher: publisher.pid, subscribers: group.pids, ...(workers.length ? { serverWorkers: workers } : {}) };
     const nHealthy = group.healthyPids.length;
     let from;
     let to;
