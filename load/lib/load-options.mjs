@@ -30,6 +30,9 @@ Load:
   --rate N              events/s published (fixed rate)          (default ${NUMBERS.rate})
   --burst N             instead of --rate: one burst of N events, all stamped with the burst's start
   --warmup-burst N      events of a warm-up burst before it      (default N/5)
+  --burst-write HOW     frames: one WebSocket send per frame, as a producer sending events one by one;
+                        one: every frame of a burst in one TCP write, as a producer flushing a backlog
+                        (the server reads many frames per read) (default frames)
   --payload N           payload bytes, >= ${MIN_PAYLOAD}                      (default ${NUMBERS.payload})
   --topics N            topics; subscriber i takes topic i % N, event k goes to topic k % N (default 1)
   --keys N              fanwire only: N keys per topic, so topics x N streams; subscriber i subscribes
@@ -68,6 +71,7 @@ export function parseLoadOptions(argv) {
       mode: { type: 'string' },
       json: { type: 'string' },
       'user-agent': { type: 'string' },
+      'burst-write': { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -107,6 +111,9 @@ export function parseLoadOptions(argv) {
   o.healthy = o.subscribers - o.laggards;
   o.json = values.json ?? null;
   o.userAgent = values['user-agent'] ?? '';
+  o.burstWrite = values['burst-write'] ?? 'frames';
+  if (!['frames', 'one'].includes(o.burstWrite)) throw new Error('--burst-write: frames or one');
+  if (values['burst-write'] !== undefined && Number.isNaN(o.burst)) throw new Error('--burst-write goes with --burst');
   if (/[\r\n]/.test(o.userAgent)) throw new Error('--user-agent: one line');
   o.quiet = Boolean(values.quiet);
   return o;

@@ -22,7 +22,10 @@
  *
  * Parent -> child: {type: 'connect', url, mode, size, topics?, keys?, batch?}
  *                  {type: 'start', startAt, durationMs, rate, tickMs}     fixed rate
- *                  {type: 'burst', startAt, events}                        all at once, stamped startAt
+ *                  {type: 'burst', startAt, events, write?}                all at once, stamped startAt;
+ *                                  write 'frames' (default): one ws.send per frame, as a producer sending
+ *                                  events one by one; 'one': every frame of the burst in one TCP write, as a
+ *                                  producer flushing a backlog (issue 23: servers take the two differently)
  *                  {type: 'halt'}   fixed rate: end the schedule now (then 'done')
  *                  {type: 'stats'}  {type: 'stop'}
  * Child -> parent: {type: 'open'}  {type: 'tick', stats}  {type: 'done', stats}  {type: 'fatal', message}
@@ -33,6 +36,7 @@ import { nowMs } from './clock.mjs';
 import { Histogram } from './histogram.mjs';
 import { NATS_CONNECT, NatsParser, natsSubject } from './nats-parser.mjs';
 import { frameEncoder, TOPIC_OFFSET } from './payload.mjs';
+import { OP_BINARY, zeroMaskedFrame } from './ws-frames.mjs';
 
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true });
 /** @type {WebSocket | null} */
@@ -42,7 +46,7 @@ let mode = 'raw';
 let batch = 1;
 let stopping = false;
 const lateness = new Histogram(); // how late each tick's sends finished: part of every latency measured
-const s = { sent: 0, frames: 0, total: 0, acks: 0, errors: 0, replies: 0, maxLagMs: 0, maxBufferedBytes: 0, errorExamples: [] };
+const s = { sent: 0, frames: 0, writes: 0, total: 0, acks: 0, errors: 0, replies: 0, maxLagMs: 0, maxBufferedBytes: 0, errorExamples: [] };
 
 const stats = () => ({ ...s, tickLateness: lateness.summary() });
 
@@ -116,6 +120,7 @@ function sendUpTo(due, scheduledMs) {
     ws.send(encode(s.sent, n, scheduledMs));
     s.sent += n;
     s.frames++;
+    s.writes++;
   }
 }
 
@@ -150,11 +155,31 @@ function start({ startAt, durationMs, rate, tickMs }) {
   setTimeout(onTick, Math.ceil(Math.max(0, startAt - nowMs())));
 }
 
-function burst({ startAt, events }) {
+/**
+ * Every event up to `due` in frames of `batch`, stamped `scheduledMs`, as
+ * masked client frames written to the socket at once (one write, so the
+ * kernel hands the server as much of it per read as fits). Past ws's sender,
+ * which is idle between bursts: anything it still held would go out after.
+ */
+function writeUpTo(due, scheduledMs) {
+  if (ws.bufferedAmount > 0) fatal(`publisher: ${ws.bufferedAmount} bytes still buffered before a one-write burst`);
+  const frames = [];
+  while (s.sent < due) {
+    const n = Math.min(batch, due - s.sent);
+    frames.push(zeroMaskedFrame(OP_BINARY, encode(s.sent, n, scheduledMs)));
+    s.sent += n;
+    s.frames++;
+  }
+  ws._socket.write(Buffer.concat(frames));
+  s.writes++;
+}
+
+function burst({ startAt, events, write = 'frames' }) {
   s.total += events;
   const fire = () => {
     if (nowMs() < startAt) return void setImmediate(fire);
-    sendUpTo(s.total, startAt);
+    if (write === 'one') writeUpTo(s.total, startAt);
+    else sendUpTo(s.total, startAt);
     lateness.recordMs(nowMs() - startAt);
     process.send?.({ type: 'done', stats: stats() });
   };

@@ -40,6 +40,8 @@ interface LoadRecord {
   closes: Record<string, number>;
   fastPathChecks: Array<{ same: boolean }>;
   pids: { server: number | null; publisher: number; subscribers: number[]; serverWorkers?: number[] };
+  burstWrite: 'frames' | 'one' | null;
+  publisher: { frames: number; writes: number };
 }
 
 /**
@@ -212,6 +214,20 @@ describe('load generator smoke run', () => {
       expectEveryEvent(r, out);
       // nginx works in its workers: the record names them, so their CPU and memory are the server's.
       if (workers) expect(r.pids.serverWorkers?.length).toBeGreaterThan(0);
+    });
+  }
+
+  // A producer flushing a backlog: every frame of each burst in one TCP write, so the server reads many frames per read.
+  for (const server of ['fanwire-ws', 'nats-ws']) {
+    itWithBinary(server === 'nats-ws' ? natsSkip() : undefined, `${server}: a burst written in one TCP write arrives whole and in order`, async () => {
+      const file = path.join(dir, `${server}-one-write.json`);
+      const { code, out } = await runCli(['--server', server, '--subscribers', String(SUBSCRIBERS), '--burst', '300', '--burst-write', 'one', '--drain', '15', '--json', file, '--quiet']);
+      expect(code, out).toBe(0);
+      const r = JSON.parse(readFileSync(file, 'utf8')) as LoadRecord;
+      expect(r.burstWrite).toBe('one');
+      expect(r.published).toBe(360);
+      expect(r.publisher).toMatchObject({ frames: 360, writes: 2 }); // the warm-up burst's write and the burst's
+      expectEveryEvent(r, out);
     });
   }
 
