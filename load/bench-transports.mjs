@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
  * Transport benchmark: fanwire on uWS and on ws against a plain uWS native
- * publish server and a plain ws send-loop server, all driven in one run by
+ * publish server, a plain ws send-loop server, nats-server's WebSocket
+ * listener and nginx + Nchan (each skipped, saying why, when not
+ * installed), all driven in one run by
  * the same lean load client (raw-socket subscribers in child processes, one
  * fixed-rate publisher process). See load/README.md.
  *
@@ -17,15 +19,16 @@ import { checkLimits } from './lib/limits.mjs';
 import { cpuMeter } from './lib/procstat.mjs';
 import { sleep } from './lib/clock.mjs';
 import { bestRuns, machine, ratioLines, ratios, table, writeJson } from './lib/report.mjs';
-import { inspectFanwire, ROOT, SERVER_NAMES, serverSpec } from './lib/servers.mjs';
+import { inspectFanwire, ROOT, TRANSPORT_SERVERS, serverSpec } from './lib/servers.mjs';
 
 const NUMBERS = { subscribers: 10_000, rate: 200, payload: 100, duration: 10, warmup: 2, procs: 2, runs: 1, tick: 5, drain: 5 };
 
 function usage() {
   return `Usage: node load/bench-transports.mjs [options]
 
-Measures fanwire (uWS and ws transports) against plain uWS publish and a ws
-send loop with one load client: N subscribers on topic "t", one publisher at
+Measures fanwire (uWS and ws transports) against plain uWS publish, a ws
+send loop, nats-server (WebSocket) and nginx + Nchan (1 and auto workers;
+skipped when not installed) with one load client: N subscribers on topic "t", one publisher at
 a fixed rate, each event delivered to every subscriber.
 
   --subscribers N   subscribers per server            (default ${NUMBERS.subscribers})
@@ -34,8 +37,8 @@ a fixed rate, each event delivered to every subscriber.
   --duration S      measured seconds                   (default ${NUMBERS.duration})
   --warmup S        publishing seconds before that     (default ${NUMBERS.warmup})
   --procs N         subscriber processes               (default ${NUMBERS.procs})
-  --only LIST       comma-separated subset of ${SERVER_NAMES.join(',')}
-  --runs N          1: each server once; 2: A B C D D C B A, best of each (default ${NUMBERS.runs})
+  --only LIST       comma-separated subset of ${TRANSPORT_SERVERS.join(',')}
+  --runs N          1: each server once; 2: forwards then backwards (A B C ... C B A), best of each (default ${NUMBERS.runs})
   --tick MS         publisher timer period             (default ${NUMBERS.tick})
   --drain S         wait at most this long after publishing for owed deliveries (default ${NUMBERS.drain})`;
 }
@@ -60,8 +63,8 @@ function parseOptions(argv) {
   for (const key of ['subscribers', 'rate', 'duration', 'procs', 'runs', 'tick']) if (o[key] <= 0) throw new Error(`--${key} must be > 0`);
   if (o.payload < MIN_PAYLOAD) throw new Error(`--payload must be at least ${MIN_PAYLOAD} (8-byte time, 4-byte sequence, 4-byte topic)`);
   if (o.runs > 2) throw new Error('--runs is 1 or 2');
-  o.only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : [...SERVER_NAMES];
-  for (const name of o.only) if (!SERVER_NAMES.includes(name)) throw new Error(`--only: unknown server "${name}" (known: ${SERVER_NAMES.join(', ')})`);
+  o.only = values.only ? values.only.split(',').map((s) => s.trim()).filter(Boolean) : [...TRANSPORT_SERVERS];
+  for (const name of o.only) if (!TRANSPORT_SERVERS.includes(name)) throw new Error(`--only: unknown server "${name}" (known: ${TRANSPORT_SERVERS.join(', ')})`);
   return o;
 }
 

@@ -3,7 +3,8 @@
  * `npm run bench`: by default the targets preset (every scenario issue 11's
  * targets table reads, one run); `--scenarios suite` is issue 4's six
  * scenarios. fanwire (uWS and ws transports) against the peers (plain uWS
- * publish, a plain ws loop, Socket.IO 4), all with the same lean load
+ * publish, a plain ws loop, Socket.IO 4, and when installed nats-server's
+ * WebSocket listener and nginx + Nchan), all with the same lean load
  * client. Prints a table per scenario with ratios to the peers and the
  * targets, writes load/results/bench-<time>.json (and bench-<time>.svg
  * with the scale scenario), and renders the run into docs/benchmarks.md (not

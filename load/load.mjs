@@ -50,6 +50,7 @@ async function main() {
     procs: o.procs,
     laggards: o.laggards,
     smallSockets: SMALL_SOCKETS,
+    userAgent: o.userAgent,
     serverPid: Number.isNaN(o.serverPid) ? undefined : o.serverPid,
     log,
   });
@@ -65,7 +66,7 @@ async function main() {
     const run = await runLoad(
       session,
       isBurst
-        ? { burst: o.burst, warmupBurst: o.warmupBurst, batch: o.batch, tick: o.tick, drain: o.drain, duration: 0, warmup: 0 }
+        ? { burst: o.burst, warmupBurst: o.warmupBurst, burstWrite: o.burstWrite, batch: o.batch, tick: o.tick, drain: o.drain, duration: 0, warmup: 0 }
         : { rate: o.rate, duration: o.duration, warmup: o.warmup, batch: o.batch, tick: o.tick, drain: o.drain, stall: o.laggards > 0 },
       log,
     );

@@ -3,7 +3,7 @@
  * each one makes sense for, the options, and the time budget.
  */
 import { parseArgs } from 'node:util';
-import { ALL_SERVERS, BATCH_SERVERS, SERVER_NAMES } from './servers.mjs';
+import { ALL_SERVERS, BATCH_SERVERS, NATIVE_SERVERS, SERVER_NAMES } from './servers.mjs';
 
 export const SCENARIOS = ['scale', 'burst', 'stall', 'storm', 'publish', 'idle'];
 /**
@@ -30,9 +30,19 @@ export const TARGETS_PRESET = {
 export const TRIO = ['fanwire-uws', 'uws-publish', 'fanwire-ws'];
 
 /** Run order of the servers; the stall scenario runs it backwards (A B C D E, then E D C B A). */
-export const ORDER = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio', ...BATCH_SERVERS];
-/** `npm run bench` without --servers: the batch=1 variants run only when named (or with the targets preset). */
-export const DEFAULT_SERVERS = [...SERVER_NAMES, 'socketio'];
+export const ORDER = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio', ...NATIVE_SERVERS, ...BATCH_SERVERS];
+/**
+ * `npm run bench` without --servers: the batch=1 variants run only when named (or with the targets preset).
+ * nats-ws, nchan and nchan-auto are in it, each skipped with the reason when its binary is not installed.
+ */
+export const DEFAULT_SERVERS = [...SERVER_NAMES, 'socketio', ...NATIVE_SERVERS];
+/**
+ * Budget added per native peer in a run without the preset: its fan-out session (four scale steps, burst,
+ * idle) and its stall run take about 1.5 minutes (an estimate from --quick runs; Nchan falls behind at
+ * 1M deliveries/s and is restarted between scale steps). Without it the stall scenario, which runs the
+ * servers in reverse order, would run out of budget before reaching fanwire.
+ */
+export const NATIVE_BUDGET_SECONDS = 100;
 
 /** The full plan; `--quick` divides subscriber counts by 10 and shortens the waits (a check that everything runs, not a measurement). */
 export function plan(quick) {
@@ -76,7 +86,10 @@ export function plan(quick) {
      * (slow until the fan-out stops walking every item for every cursor). `fanwireArgs` on every side, where dist/cli.js has them.
      */
     features: { subscribers: 10_000 / k, keys: 100, filteredCap: quick ? 10 : 30, fanwireArgs: ['--max-publish-rate', '0', '--buffer-size', '50000'] },
-    /** Stop starting new work past this many seconds (the whole bench, build included, must end within 10 minutes). */
+    /**
+     * Stop starting new work past this many seconds (the whole bench, build included, must end within 10 minutes
+     * without the native peers); `NATIVE_BUDGET_SECONDS` more for each native peer in the run.
+     */
     budgetSeconds: 480,
   };
 }
@@ -107,10 +120,10 @@ export function serversFor(scenario) {
  */
 export function fanoutGroups(scenarios, servers, preset = null) {
   const groups = scenarios.includes('scale')
-    ? [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio'], ...BATCH_SERVERS.map((n) => [n])]
+    ? [['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio'], ...NATIVE_SERVERS.map((n) => [n]), ...BATCH_SERVERS.map((n) => [n])]
     : preset === 'targets'
       ? [[...TRIO, ...BATCH_SERVERS]]
-      : [[...TRIO, ...BATCH_SERVERS], ['ws-loop'], ['socketio']];
+      : [[...TRIO, ...BATCH_SERVERS], ['ws-loop'], ['socketio'], ...NATIVE_SERVERS.map((n) => [n])];
   return groups.map((g) => g.filter((n) => servers.includes(n))).filter((g) => g.length);
 }
 
@@ -126,7 +139,8 @@ renders that run's tables into docs/benchmarks.md.
                      (scale, burst and idle share one session per server; without scale,
                      fanwire-uws, uws-publish and fanwire-ws share one, runs A B C C B A), or
                        suite      = ${SCENARIOS.join(',')} (issue 4's six scenarios, every server;
-                                  about 7 minutes; \`npm run bench:suite\`)
+                                  about 7 minutes, plus about 1.5 per native peer installed;
+                                  \`npm run bench:suite\`)
                      plus, only when named:
                        cluster    one vs two cluster nodes on a local nats-server (needs nats-server,
                                   skipped with a note without it)
@@ -148,7 +162,8 @@ renders that run's tables into docs/benchmarks.md.
   --quick            subscriber counts / 10, shorter waits: checks that everything runs, measures nothing
                      (and leaves docs/benchmarks.md as it is)
   --no-docs          leave docs/benchmarks.md as it is (e.g. for a run of a few scenarios)
-  --budget S         stop starting new runs after S seconds (default 480; ${TARGETS_PRESET.budgetSeconds} with the targets preset)`;
+  --budget S         stop starting new runs after S seconds (default 480, plus ${NATIVE_BUDGET_SECONDS} per native peer
+                     in --servers (nats-ws, nchan, nchan-auto: 780 for suite); ${TARGETS_PRESET.budgetSeconds} with the targets preset)`;
 }
 
 export function parseBenchOptions(argv) {
@@ -172,6 +187,7 @@ export function parseBenchOptions(argv) {
   // A quick run measures nothing, so it never replaces the page the README cites.
   const o = { scenarios, servers, quick: Boolean(values.quick), preset, docs: !values.quick && !values['no-docs'] };
   o.plan = plan(o.quick);
+  o.plan.budgetSeconds += NATIVE_BUDGET_SECONDS * servers.filter((n) => NATIVE_SERVERS.includes(n)).length;
   if (preset) {
     o.plan.budgetSeconds = TARGETS_PRESET.budgetSeconds;
     o.plan.passes = TARGETS_PRESET.passes;

@@ -11,8 +11,11 @@ const PAIRS = [
   ['fanwire-ws', 'ws-loop'],
   ['fanwire-uws', 'socketio'],
   ['fanwire-ws', 'socketio'],
+  ['fanwire-uws', 'nats-ws'],
+  ['fanwire-uws', 'nchan'],
+  ['fanwire-uws', 'nchan-auto'],
 ];
-const short = { 'fanwire-uws': 'fw-uws', 'fanwire-ws': 'fw-ws', 'uws-publish': 'uws', 'ws-loop': 'ws-loop', socketio: 'sio' };
+const short = { 'fanwire-uws': 'fw-uws', 'fanwire-ws': 'fw-ws', 'uws-publish': 'uws', 'ws-loop': 'ws-loop', socketio: 'sio', 'nats-ws': 'nats', nchan: 'nchan', 'nchan-auto': 'nchan-auto' };
 const pairName = ([a, b]) => `${short[a]}/${short[b]}`;
 
 const runs = (r) => (r.runs > 1 ? `best of ${r.runs}` : '1');

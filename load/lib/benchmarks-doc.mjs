@@ -16,7 +16,7 @@
 import path from 'node:path';
 import { DEFAULT_SERVERS, ORDER, SCENARIOS, TARGETS_PRESET } from './bench-plan.mjs';
 import { writeAtomic } from './results.mjs';
-import { ROOT } from './servers.mjs';
+import { NATIVE_SERVERS, ROOT } from './servers.mjs';
 import { behindWhy } from './sustained.mjs';
 import { ms, num, ratio } from './table.mjs';
 
@@ -30,9 +30,12 @@ const LABELS = {
   'uws-publish': 'plain uWebSockets.js, its native `app.publish`',
   'ws-loop': 'plain ws, a loop calling `send` for each client',
   socketio: 'Socket.IO 4, one `io.emit` broadcast per event',
+  'nats-ws': 'nats-server with a `websocket` listener; subscribers speak the NATS text protocol (`MSG` records)',
+  nchan: 'nginx + Nchan, WebSocket publisher and subscribers on one channel, `worker_processes 1`',
+  'nchan-auto': 'nginx + Nchan as `nchan`, `worker_processes auto`',
 };
 const FANWIRE = ['fanwire-uws', 'fanwire-ws', 'fanwire-uws-batch', 'fanwire-ws-batch'];
-const PEERS = ['uws-publish', 'ws-loop', 'socketio'];
+const PEERS = ['uws-publish', 'ws-loop', 'socketio', 'nats-ws', 'nchan', 'nchan-auto'];
 
 const cell = (v) => String(v ?? '').replace(/\|/g, '\\|').replace(/\n/g, ' ');
 /** A markdown table; `right` lists the columns holding figures. */
@@ -57,13 +60,16 @@ function ratios(rows, get, better, label = 'Ratios') {
   return parts.length ? `${label} (${better} is better for fanwire): ${parts.join(', ')}.` : null;
 }
 
+/** The default servers of records made before nats-ws and the nchan peers joined them: still `npm run bench:suite`. */
+const DEFAULT_SERVERS_BEFORE_NATIVE = DEFAULT_SERVERS.filter((n) => !NATIVE_SERVERS.includes(n));
+
 /** The command that made the record: as typed when the record kept it, else rebuilt from what it ran. */
 export function commandOf(rec) {
   if (Array.isArray(rec.argv)) return `npm run bench${rec.argv.length ? ` -- ${rec.argv.join(' ')}` : ''}`;
   const scenarios = rec.scenariosRun;
   if (!Array.isArray(scenarios) || !Array.isArray(rec.servers)) return null;
   if (rec.preset === 'targets' && same(scenarios, TARGETS_PRESET.scenarios) && same(rec.servers, TARGETS_PRESET.servers) && !rec.quick) return 'npm run bench';
-  if (!rec.preset && same(scenarios, SCENARIOS) && same(rec.servers, DEFAULT_SERVERS) && !rec.quick) return 'npm run bench:suite';
+  if (!rec.preset && same(scenarios, SCENARIOS) && (same(rec.servers, DEFAULT_SERVERS) || same(rec.servers, DEFAULT_SERVERS_BEFORE_NATIVE)) && !rec.quick) return 'npm run bench:suite';
   return `npm run bench -- --scenarios ${scenarios.join(',')} --servers ${(rec.servers ?? []).join(',')}${rec.quick ? ' --quick' : ''}`;
 }
 

@@ -1,7 +1,9 @@
 /**
  * Every process the benchmark starts is registered here and killed when the
- * benchmark ends for any reason: normal exit, an error, SIGINT or SIGTERM.
+ * benchmark ends for any reason: normal exit, an error, SIGINT or SIGTERM
+ * (with nginx's workers, and the temp dirs native servers run in).
  */
+import { rmSync } from 'node:fs';
 
 /** @type {Set<import('node:child_process').ChildProcess>} */
 const children = new Set();
@@ -11,6 +13,18 @@ export function track(child) {
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
+}
+
+/** Processes that are not our children (nginx's workers): killed with everything, since killing their parent leaves them running. */
+const pids = new Set();
+export const trackPid = (pid) => pids.add(pid);
+export const untrackPid = (pid) => pids.delete(pid);
+/** Temp dirs of native servers (configs, logs): removed with everything, since an exit on a signal does not wait for the server's exit. */
+const dirs = new Set();
+export const trackDir = (dir) => dirs.add(dir);
+export function removeDir(dir) {
+  rmSync(dir, { recursive: true, force: true });
+  dirs.delete(dir);
 }
 
 /** Resolves when the child has exited (at once if it already has). */
@@ -37,6 +51,13 @@ export async function finish(child, graceMs = 2000) {
 }
 
 function killAll() {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
   for (const child of children) {
     try {
       child.kill('SIGKILL');
@@ -44,6 +65,7 @@ function killAll() {
       // already gone
     }
   }
+  for (const dir of dirs) removeDir(dir);
 }
 
 let installed = false;

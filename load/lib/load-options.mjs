@@ -20,7 +20,8 @@ Server:
   --server NAME         ${ALL_SERVERS.join(', ')} (default fanwire-uws)
   --server-args "..."   more flags for fanwire, e.g. "--buffer-size 200 --drop-after-bytes 64KiB"
   --url ws://HOST:PORT  a running server instead (no process started; RSS/CPU only with --server-pid)
-  --mode KIND           with --url: fanwire, raw (uws-publish/ws-loop protocol) or socketio (default fanwire)
+  --mode KIND           with --url: fanwire, raw (uws-publish/ws-loop protocol), socketio, nats (a nats-server
+                        websocket listener) or nchan (Nchan's /v1/publish and /v1/subscribe) (default fanwire)
   --server-pid PID      with --url: read this process's RSS and CPU
 
 Load:
@@ -29,6 +30,9 @@ Load:
   --rate N              events/s published (fixed rate)          (default ${NUMBERS.rate})
   --burst N             instead of --rate: one burst of N events, all stamped with the burst's start
   --warmup-burst N      events of a warm-up burst before it      (default N/5)
+  --burst-write HOW     frames: one WebSocket send per frame, as a producer sending events one by one;
+                        one: every frame of a burst in one TCP write, as a producer flushing a backlog
+                        (the server reads many frames per read) (default frames)
   --payload N           payload bytes, >= ${MIN_PAYLOAD}                      (default ${NUMBERS.payload})
   --topics N            topics; subscriber i takes topic i % N, event k goes to topic k % N (default 1)
   --keys N              fanwire only: N keys per topic, so topics x N streams; subscriber i subscribes
@@ -42,6 +46,10 @@ Load:
   --stall F             this fraction of the subscribers are laggards (a process of their own, small
                         kernel buffers): they stop reading for the measured window (fixed rate);
                         the latency and count columns are then the healthy subscribers' (default 0)
+
+  --user-agent TEXT     subscribers send this User-Agent on the upgrade (default none). nats-server
+                        writes a browser's (\`Mozilla/...\`) messages in frames of at most 4 KiB, so
+                        records span frames: \`--user-agent Mozilla/5.0\` measures what browsers get
 
 Output:
   --json FILE           write the record there instead of load/results/load-<time>.json
@@ -62,6 +70,8 @@ export function parseLoadOptions(argv) {
       url: { type: 'string' },
       mode: { type: 'string' },
       json: { type: 'string' },
+      'user-agent': { type: 'string' },
+      'burst-write': { type: 'string' },
       quiet: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
@@ -91,7 +101,8 @@ export function parseLoadOptions(argv) {
   o.url = values.url ?? null;
   if (o.url && !/^wss?:\/\//.test(o.url)) throw new Error('--url: expected ws://HOST:PORT');
   o.mode = values.mode ?? 'fanwire';
-  if (!['fanwire', 'raw', 'socketio'].includes(o.mode)) throw new Error('--mode: fanwire, raw or socketio');
+  if (!['fanwire', 'raw', 'socketio', 'nats', 'nchan'].includes(o.mode)) throw new Error('--mode: fanwire, raw, socketio, nats or nchan');
+  if (o.topics > 1 && (o.server ? o.server.startsWith('nchan') : o.mode === 'nchan')) throw new Error('--topics: the nchan peers publish on one channel');
   if (o.keys > 1 && (o.server ? !o.server.startsWith('fanwire') : o.mode !== 'fanwire')) throw new Error('--keys: topic:key filters are fanwire only (the peers route by topic)');
   o.serverArgs = (values['server-args'] ?? '').split(/\s+/).filter(Boolean);
   o.laggards = Math.round(o.subscribers * o.stall);
@@ -99,6 +110,11 @@ export function parseLoadOptions(argv) {
   if (o.stall > 0 && !Number.isNaN(o.burst)) throw new Error('--stall works with --rate runs, not --burst');
   o.healthy = o.subscribers - o.laggards;
   o.json = values.json ?? null;
+  o.userAgent = values['user-agent'] ?? '';
+  o.burstWrite = values['burst-write'] ?? 'frames';
+  if (!['frames', 'one'].includes(o.burstWrite)) throw new Error('--burst-write: frames or one');
+  if (values['burst-write'] !== undefined && Number.isNaN(o.burst)) throw new Error('--burst-write goes with --burst');
+  if (/[\r\n]/.test(o.userAgent)) throw new Error('--user-agent: one line');
   o.quiet = Boolean(values.quiet);
   return o;
 }

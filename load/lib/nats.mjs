@@ -5,22 +5,16 @@
  * and says why.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sleep } from './clock.mjs';
 import { stop, track } from './children.mjs';
 import { freePort } from './servers.mjs';
+import { natsServerBinary } from './native-peers.mjs';
 
-/** The nats-server binary, or null. */
-export function natsServerBinary() {
-  if (process.env.NATS_SERVER) return process.env.NATS_SERVER;
-  for (const dir of [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin']) {
-    if (dir && existsSync(path.join(dir, 'nats-server'))) return path.join(dir, 'nats-server');
-  }
-  return null;
-}
+export { natsServerBinary };
 
 /** Resolves when the port answers with the NATS INFO line. */
 function infoLine(port) {

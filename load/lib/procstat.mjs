@@ -2,7 +2,7 @@
  * Resident memory and CPU time of a process, from /proc (Linux only).
  */
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 
 let ticksPerSecond = 100;
 try {
@@ -18,6 +18,25 @@ export function rssKb(pid) {
     return m ? Number(m[1]) : NaN;
   } catch {
     return NaN;
+  }
+}
+
+/** The pids whose parent is `pid` (an nginx master's workers), from /proc. */
+export function childPids(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    const out = [];
+    for (const entry of readdirSync('/proc')) {
+      if (!/^\d+$/.test(entry)) continue;
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(entry));
+      } catch {
+        // gone meanwhile
+      }
+    }
+    return out;
   }
 }
 
@@ -43,18 +62,22 @@ function machineSeconds() {
   }
 }
 
+/** CPU seconds of a pid, or of a group of pids together (a server and its workers). */
+const cpuOf = (pid) => (Array.isArray(pid) ? pid.reduce((sum, p) => sum + cpuSeconds(p), 0) : cpuSeconds(pid));
+
 /**
- * Starts a CPU measurement over several pids. `stop()` returns percent of one
+ * Starts a CPU measurement over several pids (an entry may be an array of
+ * pids: one process group, e.g. nginx's master and workers). `stop()` returns percent of one
  * core per pid, plus what every other process on the machine used meanwhile
  * (`other`: another workload skews the comparison) and hypervisor `steal`.
  */
 export function cpuMeter(pids) {
   const t0 = performance.now();
-  const c0 = pids.map(cpuSeconds);
+  const c0 = pids.map(cpuOf);
   const m0 = machineSeconds();
   return () => {
     const seconds = (performance.now() - t0) / 1000;
-    const perPid = pids.map((pid, i) => ((cpuSeconds(pid) - c0[i]) / seconds) * 100);
+    const perPid = pids.map((pid, i) => ((cpuOf(pid) - c0[i]) / seconds) * 100);
     const m1 = machineSeconds();
     const ours = perPid.reduce((a, b) => a + (Number.isNaN(b) ? 0 : b), 0);
     const other = Math.max(0, ((m1.process - m0.process) / seconds) * 100 - ours);

@@ -25,6 +25,10 @@ const RATIOS = [
   { a: 'fanwire-uws', b: 'uws-publish', what: 'deliveries/s', get: (r) => r.deliveriesPerSec, better: 'higher' },
   { a: 'fanwire-uws', b: 'uws-publish', what: 'p99 latency', get: (r) => r.latency.p99Ms, better: 'lower' },
   { a: 'fanwire-ws', b: 'ws-loop', what: 'deliveries/s', get: (r) => r.deliveriesPerSec, better: 'higher' },
+  { a: 'fanwire-uws', b: 'nats-ws', what: 'deliveries/s', get: (r) => r.deliveriesPerSec, better: 'higher' },
+  { a: 'fanwire-uws', b: 'nats-ws', what: 'p99 latency', get: (r) => r.latency.p99Ms, better: 'lower' },
+  { a: 'fanwire-uws', b: 'nchan', what: 'deliveries/s', get: (r) => r.deliveriesPerSec, better: 'higher' },
+  { a: 'fanwire-uws', b: 'nchan-auto', what: 'deliveries/s', get: (r) => r.deliveriesPerSec, better: 'higher' },
 ];
 
 export function ratios(best) {

@@ -23,6 +23,8 @@ export const fmtMs = (ms) => (ms === undefined || Number.isNaN(ms) ? '-' : ms.to
  * @property {number} [rate]       events/s (fixed-rate run)
  * @property {number} [burst]      events in the measured burst (burst run)
  * @property {number} [warmupBurst] events in the warm-up burst (burst run; 0: none)
+ * @property {'frames' | 'one'} [burstWrite] how the producer sends a burst: one ws.send per frame (default), or every
+ *   frame in one TCP write (a producer flushing a backlog); both bursts of a run are sent the same way
  * @property {number} duration     s measured (fixed rate)
  * @property {number} warmup       s of publishing before the window (fixed rate)
  * @property {number} batch        events per publish frame (fanwire)
@@ -61,6 +63,7 @@ export async function runLoad(session, o, log) {
     batch: o.batch,
     rate: o.rate ?? null,
     burst: o.burst ?? null,
+    burstWrite: isBurst ? (o.burstWrite ?? 'frames') : null,
     durationS: isBurst ? null : o.duration,
     warmupS: isBurst ? null : o.warmup,
     stalled: Boolean(o.stall),
@@ -78,13 +81,18 @@ export async function runLoad(session, o, log) {
 
     publisher = track(fork(PUBLISHER, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }));
     const opened = nextMessage(publisher, 'open', 10_000, 'the publisher connection');
-    publisher.send({ type: 'connect', url: `ws://${session.target.host}:${session.target.port}/v1/publish`, mode: session.mode === 'fanwire' ? 'fanwire' : 'raw', size: session.target.size, topics, keys, batch: o.batch });
+    // Every server takes its producer on /v1/publish, but nats-server (any path; the subject is in each PUB).
+    const publishPath = session.mode === 'nats' ? '/' : '/v1/publish';
+    const publishMode = session.mode === 'fanwire' || session.mode === 'nats' ? session.mode : 'raw';
+    publisher.send({ type: 'connect', url: `ws://${session.target.host}:${session.target.port}${publishPath}`, mode: publishMode, size: session.target.size, topics, keys, batch: o.batch });
     await opened;
 
     // Processes that are part of the server under test besides its main one (cluster: other nodes, nats-server): not "other".
     const extraPids = session.extraPids?.() ?? [];
-    const pids = [session.pid, publisher.pid, ...group.pids, ...extraPids];
-    result.pids = { server: session.pid, publisher: publisher.pid, subscribers: group.pids };
+    // A server with workers (nginx) is measured as its processes together: their CPU is the server's.
+    const workers = session.server?.workers ?? [];
+    const pids = [workers.length ? [session.pid, ...workers] : session.pid, publisher.pid, ...group.pids, ...extraPids];
+    result.pids = { server: session.pid, publisher: publisher.pid, subscribers: group.pids, ...(workers.length ? { serverWorkers: workers } : {}) };
     const nHealthy = group.healthyPids.length;
     let from;
     let to;
@@ -99,7 +107,7 @@ export async function runLoad(session, o, log) {
       if (o.warmupBurst) {
         const at = nowMs() + 100;
         const done = nextMessage(publisher, 'done', 30_000, 'the warm-up burst');
-        publisher.send({ type: 'burst', startAt: at, events: o.warmupBurst });
+        publisher.send({ type: 'burst', startAt: at, events: o.warmupBurst, write: o.burstWrite ?? 'frames' });
         await done;
         const want = expectedFor(group, 'healthy', o.warmupBurst, streams);
         const until = performance.now() + o.drain * 1000;
@@ -114,7 +122,7 @@ export async function runLoad(session, o, log) {
       group.second.reset();
       rssStart = session.rss();
       const done = nextMessage(publisher, 'done', o.drain * 1000 + 30_000, 'the burst');
-      publisher.send({ type: 'burst', startAt: from, events: o.burst });
+      publisher.send({ type: 'burst', startAt: from, events: o.burst, write: o.burstWrite ?? 'frames' });
       const meter = cpuMeter(pids);
       const sent = (o.warmupBurst ?? 0) + o.burst;
       const want = expectedFor(group, 'healthy', sent, streams);

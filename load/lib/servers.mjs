@@ -4,12 +4,15 @@
  * the process whose memory and CPU we read.
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { sleep } from './clock.mjs';
-import { exited, stop, track } from './children.mjs';
+import { exited, removeDir, stop, track, trackDir, trackPid, untrackPid } from './children.mjs';
+import { natsSkip, natsWsArgs, nchanArgs, nchanSkip } from './native-peers.mjs';
+import { childPids } from './procstat.mjs';
 
 const LOAD_DIR = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
 export const ROOT = path.dirname(LOAD_DIR);
@@ -28,12 +31,16 @@ async function launcherFlags() {
 }
 const FANWIRE_NODE_FLAGS = await launcherFlags();
 
-/** bench-transports' run order for one pass; `--runs 2` runs it forwards then backwards (A B C D D C B A). */
+/** fanwire and the two plain servers it is compared with most closely (bench-transports' first four). */
 export const SERVER_NAMES = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop'];
-/** Every server load.mjs and bench.mjs know. */
 /** fanwire with subscribers asking for batch messages (`batch=1`, docs/protocol.md): the opt-in extension measured on its own. */
 export const BATCH_SERVERS = ['fanwire-uws-batch', 'fanwire-ws-batch'];
-export const ALL_SERVERS = [...SERVER_NAMES, ...BATCH_SERVERS, 'socketio'];
+/** The servers users pick instead that are not Node programs (native-peers.mjs); skipped, saying why, when not installed. */
+export const NATIVE_SERVERS = ['nats-ws', 'nchan', 'nchan-auto'];
+/** Every server load.mjs and bench.mjs know. */
+export const ALL_SERVERS = [...SERVER_NAMES, ...BATCH_SERVERS, 'socketio', ...NATIVE_SERVERS];
+/** bench-transports' run order for one pass; `--runs 2` runs it forwards then backwards (A B C D ... D C B A). */
+export const TRANSPORT_SERVERS = [...SERVER_NAMES, ...NATIVE_SERVERS];
 
 /**
  * Extra node flags for the servers only, e.g. BENCH_SERVER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof"
@@ -72,8 +79,11 @@ function newestMtime(dir) {
  * @param {string} name
  * @param {ReturnType<typeof inspectFanwire>} fanwire
  * @param {string[]} [extra] more fanwire flags (e.g. --buffer-size 200); ignored by the peers
- * @returns {{name: string, mode: 'fanwire' | 'raw' | 'socketio', args: (port: number) => string[], skip?: string, query?: string}}
- *   `query`: more subscribe query parameters (fanwire)
+ * @returns {{name: string, mode: 'fanwire' | 'raw' | 'socketio' | 'nats' | 'nchan', args: (port: number) => string[], skip?: string, query?: string,
+ *   native?: (dir: string, port: number) => {command: string, args: string[]}, workers?: boolean}}
+ *   `query`: more subscribe query parameters (fanwire); `native`: a server that is not a Node program, started as
+ *   `command args` with its files in the temp dir `dir`; `workers`: its work happens in child processes (nginx), whose
+ *   memory and CPU count as the server's
  */
 export function serverSpec(name, fanwire, extra = []) {
   const fanwireArgs = (transport) => (port) => {
@@ -101,6 +111,11 @@ export function serverSpec(name, fanwire, extra = []) {
       return { name, mode: 'raw', args: (port) => [path.join(LOAD_DIR, 'peers', `${name}.mjs`), String(port)] };
     case 'socketio':
       return { name, mode: 'socketio', args: (port) => [path.join(LOAD_DIR, 'peers', 'socketio.mjs'), String(port)] };
+    case 'nats-ws':
+      return { name, mode: 'nats', args: () => [], native: (dir, port) => natsWsArgs(dir, port), skip: natsSkip() };
+    case 'nchan':
+    case 'nchan-auto':
+      return { name, mode: 'nchan', args: () => [], native: (dir, port) => nchanArgs(dir, port, name === 'nchan' ? '1' : 'auto'), workers: true, skip: nchanSkip() };
     default:
       throw new Error(`unknown server "${name}" (known: ${ALL_SERVERS.join(', ')})`);
   }
@@ -123,9 +138,23 @@ export class ServerProcess {
   constructor(spec, port) {
     this.port = port;
     this.lines = [];
-    this.child = track(
-      spawn(process.execPath, [...SERVER_NODE_ARGS, ...spec.args(port)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: SERVER_ENV }),
-    );
+    this.spec = spec;
+    /** A native server's config, logs and temp files; removed once it has exited. */
+    this.dir = null;
+    /** @type {number[]} worker processes (nginx), killed with the server if it is killed */
+    this.workers = [];
+    if (spec.native) {
+      this.dir = mkdtempSync(path.join(tmpdir(), `fanwire-bench-${spec.name}-`));
+      trackDir(this.dir);
+      const { command, args } = spec.native(this.dir, port);
+      this.command = [command, ...args].join(' ');
+      this.child = track(spawn(command, args, { cwd: this.dir, stdio: ['pipe', 'pipe', 'pipe'], env: SERVER_ENV }));
+      const dir = this.dir;
+      this.child.once('exit', () => removeDir(dir));
+    } else {
+      this.command = ['node', ...spec.args(port)].join(' ');
+      this.child = track(spawn(process.execPath, [...SERVER_NODE_ARGS, ...spec.args(port)], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'], env: SERVER_ENV }));
+    }
     this.pid = this.child.pid;
     for (const stream of [this.child.stdout, this.child.stderr]) {
       stream.setEncoding('utf8');
@@ -146,15 +175,46 @@ export class ServerProcess {
     const deadline = performance.now() + timeoutMs;
     while (performance.now() < deadline) {
       if (!this.alive) throw new Error(`server exited (code ${this.child.exitCode ?? this.child.signalCode}): ${this.lines.slice(-5).join(' | ')}`);
-      if (await canConnect(this.port)) return;
+      if (await canConnect(this.port)) {
+        if (this.spec.workers) await this.findWorkers(deadline);
+        return;
+      }
       await sleep(100);
     }
     throw new Error(`server did not listen on port ${this.port} within ${timeoutMs} ms`);
   }
 
+  /** nginx's workers: the processes that hold the connections. Registered so a kill of everything takes them too. */
+  async findWorkers(deadline) {
+    while (performance.now() < deadline) {
+      this.workers = childPids(this.pid);
+      if (this.workers.length) break;
+      await sleep(50);
+    }
+    for (const pid of this.workers) trackPid(pid);
+  }
+
+  /** The server's pids: its main process, then its workers. */
+  get pids() {
+    return [this.pid, ...this.workers];
+  }
+
   async stop() {
     this.child.stdin.end();
-    await stop(this.child, 6000); // fanwire's graceful shutdown is 5 s at most
+    await stop(this.child, 6000); // fanwire's graceful shutdown is 5 s at most; nginx's fast shutdown ends its workers first
+    this.killWorkers();
+  }
+
+  /** Workers left behind (a master killed with SIGKILL leaves them running, still listening). */
+  killWorkers() {
+    for (const pid of this.workers) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      untrackPid(pid);
+    }
   }
 
   exited() {

@@ -14,7 +14,7 @@ import { SubscriberGroup } from './subscriber-group.mjs';
  * @typedef {object} SessionOptions
  * @property {ReturnType<import('./servers.mjs').serverSpec> | null} spec  server to start (null with `url`)
  * @property {string} [url]        ws://host:port of a running server (no process of ours)
- * @property {'fanwire' | 'raw' | 'socketio'} mode
+ * @property {'fanwire' | 'raw' | 'socketio' | 'nats' | 'nchan'} mode
  * @property {string} name
  * @property {number} payload
  * @property {number} topics
@@ -27,6 +27,7 @@ import { SubscriberGroup } from './subscriber-group.mjs';
  * @property {string} [lag]        fanwire: every subscriber's laggard policy query part, e.g. `lag=conflate`
  * @property {boolean} [redial]    fanwire: subscribers resume by index at once after a 4001 (as the SDK does)
  * @property {boolean} [staleness] laggards sample the age of their newest event
+ * @property {string} [userAgent]  subscribers send this User-Agent (none by default)
  * @property {(line: string) => void} log
  */
 
@@ -64,9 +65,12 @@ export class Session {
     return this.server ? this.server.lines.slice(-n).join(' | ') : '';
   }
 
+  /** The server's memory: its process, plus its workers (nginx). */
   rss() {
+    if (this.server) return this.server.pids.reduce((sum, pid) => sum + rssKb(pid), 0);
     return this.pid ? rssKb(this.pid) : NaN;
   }
+
 
   /** Starts the server (unless `url`) and the subscriber processes; connects the laggards if any. */
   async start() {
@@ -78,13 +82,13 @@ export class Session {
       port = Number(u.port || (u.protocol === 'wss:' ? 443 : 80));
     } else {
       port = await freePort();
-      this.o.log(`starting on port ${port}: node ${this.o.spec.args(port).map((a) => a.replace(/^.*\/(dist|load)\//, '$1/')).join(' ')}`);
       this.server = new ServerProcess(this.o.spec, port);
+      this.o.log(`starting on port ${port}: ${this.server.command.replace(/\S*\/(dist|load)\//g, '$1/')}`);
       await this.server.waitListening();
       await sleep(300);
     }
     this.rssBeforeKb = this.rss();
-    this.target = { host, port, mode: this.mode, size: this.o.payload, topics: this.o.topics, keys: this.o.keys ?? 1, timeoutMs: 20_000, lag: [this.o.lag, this.o.spec?.query].filter(Boolean).join('&'), redial: Boolean(this.o.redial) };
+    this.target = { host, port, mode: this.mode, size: this.o.payload, topics: this.o.topics, keys: this.o.keys ?? 1, timeoutMs: 20_000, lag: [this.o.lag, this.o.spec?.query].filter(Boolean).join('&'), redial: Boolean(this.o.redial), userAgent: this.o.userAgent ?? '' };
     if (this.o.extraPorts?.length) this.target.ports = [port, ...this.o.extraPorts];
     this.group = new SubscriberGroup(this.target, { procs: this.o.procs, laggards: this.o.laggards ?? 0, smallSockets: this.o.smallSockets ?? null, staleness: Boolean(this.o.staleness) });
   }
@@ -143,6 +147,7 @@ export class Session {
       if (kill) {
         this.server.child.kill('SIGKILL');
         await exited(this.server.child);
+        this.server.killWorkers();
       } else {
         await this.server.stop();
       }

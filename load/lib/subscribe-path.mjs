@@ -5,11 +5,13 @@
  * (`c=N` in its handshake query) route by topic number, and are given none
  * when the run has one topic, so their one-topic path is the plain broadcast
  * (`app.publish` to one topic, the ws loop over every client, `io.emit`).
+ * nats-server's WebSocket listener takes any path (the subject goes in SUB,
+ * see subscriber-conn.mjs); Nchan's config (native-peers.mjs) has one channel.
  */
 import { streamSelector } from './payload.mjs';
 
 /**
- * @param {'fanwire' | 'raw' | 'socketio'} mode
+ * @param {'fanwire' | 'raw' | 'socketio' | 'nats' | 'nchan'} mode
  * @param {number} stream
  * @param {number} topics
  * @param {number} keys fanwire only (1: no key)
@@ -27,6 +29,11 @@ export function subscribePath(mode, stream, topics, keys = 1, resume = null, lag
       return topics > 1 ? `/v1/subscribe/c${stream}` : '/v1/subscribe';
     case 'socketio':
       return `/socket.io/?EIO=4&transport=websocket${topics > 1 ? `&c=${stream}` : ''}`;
+    case 'nats':
+      return '/';
+    case 'nchan':
+      if (topics > 1) throw new Error('nchan: the benchmark config has one channel (--topics 1)');
+      return '/v1/subscribe';
     default:
       throw new Error(`unknown subscriber mode ${mode}`);
   }

@@ -24,19 +24,31 @@
  * - 'socketio': engine.io v4 / socket.io v5 over the WebSocket transport:
  *   waits for the open packet `0{...}`, joins the default namespace with
  *   `40`, is ready at the server's `40{...}`, answers ping `2` with pong `3`.
+ * - 'nats': the NATS text protocol inside WebSocket messages (nats-server's
+ *   `websocket` listener): at the server's INFO it sends CONNECT, SUB for its
+ *   topic's subject and a PING, and is ready at the PONG (nats-server handles
+ *   a connection's operations in order, so the subscription is in place by
+ *   then); answers PING with PONG. Messages go through a NatsParser, since
+ *   records share and span frames; each MSG's payload is the raw payload.
+ * - 'nchan': as 'raw' (Nchan writes each published message, unchanged, as
+ *   one WebSocket message to every subscriber of the channel).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { batchCount, decodeFanwireBatch, decodeFanwireSlow, decodeFanwireValue, decodeRaw, decodeSocketio, decodeSocketioSlow, fanwireDecoder, newDecoded, slowPath } from './decode.mjs';
+import { NATS_CONNECT, NatsParser, natsSubject } from './nats-parser.mjs';
 import { streamCount } from './payload.mjs';
 import { subscribePath } from './subscribe-path.mjs';
-import { clientFrame, FrameReader, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, parseClose } from './ws-frames.mjs';
+import { clientFrame, FrameReader, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG, OP_TEXT, parseClose, zeroMaskedFrame } from './ws-frames.mjs';
 
 const KEY = randomBytes(16).toString('base64');
 const ACCEPT = createHash('sha1').update(`${KEY}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
 const MAX_HEAD = 16 * 1024;
 const SIO_JOIN = clientFrame(OP_TEXT, Buffer.from('40'));
 const SIO_PONG = clientFrame(OP_TEXT, Buffer.from('3'));
+const NATS_PONG = zeroMaskedFrame(OP_BINARY, Buffer.from('PONG\r\n'));
+/** The sid every NATS subscriber uses (one subscription per connection). */
+const NATS_SID = 1;
 
 /**
  * Process-wide counters the connections write into (see subscriber-worker.mjs).
@@ -57,13 +69,14 @@ const SIO_PONG = clientFrame(OP_TEXT, Buffer.from('3'));
  * @typedef {object} Target
  * @property {string} host
  * @property {number} port
- * @property {'fanwire' | 'raw' | 'socketio'} mode
+ * @property {'fanwire' | 'raw' | 'socketio' | 'nats' | 'nchan'} mode
  * @property {number} size        payload bytes
  * @property {number} topics      topics of the run
  * @property {number} [keys]      keys per topic (fanwire; 1 or absent: none); subscriber n takes stream n % (topics x keys)
  * @property {number} timeoutMs   upgrade (and hello) deadline
  * @property {string} [lag]       fanwire: laggard policy query part, e.g. `lag=conflate`
  * @property {boolean} [redial]   fanwire: resume by index at once after a 4001
+ * @property {string} [userAgent] a User-Agent header for the upgrade (none by default; nats-server caps a browser's frames at 4 KiB)
  */
 
 const decoded = newDecoded();
@@ -121,9 +134,11 @@ export class SubscriberConn {
       onControl: (op, buf, start, end) => this.onControl(op, buf, start, end),
       onError: (why) => this.fail(`protocol error: ${why}`),
     });
+    this.natsError = '';
+    if (t.mode === 'nats') this.nats = this.natsParser();
     this.timer = setTimeout(() => this.fail('timeout waiting for the upgrade'), t.timeoutMs);
     const onread = { buffer: this.readBuffer, callback: (n, buf) => sock === this.sock && this.onRead(n, buf) };
-    const request = `GET ${path} HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
+    const request = `GET ${path} HTTP/1.1\r\nHost: ${t.host}:${t.port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 13\r\n${t.userAgent ? `User-Agent: ${t.userAgent}\r\n` : ''}\r\n`;
     /** @type {net.Socket} */
     let sock;
     if (fd === undefined) {
@@ -162,7 +177,7 @@ export class SubscriberConn {
     if (accept !== ACCEPT) return this.fail(`bad Sec-WebSocket-Accept: ${accept}`);
     this.head = '';
     this.state = 'open';
-    if (this.target.mode === 'raw') this.markReady();
+    if (this.target.mode === 'raw' || this.target.mode === 'nchan') this.markReady();
     const rest = end + 4 - before;
     if (rest < n) this.reader.feed(buf, rest, n);
   }
@@ -185,7 +200,8 @@ export class SubscriberConn {
   onMessage(buf, start, end) {
     const t = this.target;
     let d;
-    if (t.mode === 'raw') d = decodeRaw(buf, start, end, decoded);
+    if (t.mode === 'nats') return this.nats.feed(buf, start, end);
+    if (t.mode === 'raw' || t.mode === 'nchan') d = decodeRaw(buf, start, end, decoded);
     else if (t.mode === 'fanwire') {
       const batch = batchCount(buf, start, end);
       if (batch !== null) return this.onBatch(buf, start, end, batch[0], batch[1]);
@@ -193,6 +209,37 @@ export class SubscriberConn {
     } else d = decodeSocketio(buf, start, end, decoded);
     if (d.kind === 'events' && !checkedFastPath) this.checkFastPath(buf, start, end, d);
     this.onDecoded(d);
+  }
+
+  /** The NATS side of one connection: handshake, PING/PONG, and each MSG's payload into the usual checks. */
+  natsParser() {
+    let connected = false;
+    const parser = new NatsParser({
+      onInfo: () => {
+        if (connected) return; // nats-server may send INFO again (cluster changes)
+        connected = true;
+        const subject = natsSubject(this.stream, this.target.topics);
+        this.sock.write(zeroMaskedFrame(OP_BINARY, Buffer.from(`${NATS_CONNECT}SUB ${subject} ${NATS_SID}\r\nPING\r\n`)));
+      },
+      onPing: () => this.sock.write(NATS_PONG),
+      onPong: () => {
+        if (!this.isReady) this.markReady();
+      },
+      onOk: () => {},
+      onErr: (text) => {
+        // nats-server says why before it closes (e.g. 'Slow Consumer Detected'): that is the close's reason.
+        this.natsError = `nats-server -ERR '${text}'`;
+        if (!this.isReady) this.fail(this.natsError);
+      },
+      onMsg: (buf, start, end) => {
+        if (parser.sid !== NATS_SID) return this.tally.anomaly('unexpected', this, `MSG for sid ${parser.sid}`);
+        const d = decodeRaw(buf, start, end, decoded);
+        if (d.kind === 'events' && !checkedFastPath) this.checkFastPath(buf, start, end, d);
+        this.onDecoded(d);
+      },
+      onError: (why) => this.fail(`NATS protocol error: ${why}`),
+    });
+    return parser;
   }
 
   /**
@@ -339,6 +386,7 @@ export class SubscriberConn {
    */
   end(code, reason) {
     if (this.state === 'closed' || this.state === 'retrying') return;
+    if (this.natsError && !reason.includes(this.natsError)) reason = `${reason} (${this.natsError})`;
     if (code === 4001 && this.target.redial && this.isReady && !this.resuming && !this.redialing) {
       this.tally.closed(this, code, reason);
       this.tally.lagMessage('redial', 0);

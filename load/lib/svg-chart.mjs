@@ -4,7 +4,7 @@
  * server. No dependency; the file opens in any browser and renders on GitHub.
  */
 
-const COLORS = { 'fanwire-uws': '#d62728', 'fanwire-ws': '#ff7f0e', 'uws-publish': '#1f77b4', 'ws-loop': '#2ca02c', socketio: '#9467bd' };
+const COLORS = { 'fanwire-uws': '#d62728', 'fanwire-ws': '#ff7f0e', 'uws-publish': '#1f77b4', 'ws-loop': '#2ca02c', socketio: '#9467bd', 'nats-ws': '#8c564b', nchan: '#e377c2', 'nchan-auto': '#7f7f7f' };
 const W = 960;
 const H = 420;
 const PANEL = { w: 400, h: 280, top: 70 };

@@ -6,16 +6,17 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SERVERS, fanoutGroups, parseBenchOptions, SCENARIOS, TARGETS_PRESET, TRIO } from '../../load/lib/bench-plan.mjs';
 
-const EVERY = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio'];
+const NATIVE = ['nats-ws', 'nchan', 'nchan-auto'];
+const EVERY = ['fanwire-uws', 'uws-publish', 'fanwire-ws', 'ws-loop', 'socketio', ...NATIVE];
 
 describe('bench plan', () => {
   it('keeps the default run (with scale and its 19k step) in pairs, as before issue 11', () => {
-    expect(fanoutGroups(SCENARIOS, EVERY)).toEqual([['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio']]);
+    expect(fanoutGroups(SCENARIOS, EVERY)).toEqual([['fanwire-uws', 'uws-publish'], ['fanwire-ws'], ['ws-loop'], ['socketio'], ['nats-ws'], ['nchan'], ['nchan-auto']]);
   });
 
   it('puts fanwire-uws, uws-publish and fanwire-ws in one group without scale', () => {
     expect(TRIO).toEqual(['fanwire-uws', 'uws-publish', 'fanwire-ws']);
-    expect(fanoutGroups(['idle', 'burst', 'sustained'], EVERY)).toEqual([TRIO, ['ws-loop'], ['socketio']]);
+    expect(fanoutGroups(['idle', 'burst', 'sustained'], EVERY)).toEqual([TRIO, ['ws-loop'], ['socketio'], ['nats-ws'], ['nchan'], ['nchan-auto']]);
     expect(fanoutGroups(['burst'], ['fanwire-ws', 'uws-publish'])).toEqual([['uws-publish', 'fanwire-ws']]);
   });
 
@@ -23,11 +24,13 @@ describe('bench plan', () => {
     expect(parseBenchOptions([])).toEqual(parseBenchOptions(['--scenarios', 'targets']));
   });
 
-  it('runs issue 4\'s six scenarios (suite) on every server but the batch=1 variants within 480 s', () => {
+  it('runs issue 4\'s six scenarios (suite) on every server but the batch=1 variants, nats-server and nginx + Nchan included, within 480 s plus 100 s per native peer', () => {
     const o = parseBenchOptions(['--scenarios', 'suite']);
     expect(o).toMatchObject({ scenarios: SCENARIOS, servers: EVERY, preset: null });
     expect(DEFAULT_SERVERS).toEqual(EVERY);
-    expect(o.plan.budgetSeconds).toBe(480);
+    expect(o.plan.budgetSeconds).toBe(480 + 3 * 100);
+    expect(parseBenchOptions(['--scenarios', 'suite', '--servers', 'fanwire-uws,nchan']).plan.budgetSeconds).toBe(580);
+    expect(parseBenchOptions(['--scenarios', 'suite', '--servers', 'fanwire-uws,uws-publish']).plan.budgetSeconds).toBe(480);
     expect(parseBenchOptions(['--scenarios', 'suite,cluster']).scenarios).toEqual([...SCENARIOS, 'cluster']);
   });
 

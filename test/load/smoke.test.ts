@@ -1,7 +1,11 @@
 /**
  * The load generator (load/load.mjs) runs for real, so the benchmark harness
  * cannot rot: 100 subscribers for 1 second against fanwire, which the CLI
- * starts itself, on each transport. The assertions read the run's JSON
+ * starts itself, on each transport, and against the peers that are not
+ * Node programs (nats-server's WebSocket listener, nginx + Nchan with one
+ * and with `auto` workers), real binaries the CLI starts and stops. Those
+ * are skipped loudly when not installed, and fail under CI=true (.ci/run
+ * installs them). The assertions read the run's JSON
  * record: deliveries happened, every subscriber got every event in order,
  * nobody failed to connect, and every process the CLI started is gone.
  * No rate, latency or duration decides the result.
@@ -12,6 +16,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { natsSkip, nchanSkip } from '../../load/lib/native-peers.mjs';
 import { TRANSPORTS } from '../helpers.js';
 
 const LOAD_CLI = fileURLToPath(new URL('../../load/load.mjs', import.meta.url));
@@ -34,7 +39,25 @@ interface LoadRecord {
   perSubscriber: { min: number; max: number };
   closes: Record<string, number>;
   fastPathChecks: Array<{ same: boolean }>;
-  pids: { server: number | null; publisher: number; subscribers: number[] };
+  pids: { server: number | null; publisher: number; subscribers: number[]; serverWorkers?: number[] };
+  burstWrite: 'frames' | 'one' | null;
+  publisher: { frames: number; writes: number };
+}
+
+/**
+ * `it` for a peer whose binary may be missing (`why` says what is missing):
+ * under CI a test that fails naming it; locally a skipped test and a warning.
+ */
+function itWithBinary(why: string | undefined, name: string, body: () => Promise<void>, timeout?: number): void {
+  if (why === undefined) return void it(name, body, timeout);
+  if (process.env.CI === 'true') {
+    it(name, () => {
+      throw new Error(`${why}, and CI=true: the peer smoke runs must run in CI (.ci/run installs it)`);
+    });
+    return;
+  }
+  console.warn(`\n*** SKIPPED "${name}": ${why}. This peer of the benchmark is NOT tested in this run. ***\n`);
+  it.skip(name, body);
 }
 
 const running = new Set<ChildProcess>();
@@ -159,4 +182,62 @@ describe('load generator smoke run', () => {
       expect(r.fastPathChecks.every((c) => c.same)).toBe(true);
     });
   }
+  /** A whole run's record, checked as for fanwire: every subscriber got every event in order, and every process is gone. */
+  function expectEveryEvent(r: LoadRecord, out: string): void {
+    expect(r.failures, out).toEqual([]);
+    expect(r.ok).toBe(true);
+    expect(r.subscribers).toBe(SUBSCRIBERS);
+    expect(r.connectFailures).toBe(0);
+    expect(r.published).toBeGreaterThan(0);
+    expect(r.received).toBe(r.published * SUBSCRIBERS);
+    expect(r.perSubscriber).toEqual({ min: r.published, max: r.published });
+    expect(r.behindAtEnd).toBe(0);
+    expect([r.gaps, r.reorders, r.unexpected]).toEqual([0, 0, 0]);
+    expect(r.closes).toEqual({});
+    expect(r.fastPathChecks.length).toBeGreaterThan(0);
+    expect(r.fastPathChecks.every((c) => c.same)).toBe(true);
+    const pids = [r.pids.server, r.pids.publisher, ...r.pids.subscribers, ...(r.pids.serverWorkers ?? [])].filter((p): p is number => typeof p === 'number');
+    expect(pids.filter(isRunning)).toEqual([]);
+  }
+
+  const PEERS = [
+    { server: 'nats-ws', why: natsSkip(), workers: false },
+    { server: 'nchan', why: nchanSkip(), workers: true },
+    { server: 'nchan-auto', why: nchanSkip(), workers: true },
+  ];
+  for (const { server, why, workers } of PEERS) {
+    itWithBinary(why, `${server}: ${SUBSCRIBERS} subscribers for 1 s each get every event, in order, and the server and its workers are stopped`, async () => {
+      const file = path.join(dir, `${server}.json`);
+      const { code, out } = await runCli(['--server', server, '--subscribers', String(SUBSCRIBERS), '--rate', '50', '--duration', '1', '--warmup', '0.5', '--drain', '15', '--json', file, '--quiet']);
+      expect(code, out).toBe(0);
+      const r = JSON.parse(readFileSync(file, 'utf8')) as LoadRecord;
+      expectEveryEvent(r, out);
+      // nginx works in its workers: the record names them, so their CPU and memory are the server's.
+      if (workers) expect(r.pids.serverWorkers?.length).toBeGreaterThan(0);
+    });
+  }
+
+  // A producer flushing a backlog: every frame of each burst in one TCP write, so the server reads many frames per read.
+  for (const server of ['fanwire-ws', 'nats-ws']) {
+    itWithBinary(server === 'nats-ws' ? natsSkip() : undefined, `${server}: a burst written in one TCP write arrives whole and in order`, async () => {
+      const file = path.join(dir, `${server}-one-write.json`);
+      const { code, out } = await runCli(['--server', server, '--subscribers', String(SUBSCRIBERS), '--burst', '300', '--burst-write', 'one', '--drain', '15', '--json', file, '--quiet']);
+      expect(code, out).toBe(0);
+      const r = JSON.parse(readFileSync(file, 'utf8')) as LoadRecord;
+      expect(r.burstWrite).toBe('one');
+      expect(r.published).toBe(360);
+      expect(r.publisher).toMatchObject({ frames: 360, writes: 2 }); // the warm-up burst's write and the burst's
+      expectEveryEvent(r, out);
+    });
+  }
+
+  // nats-server writes a browser's messages (User-Agent Mozilla/...) in frames of at most 4 KiB: 3000-byte events' MSG records span frames.
+  itWithBinary(natsSkip(), 'nats-ws: a burst of 3000-byte events to browser-like subscribers, whose MSG records span WebSocket frames, arrives whole and in order', async () => {
+    const file = path.join(dir, 'nats-ws-burst.json');
+    const { code, out } = await runCli(['--server', 'nats-ws', '--subscribers', String(SUBSCRIBERS), '--burst', '500', '--payload', '3000', '--user-agent', 'Mozilla/5.0', '--drain', '15', '--json', file, '--quiet']);
+    expect(code, out).toBe(0);
+    const r = JSON.parse(readFileSync(file, 'utf8')) as LoadRecord;
+    expect(r.published).toBe(600); // the burst and its warm-up burst of 500 / 5
+    expectEveryEvent(r, out);
+  });
 });
