@@ -4,9 +4,18 @@
  * `batchMs`) travel as one batch frame, so they share one index and one
  * round trip; a rejected frame rejects every call in it with PublishError.
  *
- * It does not reconnect after a network fault: an unacked publish is
- * unknown, and only the application can decide whether to send it again.
- * The one exception is the token: with a token function, a token that
+ * Without `reconnect` it does not reconnect after a network fault: an
+ * unacked publish is unknown, and only the application can decide whether
+ * to send it again. With `reconnect: true` every frame carries an
+ * idempotencyKey (docs/protocol.md, "Idempotent publish"), so sending it
+ * again is safe: after any close retrying can fix (a network fault, a node
+ * shutting down), the publisher reconnects with backoff and re-sends every
+ * frame not acked, and every frame answered `shutting_down`, in order; each
+ * `publish()` settles once, with the index of the one append (a re-sent
+ * frame that had been appended is acked `duplicate` with the original
+ * index). Errors a retry cannot fix (`forbidden`, `invalid_frame`, ...)
+ * reject at once and are never re-sent.
+ * The token: with a token function, a token that
  * expires (close 4003) or is refused (4401) is replaced and the connection
  * made again; frames in flight at the close are rejected as
  * `connection_closed` (unknown), calls not yet sent wait for the new
@@ -39,8 +48,15 @@ export interface PublisherOptions {
   onError?: (error: FanwireClientError) => void;
   /** Closes the publisher when aborted (as `close()`); calls not yet acked reject with `connection_closed`. */
   signal?: AbortSignal;
-  /** Backoff between attempts after a refused token (with a token function). */
+  /** Backoff between attempts after a refused token (with a token function), and between reconnects. */
   backoff?: BackoffOptions;
+  /**
+   * Reconnect after a network fault or a gateway shutdown and re-send what
+   * was not acked, made safe by an idempotencyKey on every frame (see the
+   * module header). Keep it within the gateway's --dedupe-window: a frame
+   * re-sent later than that could be appended twice.
+   */
+  reconnect?: boolean;
   WebSocket?: WebSocketConstructor;
 }
 
@@ -52,9 +68,14 @@ export class PublishError extends FanwireClientError {
   }
 }
 
+export interface PublishOptions {
+  /** Names this publish for deduplication (it then travels as a frame of its own); with `reconnect` every frame gets one anyway. */
+  idempotencyKey?: string;
+}
+
 export interface Publisher {
   /** Appends one event or several (in one frame with any other calls batched with it); resolves with the index. */
-  publish(events: PublishEvent | readonly PublishEvent[]): Promise<number>;
+  publish(events: PublishEvent | readonly PublishEvent[], options?: PublishOptions): Promise<number>;
   close(): Promise<void>;
   /** Why the publisher ended, when an error ended it (what `onError` got); else null. */
   readonly error: FanwireClientError | null;
@@ -63,6 +84,23 @@ export interface Publisher {
 interface Pending {
   resolve: (index: number) => void;
   reject: (err: Error) => void;
+}
+
+/** A frame sent (or to be sent again) and the calls it answers. */
+interface Frame {
+  waiters: Pending[];
+  data: string | Uint8Array;
+}
+
+/** Retryable replies: the frame was not appended, and another node (or this one, back) can take it. */
+const RESEND_CODES: ReadonlySet<string> = new Set(['shutting_down']);
+
+/** A fresh idempotency key: 128 random bits in hex (getRandomValues, unlike randomUUID, also works on plain-http pages). */
+function newKey(): string {
+  const bytes = globalThis.crypto.getRandomValues(new Uint8Array(16));
+  let key = '';
+  for (const b of bytes) key += b.toString(16).padStart(2, '0');
+  return key;
 }
 
 class FanwirePublisher implements Publisher {
@@ -76,7 +114,9 @@ class FanwirePublisher implements Publisher {
   private scheduled = false;
   private attempt = 0;
   /** Frames sent and not yet answered, in order (the gateway answers in order). */
-  private readonly inFlight: Pending[][] = [];
+  private readonly inFlight: Frame[] = [];
+  /** reconnect: frames to send again, in order, once connected. */
+  private readonly resend: Frame[] = [];
   /** Set once the publisher has ended: every later call rejects with it. */
   private ended: PublishError | null = null;
   error: FanwireClientError | null = null;
@@ -110,14 +150,24 @@ class FanwirePublisher implements Publisher {
     socket.onerror = () => {};
     socket.onmessage = (event) => this.onReply(event.data);
     socket.onclose = (event) => this.onClose(socket, event.code, event.reason);
+    for (const frame of this.resend.splice(0)) this.sendFrame(frame);
     this.flush(); // calls made while (re)connecting
   }
 
   readonly onAbort = (): void => void this.close();
 
-  publish(events: PublishEvent | readonly PublishEvent[]): Promise<number> {
+  publish(events: PublishEvent | readonly PublishEvent[], options?: PublishOptions): Promise<number> {
     if (this.ended !== null) return Promise.reject(this.ended);
     const list = Array.isArray(events) ? events : [events as PublishEvent];
+    const key = options?.idempotencyKey;
+    if (key !== undefined) {
+      // A key names one frame: it does not share a batch.
+      return new Promise<number>((resolve, reject) => {
+        const frame = this.encode({ events: list, idempotencyKey: key }, [{ resolve, reject }]);
+        if (this.socket !== null && this.socket.readyState === OPEN) this.sendFrame(frame);
+        else this.resend.push(frame);
+      });
+    }
     return new Promise<number>((resolve, reject) => {
       this.batch.push(...list);
       this.batchWaiters.push({ resolve, reject });
@@ -140,32 +190,49 @@ class FanwirePublisher implements Publisher {
     this.timer = null;
     // Not open: the calls wait for the connection being made (open() flushes), or the end rejected them.
     if (this.batch.length === 0 || this.socket === null || this.socket.readyState !== OPEN) return;
-    const frame = { events: this.batch };
-    const waiters = this.batchWaiters;
+    const body = this.options.reconnect ? { events: this.batch, idempotencyKey: newKey() } : { events: this.batch };
+    const frame = this.encode(body, this.batchWaiters);
     this.batch = [];
     this.batchWaiters = [];
-    this.inFlight.push(waiters);
-    this.socket.send(this.options.format === 'json' ? JSON.stringify(frame) : pack(frame));
+    this.sendFrame(frame);
+  }
+
+  /** Encoded once: a re-sent frame is the same bytes, idempotencyKey included. */
+  private encode(body: { events: readonly PublishEvent[]; idempotencyKey?: string }, waiters: Pending[]): Frame {
+    return { waiters, data: this.options.format === 'json' ? JSON.stringify(body) : pack(body) };
+  }
+
+  private sendFrame(frame: Frame): void {
+    this.inFlight.push(frame);
+    this.socket!.send(frame.data);
   }
 
   private onReply(data: unknown): void {
     const bytes = toBytes(data);
     const reply = (bytes !== null ? unpack(bytes) : JSON.parse(String(data))) as PublisherReply;
-    const waiters = this.inFlight.shift();
-    if (waiters === undefined) return;
+    const frame = this.inFlight.shift();
+    if (frame === undefined) return;
     if (reply.type === 'ack') {
       this.attempt = 0;
-      for (const w of waiters) w.resolve(reply.index);
-    } else for (const w of waiters) w.reject(new PublishError(reply.code, reply.message));
+      for (const w of frame.waiters) w.resolve(reply.index);
+    } else if (this.options.reconnect && RESEND_CODES.has(reply.code)) {
+      this.resend.push(frame); // after the reconnect the gateway's close is about to cause
+    } else for (const w of frame.waiters) w.reject(new PublishError(reply.code, reply.message));
   }
 
   private onClose(socket: ClientSocket, code: number, reason: string): void {
     if (socket !== this.socket) return;
     this.socket = null;
     const unknown = new PublishError('connection_closed', `connection closed (${code}${reason ? ` ${reason}` : ''}) before the ack`, code);
-    for (const waiters of this.inFlight.splice(0)) for (const w of waiters) w.reject(unknown);
-    if (this.ended !== null) return this.finish();
     const outcome = closeOutcome(code, reason);
+    if (this.ended === null && this.options.reconnect && (outcome.action === 'resume' || outcome.action === 'retry' || (outcome.action !== 'final' && typeof this.options.token === 'function'))) {
+      // Unacked frames are sent again on the next connection: their keys make that safe.
+      this.resend.push(...this.inFlight.splice(0));
+      const delay = outcome.action === 'resume' || outcome.action === 'refresh' ? 0 : backoffDelay(this.attempt++, this.options.backoff);
+      return this.reconnect(delay);
+    }
+    for (const frame of this.inFlight.splice(0)) for (const w of frame.waiters) w.reject(unknown);
+    if (this.ended !== null) return this.finish();
     const renewable = typeof this.options.token === 'function';
     if (renewable && outcome.action === 'refresh') return this.reconnect(0);
     if (renewable && outcome.action === 'reauthorize') {
@@ -188,6 +255,8 @@ class FanwirePublisher implements Publisher {
       if (this.ended !== null) return;
       this.open().catch((err: unknown) => {
         if (this.ended !== null) return;
+        // reconnect: the gateway may be restarting, or this node gone for good behind a balancer; keep trying.
+        if (this.options.reconnect) return this.reconnect(backoffDelay(this.attempt++, this.options.backoff));
         // The token function failed or the gateway is unreachable: as after a network fault, end.
         const error = err instanceof FanwireClientError ? err : new FanwireClientError('connection_closed', String(err));
         this.end(new PublishError(error.code, error.message));
@@ -200,6 +269,7 @@ class FanwirePublisher implements Publisher {
     this.batch = [];
     this.batchWaiters = [];
     for (const w of waiters) w.reject(err);
+    for (const frame of this.resend.splice(0)) for (const w of frame.waiters) w.reject(err);
   }
 
   /** No more calls: reject what waits, and resolve `close()` once no socket is left. */
