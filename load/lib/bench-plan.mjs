@@ -54,7 +54,12 @@ export function plan(quick) {
     /** Times each interleaved block (A B C C B A) runs; the targets preset runs 2, for less noise in its best-of figures. */
     passes: 1,
     scale: { subscribers: [10_000, 19_000, 5_000, 1_000].map((n) => n / k), deliveriesPerSec: 1_000_000 / k, warmup: 1, duration: 3, drain: 2 },
-    burst: { subscribers: 10_000 / k, events: 300, warmupEvents: 50, cap: quick ? 4 : 8 },
+    /**
+     * `writes`: how the burst reaches the server, each measured in the same interleaved sequence (issue 23):
+     * 'frames', one WebSocket send per frame (a producer sending events one by one; the rows issue 4's and
+     * issue 11's burst targets read), and 'one', every frame of the burst in one TCP write (a producer flushing a backlog).
+     */
+    burst: { subscribers: 10_000 / k, events: 300, warmupEvents: 50, cap: quick ? 4 : 8, writes: ['frames', 'one'] },
     stall: {
       subscribers: 10_000 / k,
       laggardFraction: 0.1,
@@ -137,7 +142,8 @@ renders that run's tables into docs/benchmarks.md.
 
   --scenarios LIST   the preset, or any of ${SCENARIOS.join(',')}
                      (scale, burst and idle share one session per server; without scale,
-                     fanwire-uws, uws-publish and fanwire-ws share one, runs A B C C B A), or
+                     fanwire-uws, uws-publish and fanwire-ws share one, runs A B C C B A; the burst
+                     reaches every server two ways, a send per frame and in one TCP write), or
                        suite      = ${SCENARIOS.join(',')} (issue 4's six scenarios, every server;
                                   about 7 minutes, plus about 1.5 per native peer installed;
                                   \`npm run bench:suite\`)

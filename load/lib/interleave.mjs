@@ -26,6 +26,31 @@ export function interleaveOrder(items, passes = 1) {
 }
 
 /**
+ * The sides of an interleaved burst that measures each server under every
+ * arrival pattern in `writes` (see run.mjs `burstWrite`): one side per
+ * server and pattern, sharing that server's session, ordered pattern by
+ * pattern so `interleaveOrder` gives A B C (frames), A B C (one write), then
+ * C B A (one write), C B A (frames): each pattern is interleaved across the
+ * servers, and the patterns with each other.
+ * @param {Side[]} sides
+ * @param {('frames' | 'one')[]} writes
+ * @returns {(Side & {write: 'frames' | 'one'})[]}
+ */
+export function burstSides(sides, writes) {
+  return writes.flatMap((write) =>
+    sides.map((s) => ({
+      spec: s.spec,
+      session: s.session,
+      log: s.log,
+      write,
+      get dead() {
+        return s.dead;
+      },
+    })),
+  );
+}
+
+/**
  * Runs `optsOf(side)` on every live side in interleaved order. A side whose
  * run failed or still owed deliveries at its end is restarted before its
  * next run (with the subscribers it had) or, after its last run, when a
@@ -43,9 +68,11 @@ export async function runInterleaved(sides, optsOf, afterwards, passes = 1) {
   for (const [i, s] of order.entries()) {
     if (s.dead) continue;
     const r = await runLoad(s.session, optsOf(s), s.log);
-    r.run = runs.filter((x) => x.server === r.server).length + 1;
+    // Numbered per server and, for bursts, per arrival pattern (sides may share a session: see burstSides).
+    r.run = runs.filter((x) => x.server === r.server && x.burstWrite === r.burstWrite).length + 1;
     runs.push(r);
-    const again = order.indexOf(s, i + 1) > i;
+    // Another run on this server process later in the order (by session: two sides can share one).
+    const again = order.some((x, j) => j > i && x.session === s.session);
     if ((r.behindAtEnd || r.error) && (again || afterwards !== null)) {
       s.log(`restarting the server (${r.error ? 'the run failed' : `${r.behindAtEnd.toLocaleString('en-US')} deliveries still owed`}), so its backlog does not spill into the next measurement`);
       await s.session.restart(again ? s.session.subscribers : afterwards);

@@ -2,8 +2,10 @@
  * Scenarios 6, 2 and 1 and the sustained scenario on one server process per
  * server, in that order, so they share its start-up and connections: idle
  * memory at 10k subscribers (a fresh server, nothing published yet), a
- * burst at 10k, the sustained rate at 10k (issue 11's targets 2 and 3:
- * 480,000 deliveries/s, p99), then the fan-out scale at a fixed
+ * burst at 10k under both arrival patterns (one send per frame: `burst`;
+ * every frame of the burst in one TCP write: `burstOneWrite`), the
+ * sustained rate at 10k (issue 11's targets 2 and 3: 480,000
+ * deliveries/s, p99), then the fan-out scale at a fixed
  * deliveries/s for 10k, 19k, 5k and 1k subscribers (connections are added
  * or closed between steps).
  *
@@ -17,7 +19,7 @@
  * A server that still owes deliveries after a run is restarted before its
  * next one, so its backlog does not pollute the next measurement.
  */
-import { bestRows, interleaveOrder, runInterleaved } from './interleave.mjs';
+import { bestRows, burstSides, interleaveOrder, runInterleaved } from './interleave.mjs';
 import { bestRuns } from './report.mjs';
 import { Session } from './session.mjs';
 import { bestSustained } from './sustained.mjs';
@@ -30,7 +32,7 @@ import { bestSustained } from './sustained.mjs';
  * @param {(name: string) => (line: string) => void} logFor
  */
 export async function fanoutScenarios(specs, p, want, budget, logFor) {
-  const out = { idle: [], burst: [], sustained: [], scale: [], all: [], skipped: [], errors: [] };
+  const out = { idle: [], burst: [], burstOneWrite: [], sustained: [], scale: [], all: [], skipped: [], errors: [] };
   const sessions = specs.map((spec) => ({ spec, log: logFor(spec.name), session: new Session({ spec, name: spec.name, mode: spec.mode, payload: p.payload, topics: 1, procs: p.procs, log: logFor(spec.name) }) }));
   const live = () => sessions.filter((s) => !s.dead);
   const sustainers = () => live().filter((s) => p.sustained.servers.includes(s.spec.name));
@@ -63,12 +65,15 @@ export async function fanoutScenarios(specs, p, want, budget, logFor) {
       }
     }
     if (want.burst) {
-      if (budget.enough(20 * runsOf(live()))) {
-        const b = p.burst;
+      const b = p.burst;
+      // Both arrival patterns unless the plan names fewer (records before issue 23 measured 'frames' only).
+      const writes = b.writes ?? ['frames'];
+      if (budget.enough(20 * runsOf(live()) * writes.length)) {
         await resize(b.subscribers);
-        const runs = await runInterleaved(live(), () => ({ burst: b.events, warmupBurst: b.warmupEvents, batch: 1, tick: p.tick, drain: b.cap, duration: 0, warmup: 0 }), afterwards('burst'), p.passes);
+        const runs = await runInterleaved(burstSides(live(), writes), (side) => ({ burst: b.events, warmupBurst: b.warmupEvents, burstWrite: side.write, batch: 1, tick: p.tick, drain: b.cap, duration: 0, warmup: 0 }), afterwards('burst'), p.passes);
         out.all.push(...runs);
-        out.burst.push(...bestRows(runs, bestRuns));
+        out.burst.push(...bestRows(runs.filter((r) => r.burstWrite === 'frames'), bestRuns));
+        out.burstOneWrite.push(...bestRows(runs.filter((r) => r.burstWrite === 'one'), bestRuns));
       } else out.skipped.push('burst: out of time budget');
     }
     if (wantSustained) {

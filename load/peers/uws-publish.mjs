@@ -74,3 +74,5 @@ app.listen('127.0.0.1', port, (token) => {
 });
 
 process.stdin.on('close', () => process.exit(0)).resume();
+// The bench stops servers with SIGTERM: exit normally, so `--cpu-prof` (BENCH_SERVER_NODE_ARGS) writes its profile.
+process.on('SIGTERM', () => process.exit(0));
