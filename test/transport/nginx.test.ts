@@ -6,18 +6,12 @@
  * with --trust-proxy 127.0.0.1/32 each client should count as itself and
  * without it all of them as nginx.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { getJson, Pub, spawnGateway, Sub, TRANSPORTS, type CliGateway, type Message } from '../helpers.js';
-import { describeWithNginx, freePort, Nginx } from './nginx.js';
+import { describeWithNginx, Nginx } from './nginx.js';
 
-/**
- * Where nginx sends everything: picked once per suite, and each test's
- * gateway listens there (one nginx for the whole file).
- */
-let upstreamPort = 0;
-
-/** The proxy under test: what docs/deploy.md describes, on loopback ports. */
-const proxyConfig = (port: number): string => `
+/** The proxy under test, to the gateway on `upstream`: the proxy settings of docs/deploy.md, on loopback ports. */
+const proxyConfig = (port: number, upstream: number): string => `
   map $http_upgrade $connection_upgrade {
     default upgrade;
     ''      close;
@@ -25,14 +19,14 @@ const proxyConfig = (port: number): string => `
   server {
     listen 127.0.0.1:${port};
     location / {
-      proxy_pass http://127.0.0.1:${upstreamPort};
+      proxy_pass http://127.0.0.1:${upstream};
       proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
       proxy_set_header Host $host;
       proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_read_timeout 1h;
-      proxy_send_timeout 1h;
+      proxy_read_timeout 300s;
+      proxy_send_timeout 300s;
       proxy_buffering off;
     }
   }
@@ -57,23 +51,19 @@ async function refusedStatus(url: string, localAddress: string): Promise<number>
 }
 
 describeWithNginx('fanwire behind nginx', () => {
-  let nginx: Nginx;
-  beforeAll(async () => {
-    upstreamPort = await freePort();
-    nginx = await Nginx.start((port) => proxyConfig(port));
-  });
-  afterAll(async () => {
-    await nginx?.stop();
-  });
-
   for (const transport of TRANSPORTS) {
     describe(transport, () => {
       let gw: CliGateway | null = null;
+      let nginx: Nginx;
+      /** A gateway with `args`, and an nginx in front of it (one per test: nginx resolves its upstream at start). */
       const start = async (args: string[]): Promise<CliGateway> => {
-        gw = await spawnGateway(['--transport', transport, ...args, '--port', String(upstreamPort)]);
+        gw = await spawnGateway(['--transport', transport, ...args]);
+        const upstream = Number(new URL(gw.http).port);
+        nginx = await Nginx.start((port) => proxyConfig(port, upstream));
         return gw;
       };
       afterEach(async () => {
+        await nginx?.stop();
         await gw?.stop();
         gw = null;
       });
