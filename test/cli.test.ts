@@ -41,6 +41,10 @@ describe('fanwire CLI', () => {
       [['--auth-public-key', 'key.pem', '--auth-jwks', 'jwks.json'], '--auth-public-key'],
       [['--auth-issuer', 'https://idp.example.com/'], '--auth-issuer'],
       [['--auth-audience', ' , '], '--auth-audience'],
+      [['--trust-proxy', '10.0.0.0/33'], '--trust-proxy'],
+      [['--trust-proxy', 'proxy.internal'], '--trust-proxy'],
+      [['--trust-proxy', '::1/129'], '--trust-proxy'],
+      [['--trust-proxy', ','], '--trust-proxy'],
     ];
     for (const [args, named] of bad) {
       it(`exits 1 with a one-line error naming ${named} for ${args.join(' ')}`, () => {
@@ -57,6 +61,13 @@ describe('fanwire CLI', () => {
       const result = run([], { FANWIRE_PORT: 'eighty' });
       expect(result.status).toBe(1);
       expect(result.stderr).toContain('FANWIRE_PORT');
+    });
+
+    it('reads --trust-proxy as a list of v4 and v6 addresses and CIDRs, from FANWIRE_TRUST_PROXY too, none by default', () => {
+      expect(parseCli([], {}).config.trustProxy).toEqual([]);
+      expect(parseCli(['--trust-proxy', '127.0.0.1/32, 10.0.0.0/8,::1,fd00::/8'], {}).config.trustProxy).toEqual(['127.0.0.1/32', '10.0.0.0/8', '::1', 'fd00::/8']);
+      expect(parseCli([], { FANWIRE_TRUST_PROXY: '192.168.0.7' }).config.trustProxy).toEqual(['192.168.0.7']);
+      expect(() => parseCli([], { FANWIRE_TRUST_PROXY: '10.0.0.0/8,nginx' })).toThrow(/FANWIRE_TRUST_PROXY/);
     });
 
     it('reads FANWIRE_* variables, with flags taking precedence', () => {

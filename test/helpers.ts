@@ -145,9 +145,10 @@ export class Sub {
   /** Set when the server refused the upgrade. */
   refused: { status: number; body: Message } | null = null;
 
-  constructor(url: string, format: 'msgpack' | 'json' = 'msgpack') {
+  /** `options`: the ws client's (a source address with `localAddress`, extra `headers`). */
+  constructor(url: string, format: 'msgpack' | 'json' = 'msgpack', options?: WebSocket.ClientOptions) {
     this.format = format;
-    this.ws = new WebSocket(url);
+    this.ws = new WebSocket(url, options);
     this.ws.on('message', (data: Buffer, isBinary: boolean) => {
       this.messages.push(isBinary ? (unpack(data) as Message) : (JSON.parse(data.toString()) as Message));
     });
@@ -164,10 +165,10 @@ export class Sub {
     this.ws.on('error', () => {});
   }
 
-  static async open(base: string, query = '', format: 'msgpack' | 'json' = 'msgpack'): Promise<Sub> {
+  static async open(base: string, query = '', format: 'msgpack' | 'json' = 'msgpack', options?: WebSocket.ClientOptions): Promise<Sub> {
     const q = new URLSearchParams(query);
     if (format === 'json') q.set('format', 'json');
-    const sub = new Sub(`${base}/v1/subscribe?${q}`, format);
+    const sub = new Sub(`${base}/v1/subscribe?${q}`, format, options);
     await sub.hello();
     return sub;
   }
@@ -225,8 +226,8 @@ export class Pub {
     ws.on('error', () => {});
   }
 
-  static async open(base: string): Promise<Pub> {
-    const ws = new WebSocket(`${base}/v1/publish`);
+  static async open(base: string, options?: WebSocket.ClientOptions): Promise<Pub> {
+    const ws = new WebSocket(`${base}/v1/publish`, options);
     await once(ws, 'open');
     return new Pub(ws);
   }

@@ -11,13 +11,13 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { configProblem, DEFAULT_CONFIG, type GatewayConfig } from '../gateway/config.js';
 import { isTopic } from '../protocol/index.js';
-import { TRANSPORT_CHOICES } from '../transport/index.js';
+import { TRANSPORT_CHOICES, TrustedProxies } from '../transport/index.js';
 
 export class CliError extends Error {
   override name = 'CliError';
 }
 
-type Kind = 'string' | 'url' | 'list' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics' | 'flag' | 'origins' | 'servers' | 'fallback';
+type Kind = 'string' | 'url' | 'list' | 'port' | 'count' | 'duration' | 'bytes' | 'level' | 'transport' | 'switch' | 'topics' | 'flag' | 'origins' | 'proxies' | 'servers' | 'fallback';
 
 interface FlagSpec {
   flag: string;
@@ -63,6 +63,7 @@ export const FLAGS: readonly FlagSpec[] = [
   { flag: 'auth-audience', env: 'FANWIRE_AUTH_AUDIENCE', kind: 'list', key: 'authAudience', help: 'comma-separated audiences: refuse tokens whose "aud" claim holds none of them (any key source)' },
   { flag: 'insecure', env: 'FANWIRE_INSECURE', kind: 'flag', key: 'insecure', help: 'allow listening beyond loopback with auth off' },
   { flag: 'allowed-origins', env: 'FANWIRE_ALLOWED_ORIGINS', kind: 'origins', key: 'allowedOrigins', help: 'comma-separated browser Origins allowed to connect (default: any)' },
+  { flag: 'trust-proxy', env: 'FANWIRE_TRUST_PROXY', kind: 'proxies', key: 'trustProxy', help: 'comma-separated reverse proxy addresses/CIDRs (127.0.0.1/32,10.0.0.0/8,::1) whose X-Forwarded-For names the client (default: none, the header is ignored)' },
   { flag: 'max-subscribers', env: 'FANWIRE_MAX_SUBSCRIBERS', kind: 'count', key: 'maxSubscribers', min: 1, help: 'subscribers connected at once (more: HTTP 429)' },
   { flag: 'max-subscribers-per-address', env: 'FANWIRE_MAX_SUBSCRIBERS_PER_ADDRESS', kind: 'count', key: 'maxSubscribersPerAddress', min: 1, help: 'subscribers per remote address (more: HTTP 429)' },
   { flag: 'max-topics', env: 'FANWIRE_MAX_TOPICS', kind: 'count', key: 'maxTopics', min: 1, help: 'topic selectors per subscription (more: HTTP 400)' },
@@ -140,6 +141,12 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
       if (origins.length === 0 || origins.some((o) => !/^https?:\/\/[^/\s]+$/.test(o))) bad('must be comma-separated origins like https://app.example.com');
       return origins as never;
     }
+    case 'proxies':
+      try {
+        return [...TrustedProxies.parse(raw).ranges] as never;
+      } catch (err) {
+        return bad(`must be comma-separated IPv4/IPv6 addresses or CIDRs like 127.0.0.1/32,10.0.0.0/8,::1 (${(err as Error).message})`);
+      }
     case 'servers': {
       const servers = raw.split(',').map((u) => u.trim()).filter((u) => u !== '');
       const valid = (u: string): boolean => {
@@ -180,7 +187,7 @@ function parseValue(spec: FlagSpec, raw: string, source: string): string | numbe
 }
 
 /** Kinds whose value is a comma-separated list: a config file may give a JSON array of strings. */
-const LIST_KINDS: ReadonlySet<Kind> = new Set(['topics', 'origins', 'servers', 'list']);
+const LIST_KINDS: ReadonlySet<Kind> = new Set(['topics', 'origins', 'servers', 'list', 'proxies']);
 
 /**
  * The raw (string) value of every key of the JSON config file at `file`, by

@@ -2,7 +2,7 @@
  * Gateway settings with their defaults. The CLI (src/cli/) fills these from
  * flags and FANWIRE_* variables; embedders pass them to `startGateway`.
  */
-import type { TransportChoice } from '../transport/index.js';
+import { TrustedProxies, type TransportChoice } from '../transport/index.js';
 
 export interface GatewayConfig {
   /** `auto` (the default) is ws; `uws` (uWebSockets.js) is an explicit opt-in, see transport/select.ts. */
@@ -77,6 +77,12 @@ export interface GatewayConfig {
   insecure: boolean;
   /** Browser Origins allowed to open WebSockets; empty: any (non-browser clients send none). */
   allowedOrigins: string[];
+  /**
+   * Reverse proxies (IPv4/IPv6 addresses and CIDRs) whose X-Forwarded-For
+   * names the client, for the per-address limit, GET /v1/subscribers and the
+   * logs; empty: the header is never read (transport/client-address.ts).
+   */
+  trustProxy: string[];
   /** Subscribers connected at once, in total and per remote address. */
   maxSubscribers: number;
   maxSubscribersPerAddress: number;
@@ -147,6 +153,7 @@ export const DEFAULT_CONFIG: Readonly<GatewayConfig> = {
   authAudience: null,
   insecure: false,
   allowedOrigins: [],
+  trustProxy: [],
   maxSubscribers: 100_000,
   maxSubscribersPerAddress: 10_000,
   maxTopics: 64,
@@ -193,6 +200,11 @@ export function configProblem(config: GatewayConfig): string | null {
   }
   if (!Number.isSafeInteger(config.wakeSettle) || config.wakeSettle < 0 || config.wakeSettle > 64) {
     return `--wake-settle (${config.wakeSettle}) must be an integer from 0 to 64`;
+  }
+  try {
+    new TrustedProxies(config.trustProxy);
+  } catch (err) {
+    return `--trust-proxy: ${(err as Error).message}`;
   }
   if (config.dropAfterBytes <= config.highWaterBytes) {
     return `--drop-after-bytes (${config.dropAfterBytes}) must be larger than --high-water-bytes (${config.highWaterBytes})`;

@@ -16,7 +16,7 @@ import { isFanwireError, ShuttingDownError } from '../errors.js';
 import { LatestTable, ViewRegistry } from '../fanout/index.js';
 import { GatewayMetrics } from '../metrics/index.js';
 import type { Event, PublisherReply } from '../protocol/index.js';
-import { selectTransport, type HttpReply, type HttpRequest, type Transport, type TransportHandlers } from '../transport/index.js';
+import { selectTransport, TrustedProxies, type HttpReply, type HttpRequest, type Transport, type TransportHandlers } from '../transport/index.js';
 import { Admission, type UpgradeContext } from './admission.js';
 import { ClusterNode } from './cluster-node.js';
 import { DedupeTable } from './dedupe-table.js';
@@ -189,6 +189,7 @@ export class Gateway {
       idleTimeoutMs: config.idleTimeoutMs,
       handshakeTimeoutMs: config.handshakeTimeoutMs,
       tls: config.tlsCertFile !== null && config.tlsKeyFile !== null ? { certFile: config.tlsCertFile, keyFile: config.tlsKeyFile } : null,
+      trustedProxies: config.trustProxy.length > 0 ? new TrustedProxies(config.trustProxy) : null,
     });
     this.transport = transport;
     this.transportName = selection.name;

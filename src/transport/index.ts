@@ -14,6 +14,7 @@ export type {
   TransportOptions,
   UpgradeDecision,
 } from './transport.js';
+export { clientAddressOf, TrustedProxies } from './client-address.js';
 export { selectTransport, TransportUnavailableError, TRANSPORT_CHOICES } from './select.js';
 export type { TransportChoice, TransportSelection } from './select.js';
 export { loadUws, UwsLoadError, uwsBinaryName } from './uws-loader.js';

@@ -10,11 +10,13 @@
  *   conn.send / conn.writeBatch ... conn.close(code, reason) | conn.terminate()
  */
 import type { Framer, Prepared, Sink } from '../fanout/index.js';
+import type { TrustedProxies } from './client-address.js';
 
 export interface HttpRequest {
   readonly method: string;
   readonly path: string;
   readonly query: URLSearchParams;
+  /** The client's address: the socket peer, or behind a trusted proxy the client it names (client-address.ts). */
   readonly remoteAddress: string;
   /** Lower-case header name. */
   header(name: string): string | undefined;
@@ -40,6 +42,7 @@ export type UpgradeDecision<C> =
   | { accept: false; reply: HttpReply };
 
 export interface Connection extends Sink {
+  /** The upgrade request's `remoteAddress` (behind a trusted proxy, the client it names). */
   readonly remoteAddress: string;
   /** Sends one message. */
   send(data: Uint8Array, binary: boolean): void;
@@ -107,6 +110,8 @@ export interface TransportOptions {
   handshakeTimeoutMs: number;
   /** Serve https/wss with this PEM certificate chain and key (file paths); absent: plain http/ws. */
   tls?: { certFile: string; keyFile: string } | null;
+  /** --trust-proxy: peers whose X-Forwarded-For names the client (client-address.ts); absent or null: none. */
+  trustedProxies?: TrustedProxies | null;
 }
 
 export type TransportFactory = <C>(handlers: TransportHandlers<C>, options: TransportOptions) => Transport;

@@ -7,8 +7,10 @@
  *   throws): every connection keeps a `closed` flag set in that handler, and
  *   the gateway checks it after each await.
  * - Request objects are only valid inside the synchronous handler: method,
- *   URL, query and headers are copied out at once; bodies are read through
- *   `onData` (whose chunks are copied, uWS reuses them) with `onAborted` set.
+ *   URL, query and headers are copied out at once (the client address behind
+ *   a trusted proxy, client-address.ts, is resolved from that copy); bodies
+ *   are read through `onData` (whose chunks are copied, uWS reuses them) with
+ *   `onAborted` set.
  * - uWS cuts a connection without a close frame when a message exceeds
  *   `maxPayloadLength`; to answer with 1009 as the contract says, uWS is given
  *   twice the documented limit and the limit itself is checked here.
@@ -33,6 +35,7 @@ import { BadHandshakeError, TooBigError } from '../errors.js';
 import { closeOf } from '../protocol/index.js';
 import type { Prepared } from '../fanout/index.js';
 import { DrainWaiter } from './drain-waiter.js';
+import { clientAddressOf, type TrustedProxies } from './client-address.js';
 import { answerRequest, decideUpgrade, readBody, replyHeaders, statusLine } from './http-exchange.js';
 import type {
   Connection,
@@ -197,16 +200,17 @@ class UwsHttpRequest implements HttpRequest {
   private aborted = false;
   private abortHandler: (() => void) | null = null;
 
-  constructor(res: uWS.HttpResponse, req: uWS.HttpRequest) {
+  constructor(res: uWS.HttpResponse, req: uWS.HttpRequest, proxies: TrustedProxies | null) {
     this.res = res;
     this.method = req.getMethod().toUpperCase();
     this.path = req.getUrl();
     this.query = new URLSearchParams(req.getQuery() ?? '');
-    this.remoteAddress = Buffer.from(res.getRemoteAddressAsText()).toString();
     req.forEach((name, value) => {
       const prior = this.headers.get(name);
       this.headers.set(name, prior === undefined ? value : `${prior}, ${value}`);
     });
+    // From the copied headers: a later read of `req` would throw (see the header).
+    this.remoteAddress = clientAddressOf(Buffer.from(res.getRemoteAddressAsText()).toString(), (name) => this.headers.get(name), proxies);
   }
 
   header(name: string): string | undefined {
@@ -258,6 +262,7 @@ export function uwsTransport(native: uWS.UwsModule): TransportFactory {
 export function createUwsTransport<C>(native: uWS.UwsModule, handlers: TransportHandlers<C>, options: TransportOptions): Transport {
   const app = options.tls ? native.SSLApp({ cert_file_name: options.tls.certFile, key_file_name: options.tls.keyFile }) : native.App();
   const open = new Set<UwsConnection>();
+  const proxies = options.trustedProxies ?? null;
   let listenSocket: uWS.us_listen_socket | null = null;
 
   app.any('/*', (res, req) => {
@@ -267,7 +272,7 @@ export function createUwsTransport<C>(native: uWS.UwsModule, handlers: Transport
       writeReply(res, BAD_HANDSHAKE, true);
       return;
     }
-    const request = new UwsHttpRequest(res, req);
+    const request = new UwsHttpRequest(res, req, proxies);
     res.onAborted(() => request.markAborted());
     answerRequest(handlers, request, (reply, failed) => {
       if (!request.isAborted) writeReply(res, reply, failed || reply.status === 413);
@@ -289,7 +294,7 @@ export function createUwsTransport<C>(native: uWS.UwsModule, handlers: Transport
       res.onAborted(() => {
         aborted = true;
       });
-      const request = new UwsHttpRequest(res, req);
+      const request = new UwsHttpRequest(res, req, proxies);
       const key = req.getHeader('sec-websocket-key');
       const extensions = req.getHeader('sec-websocket-extensions');
       // uWS would answer 101 to a handshake RFC 6455 (and the ws transport) refuse.

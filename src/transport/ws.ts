@@ -13,6 +13,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { clientAddressOf, type TrustedProxies } from './client-address.js';
 import { answerRequest, decideUpgrade, readBody, replyHeaders, statusLine } from './http-exchange.js';
 import type {
   HttpReply,
@@ -47,13 +48,13 @@ class NodeHttpRequest implements HttpRequest {
   readonly remoteAddress: string;
   private readonly req: http.IncomingMessage;
 
-  constructor(req: http.IncomingMessage) {
+  constructor(req: http.IncomingMessage, proxies: TrustedProxies | null) {
     this.req = req;
     this.method = req.method ?? 'GET';
     const url = new URL(req.url ?? '/', 'http://fanwire.invalid');
     this.path = url.pathname;
     this.query = url.searchParams;
-    this.remoteAddress = req.socket.remoteAddress ?? '';
+    this.remoteAddress = clientAddressOf(req.socket.remoteAddress ?? '', (name) => this.header(name), proxies);
   }
 
   header(name: string): string | undefined {
@@ -145,8 +146,9 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
   }
 
   const tls = options.tls ?? null;
+  const proxies = options.trustedProxies ?? null;
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    answerRequest(handlers, new NodeHttpRequest(req), (reply, failed) => writeReply(res, reply, failed || !req.complete));
+    answerRequest(handlers, new NodeHttpRequest(req, proxies), (reply, failed) => writeReply(res, reply, failed || !req.complete));
   };
   const server: http.Server = tls === null
     ? http.createServer(serverOptions, onRequest)
@@ -176,18 +178,18 @@ export function createWsTransport<C>(handlers: TransportHandlers<C>, options: Ws
   server.on('upgrade', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     // A shared listener: a closure here would keep the request and `head` alive as long as the socket.
     socket.on('error', destroyOnError);
-    decideUpgrade(handlers, new NodeHttpRequest(req), (decision) => {
+    const request = new NodeHttpRequest(req, proxies);
+    decideUpgrade(handlers, request, (decision) => {
       if (socket.destroyed) return;
       if (!decision.accept) refuseUpgrade(socket, decision.reply);
-      else accept(req, socket, head, decision);
+      else accept(req, request.remoteAddress, socket, head, decision);
     });
   });
 
-  const accept = (req: http.IncomingMessage, socket: Duplex, head: Buffer, decision: Extract<UpgradeDecision<C>, { accept: true }>): void => {
+  const accept = (req: http.IncomingMessage, remoteAddress: string, socket: Duplex, head: Buffer, decision: Extract<UpgradeDecision<C>, { accept: true }>): void => {
     // Handed over once, then let go: the context may pin buffer items for as long as this scope lives.
     let context: C | null = decision.context;
     (req as unknown as Record<symbol, string | undefined>)[CHOSEN_PROTOCOL] = decision.protocol;
-    const remoteAddress = req.socket.remoteAddress ?? '';
     serverFor(decision.maxPayload).handleUpgrade(req, socket, head, (ws) => {
       ws.binaryType = 'nodebuffer';
       // Raw writes would bypass compression: a connection that negotiated it always goes through ws.send.
