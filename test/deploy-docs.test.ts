@@ -60,8 +60,9 @@ function siteWith(cert: { cert: string; key: string }): string {
 }
 
 describe('docs/deploy.md', () => {
-  it('has one nginx site, one systemd unit and one environment file', () => {
-    expect(blocks('nginx')).toHaveLength(1);
+  it('has the nginx site, the cluster upstream site, one systemd unit and one environment file', () => {
+    expect(blocks('nginx')).toHaveLength(2); // the site, and the cluster upstream of "Rolling a cluster"
+
     expect(blocks('ini')).toHaveLength(1);
     expect(ENV_FILE).toBeDefined();
   });

@@ -8,12 +8,9 @@
  * - each frame is in the stream once, at the index its publish resolved with;
  * - every subscriber has every index once and in order.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { unpack } from 'msgpackr';
@@ -21,85 +18,22 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectPublisher, subscribe, type Subscription } from '../../src/client/index.js';
 import { NatsServer, NATS_SERVER_BIN } from '../cluster/nats-server.js';
 import { IN_CI, spawnGateway, until, type CliGateway } from '../helpers.js';
+import { Nginx, describeWithNginx, freePort } from '../transport/nginx.js';
 
-const NGINX = ['/usr/sbin/nginx', '/usr/bin/nginx'].find((p) => spawnSync(p, ['-v']).status === 0) ?? null;
-const missing = [NGINX === null ? 'nginx' : null, NATS_SERVER_BIN === null ? 'nats-server' : null].filter((m) => m !== null);
-if (missing.length > 0 && !IN_CI) {
-  console.warn(`\n*** SKIPPED the rolling-deploy test: ${missing.join(' and ')} not installed (apt-get install ${missing.join(' ')}). Zero-loss deploys are NOT tested in this run. ***\n`);
+if (NATS_SERVER_BIN === null && !IN_CI) {
+  console.warn('\n*** SKIPPED the rolling-deploy test: nats-server is not installed (apt-get install nats-server). Zero-loss deploys are NOT tested in this run. ***\n');
 }
-const describeTopology = missing.length === 0 || IN_CI ? describe : describe.skip;
+const describeTopology = (name: string, body: () => void) => (NATS_SERVER_BIN === null && !IN_CI ? describe.skip(name, body) : describeWithNginx(name, body));
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as import('node:net').AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-/** nginx in front of `upstreams`, as docs/deploy.md configures it, in a temp prefix; stopped by `stop()`. */
-async function startNginx(port: number, upstreams: number[]): Promise<{ stop(): Promise<void> }> {
-  if (NGINX === null) throw new Error('nginx is not installed, and CI=true: the rolling-deploy test must run in CI (apt-get install nginx)');
-  const dir = mkdtempSync(path.join(tmpdir(), 'fanwire-nginx-'));
-  const conf = `
-${process.getuid?.() === 0 ? 'user root;' : ''}
-worker_processes 1;
-daemon off;
-error_log ${dir}/error.log warn;
-pid ${dir}/nginx.pid;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  map $http_upgrade $connection_upgrade { default upgrade; '' close; }
-  upstream fanwire {
-${upstreams.map((p) => `    server 127.0.0.1:${p} max_fails=1 fail_timeout=1s;`).join('\n')}
-  }
-  server {
-    listen 127.0.0.1:${port};
-    location / {
-      proxy_pass http://fanwire;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
-      proxy_connect_timeout 2s;
-      proxy_read_timeout 1h;
-      proxy_send_timeout 1h;
-      proxy_next_upstream error timeout http_502 http_503;
-    }
-  }
-}
-`;
-  writeFileSync(path.join(dir, 'nginx.conf'), conf);
-  const child: ChildProcess = spawn(NGINX, ['-p', dir, '-c', path.join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  await until(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`nginx exited: ${stderr}`);
-      return fetch(`http://127.0.0.1:${port}/healthz`).then(
-        () => true,
-        () => undefined,
-      );
-    },
-    'nginx to listen',
-    10_000,
-  );
-  return {
-    async stop() {
-      if (child.exitCode === null) {
-        child.kill('SIGQUIT');
-        await once(child, 'exit');
-      }
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+/** docs/deploy.md's cluster site ("Rolling a cluster behind nginx"), with this test's ports: the topology as documented. */
+const DOC = readFileSync(fileURLToPath(new URL('../../docs/deploy.md', import.meta.url)), 'utf8');
+const CLUSTER_SITE = [...DOC.matchAll(/^```nginx\n([\s\S]*?)^```$/gm)].map((m) => m[1]!).find((b) => b.includes('proxy_next_upstream'))!;
+const upstreamSite = (upstreams: number[]) => (port: number) => {
+  let n = 0;
+  const site = CLUSTER_SITE.replace(/server 10\.0\.0\.\d+:8080/g, () => `server 127.0.0.1:${upstreams[n++]!}`).replace('listen 80;', `listen 127.0.0.1:${port};`);
+  expect(n).toBe(upstreams.length);
+  return site;
+};
 
 describeTopology('rolling deploy of a two-node cluster behind nginx (real nats-server, real nginx)', () => {
   let nats: NatsServer;
@@ -116,9 +50,8 @@ describeTopology('rolling deploy of a two-node cluster behind nginx (real nats-s
     const ports = [await freePort(), await freePort()];
     const args = (port: number) => ['--port', String(port), '--cluster', nats.url, '--cluster-stream', stream, '--cluster-subject', `${stream}.events`, '--shutdown-timeout', '10s'];
     const nodes: CliGateway[] = [await spawnGateway(args(ports[0]!)), await spawnGateway(args(ports[1]!))];
-    const front = await freePort();
-    const nginx = await startNginx(front, ports);
-    const url = `ws://127.0.0.1:${front}`;
+    const nginx = await Nginx.start(upstreamSite(ports));
+    const url = nginx.url;
     const subs: Array<{ sub: Subscription; indexes: number[] }> = [];
     let publishing = true;
     try {
