@@ -13,7 +13,10 @@
  * connection. Errors retrying cannot fix end the publisher and reach
  * `onError` (close-outcome.ts).
  */
-import { pack, unpack } from 'msgpackr';
+// msgpackr's subpath entries, not its root: a bundle of subscribe() alone
+// then carries the decoder only (msgpackr/pack holds the encoder).
+import { pack } from 'msgpackr/pack';
+import { unpack } from 'msgpackr/unpack';
 import type { Format, PublisherReply, PublishEvent } from '../protocol/messages.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { closeOutcome } from './close-outcome.js';
@@ -66,163 +69,163 @@ interface Pending {
 }
 
 class FanwirePublisher implements Publisher {
-  private socket: ClientSocket | null = null;
-  private readonly options: PublisherOptions;
-  private readonly Ctor: WebSocketConstructor;
-  private batch: PublishEvent[] = [];
-  private batchWaiters: Pending[] = [];
-  private timer: ReturnType<typeof setTimeout> | null = null;
-  private retryTimer: ReturnType<typeof setTimeout> | null = null;
-  private scheduled = false;
-  private attempt = 0;
+  #socket: ClientSocket | null = null;
+  readonly #options: PublisherOptions;
+  readonly #Ctor: WebSocketConstructor;
+  #batch: PublishEvent[] = [];
+  #batchWaiters: Pending[] = [];
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  #scheduled = false;
+  #attempt = 0;
   /** Frames sent and not yet answered, in order (the gateway answers in order). */
-  private readonly inFlight: Pending[][] = [];
+  readonly #inFlight: Pending[][] = [];
   /** Set once the publisher has ended: every later call rejects with it. */
-  private ended: PublishError | null = null;
+  #ended: PublishError | null = null;
   error: FanwireClientError | null = null;
-  private resolveClosed!: () => void;
-  private readonly closedPromise = new Promise<void>((resolve) => (this.resolveClosed = resolve));
+  #resolveClosed!: () => void;
+  readonly #closedPromise = new Promise<void>((resolve) => (this.#resolveClosed = resolve));
 
   constructor(Ctor: WebSocketConstructor, options: PublisherOptions) {
-    this.Ctor = Ctor;
-    this.options = options;
+    this.#Ctor = Ctor;
+    this.#options = options;
   }
 
   /** Opens a connection; resolves once it is open, rejects when it cannot be made. */
   async open(): Promise<void> {
-    const token = await nextToken(this.options.token);
-    if (this.ended !== null) throw this.ended;
-    const socket = new this.Ctor(`${this.options.url.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/publish`, protocolsFor(token));
+    const token = await nextToken(this.#options.token);
+    if (this.#ended !== null) throw this.#ended;
+    const socket = new this.#Ctor(`${this.#options.url.replace(/^http/, 'ws').replace(/\/+$/, '')}/v1/publish`, protocolsFor(token));
     socket.binaryType = 'arraybuffer';
-    this.socket = socket;
+    this.#socket = socket;
     try {
       await new Promise<void>((resolve, reject) => {
         socket.onopen = () => resolve();
-        socket.onerror = () => reject(new PublishError('connection_closed', `cannot connect to ${this.options.url}`));
-        socket.onclose = () => reject(new PublishError('connection_closed', `cannot connect to ${this.options.url}`));
+        socket.onerror = () => reject(new PublishError('connection_closed', `cannot connect to ${this.#options.url}`));
+        socket.onclose = () => reject(new PublishError('connection_closed', `cannot connect to ${this.#options.url}`));
       });
     } catch (err) {
       // No socket is left: a close() waiting for this one (it may have caused the failure) is done.
-      if (this.socket === socket) this.socket = null;
-      if (this.ended !== null) this.finish();
+      if (this.#socket === socket) this.#socket = null;
+      if (this.#ended !== null) this.#finish();
       throw err;
     }
     socket.onerror = () => {};
-    socket.onmessage = (event) => this.onReply(event.data);
-    socket.onclose = (event) => this.onClose(socket, event.code, event.reason);
-    this.flush(); // calls made while (re)connecting
+    socket.onmessage = (event) => this.#onReply(event.data);
+    socket.onclose = (event) => this.#onClose(socket, event.code, event.reason);
+    this.#flush(); // calls made while (re)connecting
   }
 
   readonly onAbort = (): void => void this.close();
 
   publish(events: PublishEvent | readonly PublishEvent[]): Promise<number> {
-    if (this.ended !== null) return Promise.reject(this.ended);
+    if (this.#ended !== null) return Promise.reject(this.#ended);
     const list = Array.isArray(events) ? events : [events as PublishEvent];
     return new Promise<number>((resolve, reject) => {
-      this.batch.push(...list);
-      this.batchWaiters.push({ resolve, reject });
-      if (this.batch.length >= (this.options.maxBatch ?? 1000)) this.flush();
-      else this.schedule();
+      this.#batch.push(...list);
+      this.#batchWaiters.push({ resolve, reject });
+      if (this.#batch.length >= (this.#options.maxBatch ?? 1000)) this.#flush();
+      else this.#schedule();
     });
   }
 
-  private schedule(): void {
-    if (this.scheduled) return;
-    this.scheduled = true;
-    const batchMs = this.options.batchMs ?? 0;
-    if (batchMs > 0) this.timer = setTimeout(() => this.flush(), batchMs);
-    else queueMicrotask(() => this.flush());
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    const batchMs = this.#options.batchMs ?? 0;
+    if (batchMs > 0) this.#timer = setTimeout(() => this.#flush(), batchMs);
+    else queueMicrotask(() => this.#flush());
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     // Not open: the calls wait for the connection being made (open() flushes), or the end rejected them.
-    if (this.batch.length === 0 || this.socket === null || this.socket.readyState !== OPEN) return;
-    const frame = { events: this.batch };
-    const waiters = this.batchWaiters;
-    this.batch = [];
-    this.batchWaiters = [];
-    this.inFlight.push(waiters);
-    this.socket.send(this.options.format === 'json' ? JSON.stringify(frame) : pack(frame));
+    if (this.#batch.length === 0 || this.#socket === null || this.#socket.readyState !== OPEN) return;
+    const frame = { events: this.#batch };
+    const waiters = this.#batchWaiters;
+    this.#batch = [];
+    this.#batchWaiters = [];
+    this.#inFlight.push(waiters);
+    this.#socket.send(this.#options.format === 'json' ? JSON.stringify(frame) : pack(frame));
   }
 
-  private onReply(data: unknown): void {
+  #onReply(data: unknown): void {
     const bytes = toBytes(data);
     const reply = (bytes !== null ? unpack(bytes) : JSON.parse(String(data))) as PublisherReply;
-    const waiters = this.inFlight.shift();
+    const waiters = this.#inFlight.shift();
     if (waiters === undefined) return;
     if (reply.type === 'ack') {
-      this.attempt = 0;
+      this.#attempt = 0;
       for (const w of waiters) w.resolve(reply.index);
     } else for (const w of waiters) w.reject(new PublishError(reply.code, reply.message));
   }
 
-  private onClose(socket: ClientSocket, code: number, reason: string): void {
-    if (socket !== this.socket) return;
-    this.socket = null;
+  #onClose(socket: ClientSocket, code: number, reason: string): void {
+    if (socket !== this.#socket) return;
+    this.#socket = null;
     const unknown = new PublishError('connection_closed', `connection closed (${code}${reason ? ` ${reason}` : ''}) before the ack`, code);
-    for (const waiters of this.inFlight.splice(0)) for (const w of waiters) w.reject(unknown);
-    if (this.ended !== null) return this.finish();
+    for (const waiters of this.#inFlight.splice(0)) for (const w of waiters) w.reject(unknown);
+    if (this.#ended !== null) return this.#finish();
     const outcome = closeOutcome(code, reason);
-    const renewable = typeof this.options.token === 'function';
-    if (renewable && outcome.action === 'refresh') return this.reconnect(0);
+    const renewable = typeof this.#options.token === 'function';
+    if (renewable && outcome.action === 'refresh') return this.#reconnect(0);
     if (renewable && outcome.action === 'reauthorize') {
       // Calls waiting now would wait for as long as the token function hands out bad tokens: fail them.
-      this.rejectQueued(new PublishError(outcome.error.code, outcome.error.message, code));
-      return this.reconnect(backoffDelay(this.attempt++, this.options.backoff));
+      this.#rejectQueued(new PublishError(outcome.error.code, outcome.error.message, code));
+      return this.#reconnect(backoffDelay(this.#attempt++, this.#options.backoff));
     }
     if (outcome.action === 'final' || outcome.action === 'reauthorize' || outcome.action === 'refresh') {
       this.error = outcome.error;
-      this.end(new PublishError(outcome.error.code, outcome.error.message, code));
-      this.options.onError?.(outcome.error);
+      this.#end(new PublishError(outcome.error.code, outcome.error.message, code));
+      this.#options.onError?.(outcome.error);
       return;
     }
-    this.end(unknown);
+    this.#end(unknown);
   }
 
-  private reconnect(delay: number): void {
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (this.ended !== null) return;
+  #reconnect(delay: number): void {
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      if (this.#ended !== null) return;
       this.open().catch((err: unknown) => {
-        if (this.ended !== null) return;
+        if (this.#ended !== null) return;
         // The token function failed or the gateway is unreachable: as after a network fault, end.
         const error = err instanceof FanwireClientError ? err : new FanwireClientError('connection_closed', String(err));
-        this.end(new PublishError(error.code, error.message));
+        this.#end(new PublishError(error.code, error.message));
       });
     }, delay);
   }
 
-  private rejectQueued(err: PublishError): void {
-    const waiters = this.batchWaiters;
-    this.batch = [];
-    this.batchWaiters = [];
+  #rejectQueued(err: PublishError): void {
+    const waiters = this.#batchWaiters;
+    this.#batch = [];
+    this.#batchWaiters = [];
     for (const w of waiters) w.reject(err);
   }
 
   /** No more calls: reject what waits, and resolve `close()` once no socket is left. */
-  private end(err: PublishError): void {
-    if (this.ended === null) this.ended = err;
-    this.options.signal?.removeEventListener('abort', this.onAbort);
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    this.rejectQueued(this.ended);
-    if (this.socket === null) this.finish();
+  #end(err: PublishError): void {
+    if (this.#ended === null) this.#ended = err;
+    this.#options.signal?.removeEventListener('abort', this.onAbort);
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    this.#rejectQueued(this.#ended);
+    if (this.#socket === null) this.#finish();
   }
 
-  private finish(): void {
-    this.resolveClosed();
+  #finish(): void {
+    this.#resolveClosed();
   }
 
   close(): Promise<void> {
-    if (this.ended === null) {
-      this.flush();
-      const socket = this.socket;
-      this.end(new PublishError('connection_closed', 'the publisher is closed'));
+    if (this.#ended === null) {
+      this.#flush();
+      const socket = this.#socket;
+      this.#end(new PublishError('connection_closed', 'the publisher is closed'));
       socket?.close(1000);
     }
-    return this.closedPromise;
+    return this.#closedPromise;
   }
 }
 
