@@ -25,11 +25,12 @@ export type {
   GapReason,
   HeartbeatMessage,
   HelloMessage,
+  LagPolicy,
   PublishEvent,
   PublisherReply,
   ServerMessage,
+  SkipTo,
   SnapshotEvent,
   SnapshotMessage,
 } from '../protocol/messages.js';
 export type { ErrorCode } from '../errors.js';
-export type { LagPolicy, SkipTo } from '../protocol/subscribe-query.js';

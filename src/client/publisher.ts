@@ -22,7 +22,10 @@
  * connection. Errors retrying cannot fix end the publisher and reach
  * `onError` (close-outcome.ts).
  */
-import { pack, unpack } from 'msgpackr';
+// msgpackr's subpath entries, not its root: a bundle of subscribe() alone
+// then carries the decoder only (msgpackr/pack holds the encoder).
+import { pack } from 'msgpackr/pack';
+import { unpack } from 'msgpackr/unpack';
 import type { Format, PublisherReply, PublishEvent } from '../protocol/messages.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { closeOutcome } from './close-outcome.js';

@@ -1,7 +1,16 @@
 /**
  * The WebSocket the client runs on: the browser's global, or the `ws`
- * package in Node (loaded only when there is no global, so bundles for the
- * browser never pull it in). Only the members both share are used.
+ * package in Node (loaded only when there is no global). Only the members
+ * both share are used.
+ *
+ * `ws` is imported through a variable, not a literal: bundlers follow a
+ * literal `import('ws')` even though a browser never takes that path, and
+ * esbuild then added ws's browser stub with its CommonJS interop helpers,
+ * 342 bytes of the 8 KB gzip budget of a subscribe-only bundle
+ * (test/client/package.test.ts). The comments tell webpack and Vite to leave
+ * it alone too. @fanwire/client lists `ws` as an optional peer: Node 22 has a
+ * global WebSocket, Node 20 needs `ws` installed (or `--experimental-websocket`,
+ * or the `WebSocket` option).
  */
 import { FanwireClientError } from './errors.js';
 
@@ -46,11 +55,13 @@ export async function nextToken(source: TokenSource | undefined): Promise<string
   return token;
 }
 
+const WS_PACKAGE = 'ws';
+
 export async function resolveWebSocket(given?: WebSocketConstructor): Promise<WebSocketConstructor> {
   if (given !== undefined) return given;
   const global = (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
   if (global !== undefined) return global;
-  const mod = (await import('ws')) as unknown as { WebSocket: WebSocketConstructor };
+  const mod = (await import(/* webpackIgnore: true */ /* @vite-ignore */ WS_PACKAGE)) as { WebSocket: WebSocketConstructor };
   return mod.WebSocket;
 }
 

@@ -14,9 +14,10 @@
  * event per (topic, key) through `onSnapshot`, once complete, on the first
  * connection and again after any gap (a resume that finds its index gone).
  */
-import { unpack } from 'msgpackr';
-import type { BatchMessage, EventsMessage, Format, GapMessage, HelloMessage, SnapshotEvent, SnapshotMessage } from '../protocol/messages.js';
-import type { LagPolicy, SkipTo } from '../protocol/subscribe-query.js';
+// The decoder alone (msgpackr/unpack): a subscriber never encodes, and
+// msgpackr's root entry would bring the encoder into every browser bundle.
+import { unpack } from 'msgpackr/unpack';
+import type { BatchMessage, EventsMessage, Format, GapMessage, HelloMessage, LagPolicy, SkipTo, SnapshotEvent, SnapshotMessage } from '../protocol/messages.js';
 import { backoffDelay, type BackoffOptions } from './backoff.js';
 import { closeOutcome } from './close-outcome.js';
 import { FanwireClientError } from './errors.js';
@@ -121,250 +122,250 @@ class FanwireSubscription implements Subscription {
   lastIndex = 0;
   error: FanwireClientError | null = null;
   /** When the current connection's hello arrived (Date.now()), or null before it. */
-  private liveSince: number | null = null;
+  #liveSince: number | null = null;
   readonly closed: Promise<void>;
-  private resolveClosed!: () => void;
-  private socket: ClientSocket | null = null;
-  private nextIndex: number | null;
-  private attempt = 0;
-  private retryTimer: ReturnType<typeof setTimeout> | null = null;
-  private silenceTimer: ReturnType<typeof setTimeout> | null = null;
-  private silenceMs = 0;
-  private readonly queue: EventsMessage[] = [];
-  private waiting: ((result: IteratorResult<EventsMessage>) => void) | null = null;
-  private iterating = false;
-  private readonly options: SubscribeOptions;
-  private Ctor: WebSocketConstructor | null = null;
+  #resolveClosed!: () => void;
+  #socket: ClientSocket | null = null;
+  #nextIndex: number | null;
+  #attempt = 0;
+  #retryTimer: ReturnType<typeof setTimeout> | null = null;
+  #silenceTimer: ReturnType<typeof setTimeout> | null = null;
+  #silenceMs = 0;
+  readonly #queue: EventsMessage[] = [];
+  #waiting: ((result: IteratorResult<EventsMessage>) => void) | null = null;
+  #iterating = false;
+  readonly #options: SubscribeOptions;
+  #Ctor: WebSocketConstructor | null = null;
   /** The snapshot arriving on this connection, until its complete message; null when none is. */
-  private snapshotParts: SnapshotEvent[] | null = null;
+  #snapshotParts: SnapshotEvent[] | null = null;
 
   constructor(options: SubscribeOptions) {
     if (options.snapshot === true && options.strict === true) throw new TypeError('snapshot and strict exclude each other: a snapshot heals the gap strict would refuse');
-    this.options = options;
+    this.#options = options;
     this.epoch = options.epoch ?? null;
-    this.nextIndex = options.fromIndex ?? null;
-    this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
-    this.setState(SubscriptionState.Connecting, 'start');
+    this.#nextIndex = options.fromIndex ?? null;
+    this.closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#setState(SubscriptionState.Connecting, 'start');
     if (options.signal !== undefined) {
       if (options.signal.aborted) {
         this.close();
         return;
       }
-      options.signal.addEventListener('abort', this.onAbort, { once: true });
+      options.signal.addEventListener('abort', this.#onAbort, { once: true });
     }
     void resolveWebSocket(options.WebSocket).then((Ctor) => {
-      this.Ctor = Ctor;
-      if (this.state !== SubscriptionState.Closed) void this.connect();
+      this.#Ctor = Ctor;
+      if (this.state !== SubscriptionState.Closed) void this.#connect();
     });
   }
 
-  private readonly onAbort = (): void => this.close();
+  readonly #onAbort = (): void => this.close();
 
-  private url(): string {
-    const base = this.options.url.replace(/^http/, 'ws').replace(/\/+$/, '');
+  #url(): string {
+    const base = this.#options.url.replace(/^http/, 'ws').replace(/\/+$/, '');
     const query = new URLSearchParams();
-    for (const topic of this.options.topics ?? []) query.append('topic', topic);
-    if (this.nextIndex !== null) query.set('index', String(this.nextIndex));
-    if (this.nextIndex !== null && this.epoch !== null) query.set('epoch', this.epoch);
-    query.set('format', this.options.format ?? 'msgpack');
-    if (this.options.lag !== undefined && this.options.lag !== 'drop') {
-      query.set('lag', this.options.lag);
-      if (this.options.skipTo !== undefined) query.set('skip_to', this.options.skipTo);
+    for (const topic of this.#options.topics ?? []) query.append('topic', topic);
+    if (this.#nextIndex !== null) query.set('index', String(this.#nextIndex));
+    if (this.#nextIndex !== null && this.epoch !== null) query.set('epoch', this.epoch);
+    query.set('format', this.#options.format ?? 'msgpack');
+    if (this.#options.lag !== undefined && this.#options.lag !== 'drop') {
+      query.set('lag', this.#options.lag);
+      if (this.#options.skipTo !== undefined) query.set('skip_to', this.#options.skipTo);
     }
-    if (this.options.batch === true) query.set('batch', '1');
-    if (this.options.snapshot === true) query.set('snapshot', '1');
-    if (this.options.strict === true && this.nextIndex !== null) query.set('strict', '1');
+    if (this.#options.batch === true) query.set('batch', '1');
+    if (this.#options.snapshot === true) query.set('snapshot', '1');
+    if (this.#options.strict === true && this.#nextIndex !== null) query.set('strict', '1');
     return `${base}/v1/subscribe?${query}`;
   }
 
-  private async connect(): Promise<void> {
+  async #connect(): Promise<void> {
     let token: string | undefined;
     try {
-      token = await nextToken(this.options.token);
+      token = await nextToken(this.#options.token);
     } catch {
       if (this.state === SubscriptionState.Closed) return;
-      this.setState(SubscriptionState.Reconnecting, 'token_unavailable');
-      this.retry(backoffDelay(this.attempt++, this.options.backoff));
+      this.#setState(SubscriptionState.Reconnecting, 'token_unavailable');
+      this.#retry(backoffDelay(this.#attempt++, this.#options.backoff));
       return;
     }
     if (this.state === SubscriptionState.Closed) return; // closed while the token function ran
-    const socket = new this.Ctor!(this.url(), protocolsFor(token));
+    const socket = new this.#Ctor!(this.#url(), protocolsFor(token));
     socket.binaryType = 'arraybuffer';
-    this.socket = socket;
-    socket.onmessage = (event) => this.onMessage(socket, event.data);
-    socket.onclose = (event) => this.onClose(socket, event.code, event.reason);
+    this.#socket = socket;
+    socket.onmessage = (event) => this.#onMessage(socket, event.data);
+    socket.onclose = (event) => this.#onClose(socket, event.code, event.reason);
     socket.onerror = () => {
       // 'close' follows and decides what to do.
     };
   }
 
-  private decode(data: unknown): { type: string } & Record<string, unknown> {
+  #decode(data: unknown): { type: string } & Record<string, unknown> {
     const bytes = toBytes(data);
     if (bytes !== null) return unpack(bytes) as { type: string };
     return JSON.parse(String(data)) as { type: string };
   }
 
-  private onMessage(socket: ClientSocket, data: unknown): void {
-    if (socket !== this.socket) return;
-    this.armSilenceTimer();
-    const message = this.decode(data);
+  #onMessage(socket: ClientSocket, data: unknown): void {
+    if (socket !== this.#socket) return;
+    this.#armSilenceTimer();
+    const message = this.#decode(data);
     if (message.type === 'events') {
-      this.onEventsMessage(message as unknown as EventsMessage);
+      this.#onEventsMessage(message as unknown as EventsMessage);
     } else if (message.type === 'batch') {
       for (const events of (message as unknown as BatchMessage).messages) {
         // A listener may close the subscription mid-batch: deliver nothing after that.
-        if (socket !== this.socket) return;
-        this.onEventsMessage(events);
+        if (socket !== this.#socket) return;
+        this.#onEventsMessage(events);
       }
     } else if (message.type === 'gap') {
       const gap = message as unknown as GapMessage;
       // The skipped items are gone for this subscription: a reconnect resumes after them.
-      this.nextIndex = gap.to + 1;
-      this.options.onGap?.({ requestedIndex: gap.from, resumedAt: gap.to + 1, cause: 'skipped', reason: gap.reason, epoch: this.epoch ?? '' });
+      this.#nextIndex = gap.to + 1;
+      this.#options.onGap?.({ requestedIndex: gap.from, resumedAt: gap.to + 1, cause: 'skipped', reason: gap.reason, epoch: this.epoch ?? '' });
     } else if (message.type === 'snapshot') {
-      this.onSnapshotMessage(message as unknown as SnapshotMessage);
+      this.#onSnapshotMessage(message as unknown as SnapshotMessage);
     } else if (message.type === 'hello') {
-      this.onHello(message as unknown as HelloMessage);
+      this.#onHello(message as unknown as HelloMessage);
     }
   }
 
-  private onSnapshotMessage(message: SnapshotMessage): void {
-    const parts = (this.snapshotParts ??= []);
+  #onSnapshotMessage(message: SnapshotMessage): void {
+    const parts = (this.#snapshotParts ??= []);
     for (const event of message.events) parts.push(event);
     if (message.complete !== true) return;
-    this.snapshotParts = null;
+    this.#snapshotParts = null;
     // Where the events after it start: hello's index, which onHello kept as nextIndex.
-    this.options.onSnapshot?.(parts, { index: this.nextIndex ?? 0 });
+    this.#options.onSnapshot?.(parts, { index: this.#nextIndex ?? 0 });
   }
 
-  private onEventsMessage(events: EventsMessage): void {
+  #onEventsMessage(events: EventsMessage): void {
     this.lastIndex = events.index;
-    this.nextIndex = events.index + 1;
-    this.options.onEvents?.(events);
-    this.push(events);
+    this.#nextIndex = events.index + 1;
+    this.#options.onEvents?.(events);
+    this.#push(events);
   }
 
-  private onHello(hello: HelloMessage): void {
-    const requested = this.nextIndex;
+  #onHello(hello: HelloMessage): void {
+    const requested = this.#nextIndex;
     const epochChanged = this.epoch !== null && this.epoch !== hello.epoch;
     this.epoch = hello.epoch;
-    this.silenceMs = hello.heartbeat * 1000 * (this.options.heartbeatMisses ?? 3);
-    this.armSilenceTimer();
+    this.#silenceMs = hello.heartbeat * 1000 * (this.#options.heartbeatMisses ?? 3);
+    this.#armSilenceTimer();
     if (hello.gap && requested !== null) {
-      this.options.onGap?.({ requestedIndex: requested, resumedAt: hello.index, cause: epochChanged ? 'epoch' : 'evicted', epoch: hello.epoch });
+      this.#options.onGap?.({ requestedIndex: requested, resumedAt: hello.index, cause: epochChanged ? 'epoch' : 'evicted', epoch: hello.epoch });
     }
-    this.nextIndex = hello.index;
-    this.snapshotParts = null; // a snapshot cut short by a lost connection is never handed over
-    this.attempt = 0;
-    this.liveSince = Date.now();
-    this.setState(SubscriptionState.Live, 'hello');
+    this.#nextIndex = hello.index;
+    this.#snapshotParts = null; // a snapshot cut short by a lost connection is never handed over
+    this.#attempt = 0;
+    this.#liveSince = Date.now();
+    this.#setState(SubscriptionState.Live, 'hello');
   }
 
-  private onClose(socket: ClientSocket, code: number, reason: string): void {
-    if (socket !== this.socket) return;
-    this.socket = null;
-    this.clearSilenceTimer();
-    const liveMs = this.liveSince === null ? 0 : Date.now() - this.liveSince;
-    this.liveSince = null;
+  #onClose(socket: ClientSocket, code: number, reason: string): void {
+    if (socket !== this.#socket) return;
+    this.#socket = null;
+    this.#clearSilenceTimer();
+    const liveMs = this.#liveSince === null ? 0 : Date.now() - this.#liveSince;
+    this.#liveSince = null;
     if (this.state === SubscriptionState.Closed) return;
     const outcome = closeOutcome(code, reason);
     switch (outcome.action) {
       case 'resume': // a drop or a restart is news, not trouble: come back at once
-        this.setState(SubscriptionState.Reconnecting, outcome.reason);
-        this.retry(0);
+        this.#setState(SubscriptionState.Reconnecting, outcome.reason);
+        this.#retry(0);
         return;
       case 'refresh': // with a fixed token the next attempt gets 4401, which ends it
-        this.setState(SubscriptionState.Reconnecting, 'token_expired');
-        this.retry(liveMs >= MIN_TOKEN_LIFE_MS ? 0 : backoffDelay(this.attempt++, this.options.backoff));
+        this.#setState(SubscriptionState.Reconnecting, 'token_expired');
+        this.#retry(liveMs >= MIN_TOKEN_LIFE_MS ? 0 : backoffDelay(this.#attempt++, this.#options.backoff));
         return;
       case 'reauthorize':
-        if (typeof this.options.token !== 'function') return this.fail(outcome.error);
-        this.setState(SubscriptionState.Reconnecting, 'unauthorized');
-        this.retry(backoffDelay(this.attempt++, this.options.backoff));
+        if (typeof this.#options.token !== 'function') return this.#fail(outcome.error);
+        this.#setState(SubscriptionState.Reconnecting, 'unauthorized');
+        this.#retry(backoffDelay(this.#attempt++, this.#options.backoff));
         return;
       case 'final':
-        return this.fail(outcome.error);
+        return this.#fail(outcome.error);
       case 'retry':
-        this.setState(SubscriptionState.Reconnecting, 'connection_lost');
-        this.retry(backoffDelay(this.attempt++, this.options.backoff));
+        this.#setState(SubscriptionState.Reconnecting, 'connection_lost');
+        this.#retry(backoffDelay(this.#attempt++, this.#options.backoff));
     }
   }
 
-  private retry(delay: number): void {
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = null;
-      if (this.state !== SubscriptionState.Closed) void this.connect();
+  #retry(delay: number): void {
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = null;
+      if (this.state !== SubscriptionState.Closed) void this.#connect();
     }, delay);
   }
 
   /** Ends the subscription for an error retrying cannot fix. */
-  private fail(error: FanwireClientError): void {
+  #fail(error: FanwireClientError): void {
     this.error = error;
-    this.shutDown('error');
-    this.options.onError?.(error);
+    this.#shutDown('error');
+    this.#options.onError?.(error);
   }
 
-  private armSilenceTimer(): void {
-    if (this.silenceMs <= 0) return;
-    this.clearSilenceTimer();
-    this.silenceTimer = setTimeout(() => {
-      const socket = this.socket;
+  #armSilenceTimer(): void {
+    if (this.#silenceMs <= 0) return;
+    this.#clearSilenceTimer();
+    this.#silenceTimer = setTimeout(() => {
+      const socket = this.#socket;
       if (socket === null) return;
-      this.setState(SubscriptionState.Reconnecting, 'heartbeat_timeout');
-      this.socket = null;
-      this.liveSince = null;
+      this.#setState(SubscriptionState.Reconnecting, 'heartbeat_timeout');
+      this.#socket = null;
+      this.#liveSince = null;
       socket.close();
-      this.retry(backoffDelay(this.attempt++, this.options.backoff));
-    }, this.silenceMs);
+      this.#retry(backoffDelay(this.#attempt++, this.#options.backoff));
+    }, this.#silenceMs);
   }
 
-  private clearSilenceTimer(): void {
-    if (this.silenceTimer !== null) clearTimeout(this.silenceTimer);
-    this.silenceTimer = null;
+  #clearSilenceTimer(): void {
+    if (this.#silenceTimer !== null) clearTimeout(this.#silenceTimer);
+    this.#silenceTimer = null;
   }
 
-  private setState(state: SubscriptionState, reason: StateReason): void {
+  #setState(state: SubscriptionState, reason: StateReason): void {
     this.state = state;
-    this.options.onState?.(state, reason);
+    this.#options.onState?.(state, reason);
   }
 
   close(): void {
-    this.shutDown('closed_by_client');
+    this.#shutDown('closed_by_client');
   }
 
-  private shutDown(reason: StateReason): void {
+  #shutDown(reason: StateReason): void {
     if (this.state === SubscriptionState.Closed) return;
-    this.setState(SubscriptionState.Closed, reason);
-    this.options.signal?.removeEventListener('abort', this.onAbort);
-    this.clearSilenceTimer();
-    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
-    const socket = this.socket;
-    this.socket = null;
+    this.#setState(SubscriptionState.Closed, reason);
+    this.#options.signal?.removeEventListener('abort', this.#onAbort);
+    this.#clearSilenceTimer();
+    if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+    const socket = this.#socket;
+    this.#socket = null;
     socket?.close(1000);
-    this.waiting?.({ value: undefined, done: true });
-    this.waiting = null;
-    this.resolveClosed();
+    this.#waiting?.({ value: undefined, done: true });
+    this.#waiting = null;
+    this.#resolveClosed();
   }
 
-  private push(message: EventsMessage): void {
-    if (!this.iterating) return;
-    if (this.waiting !== null) {
-      const resolve = this.waiting;
-      this.waiting = null;
+  #push(message: EventsMessage): void {
+    if (!this.#iterating) return;
+    if (this.#waiting !== null) {
+      const resolve = this.#waiting;
+      this.#waiting = null;
       resolve({ value: message, done: false });
     } else {
-      this.queue.push(message);
+      this.#queue.push(message);
     }
   }
 
   [Symbol.asyncIterator](): AsyncIterator<EventsMessage> {
-    this.iterating = true;
+    this.#iterating = true;
     return {
       next: () => {
-        const queued = this.queue.shift();
+        const queued = this.#queue.shift();
         if (queued !== undefined) return Promise.resolve({ value: queued, done: false });
         if (this.state === SubscriptionState.Closed) return Promise.resolve({ value: undefined, done: true });
-        return new Promise((resolve) => (this.waiting = resolve));
+        return new Promise((resolve) => (this.#waiting = resolve));
       },
       return: () => {
         this.close();

@@ -9,7 +9,7 @@ export { batchMessage } from './batch.js';
 export { parsePublishFrame, frameIdOf, LIMITS } from './validate.js';
 export { parseSubscribeQuery, MAX_TOPICS_PER_SUBSCRIPTION } from './subscribe-query.js';
 export { isTopic, TOPIC_MAX_BYTES } from './topic.js';
-export type { LagPolicy, SkipTo, SubscribeRequest, TopicSelector } from './subscribe-query.js';
+export type { SubscribeRequest, TopicSelector } from './subscribe-query.js';
 export { CloseCode } from './close-codes.js';
 export { fitCloseReason, MAX_CLOSE_REASON_BYTES } from './close-reason.js';
 export { ERROR_TABLE, closeOf, httpStatusOf, refusalOf } from './error-table.js';

@@ -6,6 +6,14 @@ import type { ErrorCode } from '../errors.js';
 
 export type Format = 'msgpack' | 'json';
 
+/**
+ * `lag` and `skip_to` of `GET /v1/subscribe` (docs/protocol.md, Slow
+ * subscribers). They live here, not beside the query parser, so that the
+ * client SDK names them without importing the parser (node-only: Buffer).
+ */
+export type LagPolicy = 'drop' | 'skip' | 'conflate';
+export type SkipTo = 'oldest' | 'tail';
+
 /** An event as stored and delivered: `type` and `key` are always present. */
 export interface Event {
   topic: string;

@@ -4,7 +4,7 @@
  * bad query costs an HTTP 400 and never a WebSocket.
  */
 import { BadQueryError } from '../errors.js';
-import type { Format } from './messages.js';
+import type { Format, LagPolicy, SkipTo } from './messages.js';
 import { isTopic, utf8Bytes } from './topic.js';
 import { LIMITS } from './validate.js';
 
@@ -31,9 +31,6 @@ export interface SubscribeRequest {
   /** `snapshot=1`: the newest event per (topic, key) first, then the stream (docs/protocol.md). */
   snapshot: boolean;
 }
-
-export type LagPolicy = 'drop' | 'skip' | 'conflate';
-export type SkipTo = 'oldest' | 'tail';
 
 export const MAX_TOPICS_PER_SUBSCRIPTION = 64;
 /** `token` is read by the auth layer, not here. */

@@ -32,7 +32,7 @@ describe('without the optional uWebSockets.js package', () => {
   const project = path.join(tmp, 'without');
   let build: ReturnType<typeof spawnSync>;
   beforeAll(() => {
-    for (const entry of ['src', 'scripts', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) cpSync(path.join(ROOT, entry), path.join(project, entry), { recursive: true });
+    for (const entry of ['src', 'scripts', 'packages', 'package.json', 'tsconfig.json', 'tsconfig.build.json']) cpSync(path.join(ROOT, entry), path.join(project, entry), { recursive: true });
     linkNodeModulesWithoutUws(project);
     build = spawnSync('npm', ['run', 'build'], { cwd: project, encoding: 'utf8', timeout: 170_000 });
   }, 180_000);
@@ -41,10 +41,11 @@ describe('without the optional uWebSockets.js package', () => {
     expect(() => createRequire(path.join(project, 'package.json')).resolve('uWebSockets.js/package.json')).toThrow(/Cannot find module/);
   });
 
-  it('builds: tsc compiles src and the dashboard bundles', () => {
+  it('builds: tsc compiles src and @fanwire/client, and the dashboard bundles', () => {
     expect(build.status, `${build.stdout}\n${build.stderr}`).toBe(0);
     expect(existsSync(path.join(project, 'dist/cli.js'))).toBe(true);
     expect(existsSync(path.join(project, 'dist/transport/uws-loader.js'))).toBe(true);
+    expect(existsSync(path.join(project, 'packages/client/dist/client/index.js'))).toBe(true);
   });
 
   it('serves on ws by default and logs that uws is opt-in', async () => {
