@@ -12,7 +12,8 @@ import { exportSPKI, generateKeyPair, SignJWT, type JWTPayload } from 'jose';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Gateway } from '../../src/gateway/gateway.js';
-import { Sub, TRANSPORTS, startTestGateway, until, type Message, type TestGateway } from '../helpers.js';
+import { TRANSPORTS, startTestGateway, type TestGateway } from '../helpers.js';
+import { closeOrMessage, subscribeWith } from './token-outcomes.js';
 
 const SECRET = 'a-test-secret-that-is-at-least-32-bytes-long';
 const key = new TextEncoder().encode(SECRET);
@@ -20,20 +21,6 @@ const ISSUER = 'https://idp.example.com/';
 
 const token = (claims: JWTPayload): Promise<string> =>
   new SignJWT({ topics: '*', publish: '*', ...claims }).setProtectedHeader({ alg: 'HS256' }).setSubject('alice').setExpirationTime('1h').sign(key);
-
-async function subscribeWith(base: string, jwt: string): Promise<{ hello: Message } | { status: number; body: Message }> {
-  const sub = new Sub(`${base}/v1/subscribe?format=json&topic=orders&token=${jwt}`, 'json');
-  const first = await until(() => sub.messages[0] ?? sub.refused ?? undefined, 'hello or refusal');
-  sub.ws.terminate();
-  return 'type' in first ? { hello: first } : (first as { status: number; body: Message });
-}
-
-/** How a WebSocket ended up: its close code and reason, or the first message it got (an accepted connection). */
-const closeOrMessage = (ws: WebSocket): Promise<[number, string] | string> =>
-  new Promise((resolve) => {
-    ws.once('close', (code: number, reason: Buffer) => resolve([code, reason.toString()]));
-    ws.once('message', (data: Buffer) => (resolve(data.toString()), ws.terminate()));
-  });
 
 const refusal = (message: string) => ({ status: 401, body: { code: 'unauthorized', message } });
 

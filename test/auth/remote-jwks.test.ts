@@ -11,29 +11,13 @@ import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { Gateway, type GatewayOptions } from '../../src/gateway/gateway.js';
-import { Sub, TRANSPORTS, startTestGateway, until, type Message, type TestGateway } from '../helpers.js';
+import { TRANSPORTS, startTestGateway, type Message, type TestGateway } from '../helpers.js';
+import { closeOrMessage, subscribeWith } from './token-outcomes.js';
 import { closedPort, JwksServer, signingKey, type SigningKey } from './jwks-server.js';
 
 const ISSUER = 'https://idp.example.com/';
 const AUDIENCE = 'fanwire';
 const HOUR = 3_600_000;
-
-type Outcome = { hello: Message } | { status: number; body: Message };
-
-/** Opens a subscription with `token`: its hello, or the HTTP refusal. */
-async function subscribeWith(base: string, token: string): Promise<Outcome> {
-  const sub = new Sub(`${base}/v1/subscribe?format=json&topic=orders&token=${token}`, 'json');
-  const first = await until(() => sub.messages[0] ?? sub.refused ?? undefined, 'hello or refusal');
-  sub.ws.terminate();
-  return 'type' in first ? { hello: first } : (first as { status: number; body: Message });
-}
-
-/** How a WebSocket ended up: its close code and reason, or the first message it got (an accepted connection). */
-const closeOrMessage = (ws: WebSocket): Promise<[number, string] | string> =>
-  new Promise((resolve) => {
-    ws.once('close', (code: number, reason: Buffer) => resolve([code, reason.toString()]));
-    ws.once('message', (data: Buffer) => (resolve(data.toString()), ws.terminate()));
-  });
 
 /** A pino logger writing JSON lines into `lines`. */
 function capturedLogger(lines: Message[]) {

@@ -8,41 +8,20 @@
  * under CI=true they fail instead (.ci/run installs it).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { connect as tcpConnect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { describe, it } from 'vitest';
+import { join } from 'node:path';
+import { describeWithBinary, findBinary, type Binary } from '../system-binary.js';
 
-/** The binary: $NATS_SERVER (`none`: act as if missing), else on PATH, else Debian's /usr/sbin (not on a normal user's PATH). */
-export const NATS_SERVER_BIN: string | null = (() => {
-  if (process.env.NATS_SERVER) return process.env.NATS_SERVER === "none" ? null : process.env.NATS_SERVER;
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin']) {
-    if (dir !== '' && existsSync(join(dir, 'nats-server'))) return join(dir, 'nats-server');
-  }
-  return null;
-})();
+const NATS: Binary = { path: findBinary('nats-server', 'NATS_SERVER'), name: 'nats-server', envVar: 'NATS_SERVER', covers: 'Cluster mode', suites: 'the cluster suites' };
 
-/**
- * `describe` when nats-server is there. Otherwise: under CI a suite whose one
- * test fails naming what is missing; locally a skipped suite and a warning.
- */
+/** The binary: $NATS_SERVER (`none`: act as if missing), else on PATH, else Debian's /usr/sbin. */
+export const NATS_SERVER_BIN: string | null = NATS.path;
+
+/** `describe` when nats-server is there (see describeWithBinary). */
 export function describeWithNats(name: string, body: () => void): void {
-  if (NATS_SERVER_BIN !== null) {
-    describe(name, body);
-    return;
-  }
-  if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs nats-server (apt-get install nats-server; .ci/run does it)', () => {
-        throw new Error('nats-server is not installed, and CI=true: the cluster suites must run in CI');
-      });
-    });
-    return;
-  }
-  console.warn(`\n*** SKIPPED "${name}": nats-server is not installed (apt-get install nats-server, or set NATS_SERVER). Cluster mode is NOT tested in this run. ***\n`);
-  describe.skip(name, body);
+  describeWithBinary(NATS, name, body);
 }
 
 async function freePort(): Promise<number> {

@@ -9,41 +9,20 @@
  * CI=true they fail instead (.ci/run installs it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect as tcpConnect, createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
-import { describe, it } from 'vitest';
+import { join } from 'node:path';
+import { describeWithBinary, findBinary, type Binary } from '../system-binary.js';
 
-/** The binary: $NGINX (`none`: act as if missing), else on PATH, else Debian's /usr/sbin (not on a normal user's PATH). */
-export const NGINX_BIN: string | null = (() => {
-  if (process.env.NGINX) return process.env.NGINX === 'none' ? null : process.env.NGINX;
-  for (const dir of [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin']) {
-    if (dir !== '' && existsSync(join(dir, 'nginx'))) return join(dir, 'nginx');
-  }
-  return null;
-})();
+const NGINX: Binary = { path: findBinary('nginx', 'NGINX'), name: 'nginx', envVar: 'NGINX', covers: 'Running behind a reverse proxy', suites: 'the reverse-proxy suites' };
 
-/**
- * `describe` when nginx is there. Otherwise: under CI a suite whose one test
- * fails naming what is missing; locally a skipped suite and a warning.
- */
+/** The binary: $NGINX (`none`: act as if missing), else on PATH, else Debian's /usr/sbin. */
+export const NGINX_BIN: string | null = NGINX.path;
+
+/** `describe` when nginx is there (see describeWithBinary). */
 export function describeWithNginx(name: string, body: () => void): void {
-  if (NGINX_BIN !== null) {
-    describe(name, body);
-    return;
-  }
-  if (process.env.CI === 'true') {
-    describe(name, () => {
-      it('needs nginx (apt-get install nginx; .ci/run does it)', () => {
-        throw new Error('nginx is not installed, and CI=true: the reverse-proxy suites must run in CI');
-      });
-    });
-    return;
-  }
-  console.warn(`\n*** SKIPPED "${name}": nginx is not installed (apt-get install nginx, or set NGINX). Running behind a reverse proxy is NOT tested in this run. ***\n`);
-  describe.skip(name, body);
+  describeWithBinary(NGINX, name, body);
 }
 
 export async function freePort(): Promise<number> {
