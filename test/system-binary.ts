@@ -34,18 +34,22 @@ export interface Binary {
  * test fails naming what is missing; locally a skipped suite and a warning.
  */
 export function describeWithBinary(binary: Binary, name: string, body: () => void): void {
-  if (binary.path !== null) {
-    describe(name, body);
-    return;
-  }
-  if (process.env.CI === 'true') {
+  describeWithBinaries([binary], name, body);
+}
+
+/** describeWithBinary for a suite that needs several binaries: the first one missing decides. */
+export function describeWithBinaries(binaries: readonly Binary[], name: string, body: () => void): void {
+  const missing = binaries.find((b) => b.path === null);
+  if (missing !== undefined && process.env.CI === 'true') {
     describe(name, () => {
-      it(`needs ${binary.name} (apt-get install ${binary.name}; .ci/run does it)`, () => {
-        throw new Error(`${binary.name} is not installed, and CI=true: ${binary.suites} must run in CI`);
+      it(`needs ${missing.name} (apt-get install ${missing.name}; .ci/run does it)`, () => {
+        throw new Error(`${missing.name} is not installed, and CI=true: ${missing.suites} must run in CI`);
       });
     });
     return;
   }
-  console.warn(`\n*** SKIPPED "${name}": ${binary.name} is not installed (apt-get install ${binary.name}, or set ${binary.envVar}). ${binary.covers} is NOT tested in this run. ***\n`);
-  describe.skip(name, body);
+  if (missing !== undefined) {
+    console.warn(`\n*** SKIPPED "${name}": ${missing.name} is not installed (apt-get install ${missing.name}, or set ${missing.envVar}). ${missing.covers} is NOT tested in this run. ***\n`);
+  }
+  describe.skipIf(missing !== undefined)(name, body);
 }

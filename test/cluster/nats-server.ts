@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWithBinary, findBinary, type Binary } from '../system-binary.js';
 
-const NATS: Binary = { path: findBinary('nats-server', 'NATS_SERVER'), name: 'nats-server', envVar: 'NATS_SERVER', covers: 'Cluster mode', suites: 'the cluster suites' };
+export const NATS: Binary = { path: findBinary('nats-server', 'NATS_SERVER'), name: 'nats-server', envVar: 'NATS_SERVER', covers: 'Cluster mode', suites: 'the cluster suites' };
 
 /** The binary: $NATS_SERVER (`none`: act as if missing), else on PATH, else Debian's /usr/sbin. */
 export const NATS_SERVER_BIN: string | null = NATS.path;

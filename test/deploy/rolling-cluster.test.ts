@@ -14,16 +14,15 @@ import { fileURLToPath } from 'node:url';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect } from '@nats-io/transport-node';
 import { unpack } from 'msgpackr';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { connectPublisher, subscribe, type Subscription } from '../../src/client/index.js';
-import { NatsServer, NATS_SERVER_BIN } from '../cluster/nats-server.js';
-import { IN_CI, spawnGateway, until, type CliGateway } from '../helpers.js';
-import { Nginx, describeWithNginx, freePort } from '../transport/nginx.js';
+import { NATS, NatsServer } from '../cluster/nats-server.js';
+import { spawnGateway, until, type CliGateway } from '../helpers.js';
+import { describeWithBinaries } from '../system-binary.js';
+import { NGINX, Nginx, freePort } from '../transport/nginx.js';
 
-if (NATS_SERVER_BIN === null && !IN_CI) {
-  console.warn('\n*** SKIPPED the rolling-deploy test: nats-server is not installed (apt-get install nats-server). Zero-loss deploys are NOT tested in this run. ***\n');
-}
-const describeTopology = (name: string, body: () => void) => (NATS_SERVER_BIN === null && !IN_CI ? describe.skip(name, body) : describeWithNginx(name, body));
+/** Needs both nats-server and nginx: skipped loudly locally, failing under CI=true, when either is missing. */
+const describeTopology = (name: string, body: () => void) => describeWithBinaries([NATS, NGINX], name, body);
 
 /** docs/deploy.md's cluster site ("Rolling a cluster behind nginx"), with this test's ports: the topology as documented. */
 const DOC = readFileSync(fileURLToPath(new URL('../../docs/deploy.md', import.meta.url)), 'utf8');
@@ -38,7 +37,6 @@ const upstreamSite = (upstreams: number[]) => (port: number) => {
 describeTopology('rolling deploy of a two-node cluster behind nginx (real nats-server, real nginx)', () => {
   let nats: NatsServer;
   beforeAll(async () => {
-    if (NATS_SERVER_BIN === null) throw new Error('nats-server is not installed, and CI=true: the rolling-deploy test must run in CI');
     nats = await NatsServer.start();
   });
   afterAll(async () => {

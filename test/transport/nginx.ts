@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describeWithBinary, findBinary, type Binary } from '../system-binary.js';
 
-const NGINX: Binary = { path: findBinary('nginx', 'NGINX'), name: 'nginx', envVar: 'NGINX', covers: 'Running behind a reverse proxy', suites: 'the reverse-proxy suites' };
+export const NGINX: Binary = { path: findBinary('nginx', 'NGINX'), name: 'nginx', envVar: 'NGINX', covers: 'Running behind a reverse proxy', suites: 'the reverse-proxy suites' };
 
 /** The binary: $NGINX (`none`: act as if missing), else on PATH, else Debian's /usr/sbin. */
 export const NGINX_BIN: string | null = NGINX.path;
